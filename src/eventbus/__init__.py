@@ -1,0 +1,1 @@
+"""eventbus: an asyncio message bus with sessions, observability and a durable event store."""

@@ -1,0 +1,73 @@
+"""The click command line: options in, library calls, exit code out.
+
+Each command lives in ``perfguard.commands.<name>`` as a typed function that returns an exit code;
+this module only parses options and is the one error boundary (see :func:`main`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import click
+
+from perfguard import __version__
+from perfguard.errors import EXIT_INTERNAL, EXIT_USAGE, PerfguardError
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  no regression (or --fail-on never)
+  1  a regression, a newly failing benchmark or a broken budget
+  2  usage or input error (missing/corrupt file, unknown commit, bad config)
+  3  GitHub API failure (comment/status); the comparison result is printed first
+  70 internal error: a crash log was written, please report it
+"""
+
+
+@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="perfguard")
+def cli() -> None:
+    """perfguard: catch performance regressions in asv benchmark results.
+
+    Compare a baseline with a head commit, decide per benchmark whether it regressed, improved,
+    stayed the same or cannot be told apart from noise, and gate CI on the exit code.
+    """
+
+
+def _write_crash_log(exc: BaseException) -> Path:
+    """Write versions and the traceback where a user can find and paste them."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(tempfile.gettempdir()) / f"perfguard-crash-{stamp}-{os.getpid()}.log"
+    path.write_text(
+        f"perfguard {__version__}\npython {sys.version}\nplatform {platform.platform()}\n"
+        f"argv {sys.argv!r}\n\n" + "".join(traceback.format_exception(exc)),
+        encoding="utf-8",
+    )
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; the single place that turns errors into one line and an exit code."""
+    try:
+        code = cli.main(args=argv, prog_name="perfguard", standalone_mode=False)
+    except PerfguardError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the crash boundary
+        log = _write_crash_log(exc)
+        click.echo(f"error: internal error ({type(exc).__name__}: {exc}); crash log: {log}", err=True)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else 0)

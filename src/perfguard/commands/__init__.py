@@ -1,0 +1,1 @@
+"""One module per CLI command; each exposes a typed function returning an exit code."""

@@ -1,0 +1,42 @@
+"""The errors a user can cause, each with its exit code and a message that says how to fix it.
+
+One boundary (``perfguard.cli.main``) prints ``error: <message>`` and exits with ``exit_code``;
+nothing below it prints or exits.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+"""No regression (or ``--fail-on never``)."""
+EXIT_REGRESSION = 1
+"""A regression or a broken budget was found."""
+EXIT_USAGE = 2
+"""Bad usage or bad input: a missing or corrupt file, an unknown commit, bad configuration."""
+EXIT_GITHUB = 3
+"""Talking to GitHub failed (comment, status); the comparison's own result is reported apart."""
+EXIT_INTERNAL = 70
+"""A bug in perfguard: a crash log was written."""
+
+
+class PerfguardError(Exception):
+    """Base of every error a user can cause; the message is one line that says what to do."""
+
+    exit_code: int = EXIT_USAGE
+
+
+class InputError(PerfguardError):
+    """A results file, directory or commit that cannot be read or found."""
+
+
+class ConfigError(PerfguardError):
+    """Invalid ``[tool.perfguard]`` configuration or command-line values."""
+
+
+class GitError(PerfguardError):
+    """git could not resolve a ref, or is not available."""
+
+
+class GitHubError(PerfguardError):
+    """The GitHub API refused or failed a request after retries."""
+
+    exit_code = EXIT_GITHUB

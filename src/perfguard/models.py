@@ -1,0 +1,229 @@
+"""The records that flow between perfguard's layers.
+
+``results`` makes :class:`Measurement`; ``compare`` makes :class:`Row` and :class:`Comparison`;
+``report`` renders a :class:`Comparison`. Everything here is frozen so a layer cannot change what
+another layer computed.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class Kind(str, enum.Enum):
+    """asv's benchmark types (``benchmarks.json`` ``type``)."""
+
+    TIME = "time"
+    MEM = "mem"
+    PEAKMEM = "peakmem"
+    TRACK = "track"
+
+
+class Direction(str, enum.Enum):
+    """Which way is better for a metric."""
+
+    LOWER_IS_BETTER = "lower"
+    HIGHER_IS_BETTER = "higher"
+
+
+class Status(str, enum.Enum):
+    """Outcome of one benchmark run as asv stores it: a number, ``null`` (failed) or NaN (skipped)."""
+
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Verdict(str, enum.Enum):
+    """What a comparison concludes for one benchmark (and parameter combination)."""
+
+    REGRESSED = "regressed"
+    IMPROVED = "improved"
+    UNCHANGED = "unchanged"
+    INCONCLUSIVE = "inconclusive"
+    NEW = "new"
+    REMOVED = "removed"
+    NEWLY_FAILING = "newly-failing"
+    FIXED = "fixed"
+    INCOMPARABLE = "incomparable"
+    SKIPPED = "skipped"
+
+
+# Worst first: the order reports use.
+VERDICT_ORDER: tuple[Verdict, ...] = (
+    Verdict.REGRESSED,
+    Verdict.NEWLY_FAILING,
+    Verdict.INCONCLUSIVE,
+    Verdict.INCOMPARABLE,
+    Verdict.IMPROVED,
+    Verdict.FIXED,
+    Verdict.NEW,
+    Verdict.REMOVED,
+    Verdict.UNCHANGED,
+    Verdict.SKIPPED,
+)
+
+Params = tuple[tuple[str, str], ...]
+"""One parameter combination: ``(name, value repr)`` pairs, ``()`` when not parameterized."""
+
+
+def format_label(benchmark: str, params: Params) -> str:
+    """A readable row label: ``suite.Class.time_x(n=100, kind='a')``."""
+    if not params:
+        return benchmark
+    return f"{benchmark}({', '.join(f'{name}={value}' for name, value in params)})"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Measurement:
+    """One benchmark (one parameter combination) measured on one commit, as asv stored it."""
+
+    benchmark: str
+    params: Params = ()
+    kind: Kind
+    unit: str
+    status: Status
+    value: float | None
+    """asv's ``result`` (the median for time benchmarks); ``None`` unless status is OK."""
+    samples: tuple[float, ...] | None = None
+    """Raw samples (``--record-samples``), pooled by asv across its worker processes."""
+    ci_99: tuple[float, float] | None = None
+    quartiles: tuple[float, float] | None = None
+    number: int | None = None
+    repeat: int | None = None
+    version: str | None = None
+    """Benchmark code version hash; a change makes base and head incomparable."""
+
+    @property
+    def key(self) -> tuple[str, Params]:
+        return (self.benchmark, self.params)
+
+    @property
+    def label(self) -> str:
+        return format_label(self.benchmark, self.params)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResultSet:
+    """All measurements of one commit on one machine and environment."""
+
+    commit: str
+    machine: str
+    env: str
+    source: str
+    """Where it was read from (a file path), for messages."""
+    machine_info: Mapping[str, str] = field(default_factory=dict)
+    """asv's machine params (``machine``, ``cpu``, ``os``, ``arch``, ``ram``, ``python``...)."""
+    measurements: tuple[Measurement, ...] = ()
+
+    def by_key(self) -> dict[tuple[str, Params], Measurement]:
+        return {m.key: m for m in self.measurements}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Estimate:
+    """The change head/base with its interval, from :func:`perfguard.stats.estimate`."""
+
+    ratio: float
+    """Point estimate of head/base."""
+    low: float
+    """Lower end of the interval on head/base."""
+    high: float
+    """Upper end of the interval on head/base."""
+    confidence: float
+    """Confidence level of [low, high], e.g. 0.99."""
+    mde: float | None
+    """Smallest relative change (0.03 = 3 %) this data would detect; ``None`` if unknown."""
+    method: str
+    """How it was estimated: ``samples``, ``asv-ci``, ``quartiles`` or ``exact``."""
+    p_value: float | None = None
+    note: str = ""
+    """Caveats, e.g. samples pooled across processes treated as independent."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Row:
+    """One benchmark (one parameter combination) compared between base and head."""
+
+    benchmark: str
+    params: Params = ()
+    kind: Kind
+    unit: str
+    direction: Direction
+    direction_assumed: bool = False
+    """True for a ``track_`` benchmark whose direction no rule or unit states."""
+    threshold: float
+    base: Measurement | None
+    head: Measurement | None
+    estimate: Estimate | None = None
+    verdict: Verdict
+    reason: str = ""
+    """One human sentence behind the verdict."""
+
+    @property
+    def label(self) -> str:
+        return format_label(self.benchmark, self.params)
+
+    @property
+    def change(self) -> float | None:
+        """Relative change head/base - 1, or ``None`` when there is no estimate."""
+        return None if self.estimate is None else self.estimate.ratio - 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BudgetCheck:
+    """An absolute limit from the configuration, checked on head."""
+
+    benchmark: str
+    """The row label the budget applied to."""
+    pattern: str
+    """The glob from the configuration."""
+    bound: str
+    """``min`` or ``max``."""
+    limit: float
+    value: float | None
+    unit: str
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunInfo:
+    """Which commit, machine and environment one side of a comparison came from."""
+
+    commit: str
+    machine: str
+    env: str
+    source: str
+    machine_info: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Comparison:
+    """The whole outcome of comparing head against base: what every report renders."""
+
+    base: RunInfo
+    head: RunInfo
+    threshold: float
+    rows: tuple[Row, ...]
+    budgets: tuple[BudgetCheck, ...] = ()
+    warnings: tuple[str, ...] = ()
+    """Loud caveats every output format must show (e.g. different machines)."""
+
+    def count(self, verdict: Verdict) -> int:
+        return sum(1 for row in self.rows if row.verdict is verdict)
+
+    @property
+    def regressions(self) -> tuple[Row, ...]:
+        return tuple(r for r in self.rows if r.verdict in (Verdict.REGRESSED, Verdict.NEWLY_FAILING))
+
+    @property
+    def broken_budgets(self) -> tuple[BudgetCheck, ...]:
+        return tuple(b for b in self.budgets if not b.ok)
+
+    @property
+    def failed(self) -> bool:
+        """True when the gate should fail: a regression, a newly failing benchmark or a broken budget."""
+        return bool(self.regressions or self.broken_budgets)

@@ -1,0 +1,1 @@
+"""Renderers: :class:`perfguard.models.Comparison` -> str. No I/O here."""
