@@ -71,3 +71,8 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: internal error ({type(exc).__name__}: {exc}); crash log: {log}", err=True)
         sys.exit(EXIT_INTERNAL)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+# --- command registration: one line per command module (each defines ``command``) ---
+# (keep this block at the end; engineers add their command here and nothing else)
+
