@@ -66,9 +66,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # noqa: BLE001 - the crash boundary
+    except Exception as exc:  # the crash boundary: one line + a crash log
         log = _write_crash_log(exc)
-        click.echo(f"error: internal error ({type(exc).__name__}: {exc}); crash log: {log}", err=True)
+        click.echo(
+            f"error: internal error ({type(exc).__name__}: {exc}); crash log: {log}", err=True
+        )
         sys.exit(EXIT_INTERNAL)
     sys.exit(code if isinstance(code, int) else 0)
 
@@ -76,3 +78,6 @@ def main(argv: list[str] | None = None) -> None:
 # --- command registration: one line per command module (each defines ``command``) ---
 # (keep this block at the end; engineers add their command here and nothing else)
 
+from perfguard.commands import compare  # noqa: E402
+
+cli.add_command(compare.command)

@@ -29,7 +29,7 @@ class Direction(str, enum.Enum):
 
 
 class Status(str, enum.Enum):
-    """Outcome of one benchmark run as asv stores it: a number, ``null`` (failed) or NaN (skipped)."""
+    """One benchmark run's outcome as asv stores it: a number, ``null`` (failed), NaN (skipped)."""
 
     OK = "ok"
     FAILED = "failed"
@@ -217,7 +217,8 @@ class Comparison:
 
     @property
     def regressions(self) -> tuple[Row, ...]:
-        return tuple(r for r in self.rows if r.verdict in (Verdict.REGRESSED, Verdict.NEWLY_FAILING))
+        failing = (Verdict.REGRESSED, Verdict.NEWLY_FAILING)
+        return tuple(r for r in self.rows if r.verdict in failing)
 
     @property
     def broken_budgets(self) -> tuple[BudgetCheck, ...]:
@@ -225,5 +226,5 @@ class Comparison:
 
     @property
     def failed(self) -> bool:
-        """True when the gate should fail: a regression, a newly failing benchmark or a broken budget."""
+        """True when the gate fails: a regression, a newly failing benchmark, a broken budget."""
         return bool(self.regressions or self.broken_budgets)

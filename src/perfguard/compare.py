@@ -1,0 +1,200 @@
+"""Pair base and head measurements and turn each pair into a verdict.
+
+This is where asv's outcomes (failed, skipped, changed benchmark code) meet the statistics:
+:func:`compare` applies :mod:`perfguard.policy` and :mod:`perfguard.stats` and returns a
+:class:`~perfguard.models.Comparison` that every report renders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from perfguard import stats
+from perfguard.models import (
+    BudgetCheck,
+    Comparison,
+    Estimate,
+    Measurement,
+    Params,
+    ResultSet,
+    Row,
+    RunInfo,
+    Status,
+    Verdict,
+    format_label,
+)
+from perfguard.policy import Budget, Policy, Resolved, matches
+
+MACHINE_KEYS = ("machine", "cpu", "arch", "os", "num_cpu")
+"""asv machine parameters that must agree for a comparison to be like with like."""
+
+
+def run_info(results: ResultSet) -> RunInfo:
+    return RunInfo(
+        commit=results.commit,
+        machine=results.machine,
+        env=results.env,
+        source=results.source,
+        machine_info=dict(results.machine_info),
+    )
+
+
+def machine_warnings(base: ResultSet, head: ResultSet) -> list[str]:
+    """Loud caveats when base and head were not measured under the same conditions."""
+    warnings = []
+    differing = [
+        key
+        for key in MACHINE_KEYS
+        if base.machine_info.get(key)
+        and head.machine_info.get(key)
+        and base.machine_info[key] != head.machine_info[key]
+    ]
+    if base.machine != head.machine or differing:
+        detail = ", ".join(
+            f"{key}: {base.machine_info.get(key)} vs {head.machine_info.get(key)}"
+            for key in differing
+        )
+        warnings.append(
+            f"base and head were measured on different machines ({base.machine!r} vs "
+            f"{head.machine!r}{'; ' + detail if detail else ''}): differences may be the "
+            "machines', not the code's"
+        )
+    if base.env != head.env:
+        warnings.append(
+            f"base and head ran in different environments ({base.env!r} vs {head.env!r})"
+        )
+    return warnings
+
+
+def _status_verdict(base: Measurement, head: Measurement) -> tuple[Verdict, str] | None:
+    """Verdicts decided by asv's outcome alone, before any statistics."""
+    if base.version and head.version and base.version != head.version:
+        return Verdict.INCOMPARABLE, "benchmark code changed (asv version hash differs)"
+    if head.status is Status.FAILED:
+        if base.status is Status.FAILED:
+            return Verdict.SKIPPED, "fails on both base and head"
+        return Verdict.NEWLY_FAILING, "ran on base, fails on head"
+    if base.status is Status.FAILED:
+        return Verdict.FIXED, "failed on base, runs on head"
+    if Status.SKIPPED in (base.status, head.status):
+        side = "base" if base.status is Status.SKIPPED else "head"
+        return Verdict.SKIPPED, f"skipped on {side} (asv SkipNotImplemented)"
+    return None
+
+
+def _nonpositive(base: float, head: float) -> tuple[Verdict, str, Estimate | None]:
+    """Values that have no logarithm: only equality or a plain ratio can be said."""
+    if base == head:
+        return Verdict.UNCHANGED, "identical values", None
+    return (
+        Verdict.INCOMPARABLE,
+        f"non-positive values ({base:g} -> {head:g}) cannot be compared as a ratio",
+        None,
+    )
+
+
+def compare_pair(
+    base: Measurement, head: Measurement, settings: Resolved
+) -> tuple[Verdict, str, Estimate | None]:
+    """The verdict for one benchmark present on both sides."""
+    decided = _status_verdict(base, head)
+    if decided is not None:
+        return decided[0], decided[1], None
+    assert base.value is not None and head.value is not None
+    if base.value <= 0 or head.value <= 0:
+        return _nonpositive(base.value, head.value)
+    est = stats.estimate(base, head)
+    verdict, reason = stats.decide(est, threshold=settings.threshold, direction=settings.direction)
+    return verdict, reason, est
+
+
+def _row(
+    key: tuple[str, Params],
+    base: Measurement | None,
+    head: Measurement | None,
+    policy: Policy,
+) -> Row:
+    either = head if head is not None else base
+    assert either is not None
+    name, params = key
+    settings = policy.resolve(name, format_label(name, params), either.kind, either.unit)
+    estimate: Estimate | None = None
+    if settings.ignore:
+        verdict, reason = Verdict.SKIPPED, "ignored by configuration"
+    elif base is None:
+        verdict, reason = Verdict.NEW, "only on head"
+    elif head is None:
+        verdict, reason = Verdict.REMOVED, "only on base"
+    else:
+        verdict, reason, estimate = compare_pair(base, head, settings)
+    return Row(
+        benchmark=name,
+        params=params,
+        kind=either.kind,
+        unit=either.unit,
+        direction=settings.direction,
+        direction_assumed=settings.direction_assumed,
+        threshold=settings.threshold,
+        base=base,
+        head=head,
+        estimate=estimate,
+        verdict=verdict,
+        reason=reason,
+    )
+
+
+def check_budgets(
+    budgets: Iterable[Budget], head: ResultSet
+) -> tuple[list[BudgetCheck], list[str]]:
+    """Check every budget on every head measurement it matches; warn on budgets matching none."""
+    checks: list[BudgetCheck] = []
+    warnings: list[str] = []
+    for budget in budgets:
+        matched = [m for m in head.measurements if matches(budget.pattern, m.benchmark, m.label)]
+        if not matched:
+            warnings.append(f"budget {budget.pattern!r} matched no benchmark on head")
+        for m in matched:
+            for bound, limit in (("min", budget.min), ("max", budget.max)):
+                if limit is None:
+                    continue
+                checks.append(_check(m, budget.pattern, bound, limit))
+    return checks, warnings
+
+
+def _check(m: Measurement, pattern: str, bound: str, limit: float) -> BudgetCheck:
+    if m.status is not Status.OK or m.value is None:
+        ok, reason = False, f"no value on head ({m.status.value})"
+    elif bound == "min":
+        ok = m.value >= limit
+        reason = "" if ok else f"{m.value:g} is below the minimum {limit:g} {m.unit}"
+    else:
+        ok = m.value <= limit
+        reason = "" if ok else f"{m.value:g} is above the maximum {limit:g} {m.unit}"
+    return BudgetCheck(
+        benchmark=m.label,
+        pattern=pattern,
+        bound=bound,
+        limit=limit,
+        value=m.value,
+        unit=m.unit,
+        ok=ok,
+        reason=reason,
+    )
+
+
+def compare(base: ResultSet, head: ResultSet, policy: Policy) -> Comparison:
+    """Compare head against base under ``policy``: one Row per benchmark and parameter set."""
+    base_by_key = base.by_key()
+    head_by_key = head.by_key()
+    keys = list(base_by_key)
+    keys.extend(k for k in head_by_key if k not in base_by_key)
+    rows = tuple(_row(k, base_by_key.get(k), head_by_key.get(k), policy) for k in keys)
+    budgets, budget_warnings = check_budgets(policy.budgets, head)
+    return Comparison(
+        base=run_info(base),
+        head=run_info(head),
+        threshold=policy.threshold,
+        rows=rows,
+        budgets=tuple(budgets),
+        warnings=tuple(machine_warnings(base, head) + budget_warnings),
+    )

@@ -1,0 +1,203 @@
+"""Pure numeric functions: how big is the change head/base, how sure are we, and what verdict.
+
+Everything works on the ratio head/base in log space, so that a change and its reverse are
+symmetric (x1.05 and /1.05) and multiplicative noise becomes additive. Distributions come from
+scipy (``scipy.special``'s vectorised t and normal quantiles, fast enough for 10 000 rows).
+
+Two functions carry the policy and are the ones to replace with a better rule:
+:func:`estimate` (what we know about the change) and :func:`decide` (what we conclude from it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from scipy import special
+
+from perfguard.models import Direction, Estimate, Measurement, Verdict
+
+CONFIDENCE = 0.99
+"""Two-sided confidence of every interval (asv also reports 99 % intervals)."""
+POWER = 0.80
+"""Probability with which the minimum detectable effect would be detected."""
+MIN_SAMPLES = 3
+"""Fewer raw samples than this on a side: fall back to asv's stored interval."""
+
+# asv's stats_ci_99 is a 99 % interval of the median; its half-width in log space is z * se.
+_Z_ASV_CI = float(special.ndtri(0.995))
+# The median of n normal samples has a standard error sqrt(pi/2) ~ 1.2533 times the mean's.
+_MEDIAN_SE_FACTOR = math.sqrt(math.pi / 2)
+# For a normal distribution the interquartile range is 1.349 standard deviations.
+_IQR_PER_SD = 1.349
+
+
+@lru_cache(maxsize=4096)
+def _t_quantile(p: float, df: int) -> float:
+    """Student-t quantile, cached: Welch's df is floored to an integer (slightly conservative)."""
+    return float(special.stdtrit(df, p))
+
+
+def _z_quantile(p: float) -> float:
+    return float(special.ndtri(p))
+
+
+@dataclass(frozen=True, slots=True)
+class _LogSide:
+    """One side's location and squared standard error in log space."""
+
+    location: float
+    se2: float
+    n: int | None
+    """Number of samples when the spread came from raw samples (for Welch's df)."""
+
+
+def _from_samples(samples: Sequence[float]) -> _LogSide:
+    logs = [math.log(x) for x in samples]
+    n = len(logs)
+    mean = math.fsum(logs) / n
+    var = math.fsum((x - mean) ** 2 for x in logs) / (n - 1)
+    return _LogSide(mean, var / n, n)
+
+
+def _from_summary(m: Measurement) -> _LogSide | None:
+    """asv's stored 99 % interval of the median, else its quartiles; None without either."""
+    assert m.value is not None
+    if m.ci_99 is not None and m.ci_99[0] > 0 and m.ci_99[1] >= m.ci_99[0]:
+        half = (math.log(m.ci_99[1]) - math.log(m.ci_99[0])) / 2
+        return _LogSide(math.log(m.value), (half / _Z_ASV_CI) ** 2, None)
+    if m.quartiles is not None and m.quartiles[0] > 0 and m.repeat:
+        sd = (math.log(m.quartiles[1]) - math.log(m.quartiles[0])) / _IQR_PER_SD
+        se = _MEDIAN_SE_FACTOR * sd / math.sqrt(m.repeat)
+        return _LogSide(math.log(m.value), se * se, None)
+    return None
+
+
+def _usable_samples(m: Measurement) -> bool:
+    return m.samples is not None and len(m.samples) >= MIN_SAMPLES and min(m.samples) > 0
+
+
+def estimate(base: Measurement, head: Measurement, *, confidence: float = CONFIDENCE) -> Estimate:
+    """Estimate ratio = head/base with a two-sided ``confidence`` interval, in log space.
+
+    - Raw samples on both sides (asv ``--record-samples``): Welch's t-interval on the difference
+      of mean log-samples. asv pools the samples of its worker processes, and samples inside
+      one process are not independent; this estimate treats them as independent and says so
+      in ``note`` (paired rounds from ``perfguard run`` avoid that assumption).
+    - Otherwise: each side's spread from asv's stored 99 % interval of the median (or, lacking
+      it, from the quartiles), combined as independent normal errors on log values.
+    - No spread at all (e.g. ``mem_``/``track_`` values): an exact comparison of the values.
+
+    ``mde`` is the smallest relative change that a two-sided test at ``confidence`` would detect
+    with probability :data:`POWER` at this noise.
+    Both values must be positive (callers handle zero and negative values).
+    """
+    assert base.value is not None and head.value is not None
+    alpha = 1.0 - confidence
+    if _usable_samples(base) and _usable_samples(head):
+        assert base.samples is not None and head.samples is not None
+        b, h = _from_samples(base.samples), _from_samples(head.samples)
+        assert b.n is not None and h.n is not None
+        se2 = b.se2 + h.se2
+        if se2 == 0.0:
+            return _exact(base.value, head.value, confidence)
+        df_denominator = b.se2**2 / (b.n - 1) + h.se2**2 / (h.n - 1)
+        df = max(1, int(se2**2 / df_denominator)) if df_denominator > 0 else b.n + h.n - 2
+        se = math.sqrt(se2)
+        diff = h.location - b.location
+        half = _t_quantile(1 - alpha / 2, df) * se
+        mde_log = (_t_quantile(1 - alpha / 2, df) + _t_quantile(POWER, df)) * se
+        p_value = float(2 * special.stdtr(df, -abs(diff) / se))
+        return Estimate(
+            ratio=math.exp(diff),
+            low=math.exp(diff - half),
+            high=math.exp(diff + half),
+            confidence=confidence,
+            mde=math.expm1(mde_log),
+            method="samples",
+            p_value=p_value,
+            note=(
+                f"Welch t on log samples ({b.n} base, {h.n} head); samples pooled across "
+                "asv processes are treated as independent"
+            ),
+        )
+    b_side, h_side = _from_summary(base), _from_summary(head)
+    if b_side is None or h_side is None:
+        return _exact(base.value, head.value, confidence)
+    se = math.sqrt(b_side.se2 + h_side.se2)
+    diff = h_side.location - b_side.location
+    if se == 0.0:
+        return _exact(base.value, head.value, confidence)
+    z = _z_quantile(1 - alpha / 2)
+    return Estimate(
+        ratio=math.exp(diff),
+        low=math.exp(diff - z * se),
+        high=math.exp(diff + z * se),
+        confidence=confidence,
+        mde=math.expm1((z + _z_quantile(POWER)) * se),
+        method="asv-ci",
+        p_value=float(2 * special.ndtr(-abs(diff) / se)),
+        note="normal approximation from asv's stored 99 % intervals (or quartiles)",
+    )
+
+
+def _exact(base: float, head: float, confidence: float) -> Estimate:
+    ratio = head / base
+    return Estimate(
+        ratio=ratio,
+        low=ratio,
+        high=ratio,
+        confidence=confidence,
+        mde=0.0,
+        method="exact",
+        p_value=None,
+        note="no spread recorded: values compared as exact",
+    )
+
+
+def decide(
+    est: Estimate,
+    *,
+    threshold: float,
+    direction: Direction,
+    significant: bool | None = None,
+) -> tuple[Verdict, str]:
+    """The decision rule: a verdict and a one-sentence reason for one benchmark.
+
+    In log space, with T = ln(1 + threshold) and the change signed so that positive is worse
+    (time up, or throughput down):
+
+    - regressed: the estimate is worse than +T and the interval excludes no change;
+    - improved: the estimate is better than -T and the interval excludes no change;
+    - inconclusive: the estimate is past ±T but the interval includes no change
+      (cannot be told from noise), or the estimate is within ±T but the minimum detectable
+      effect is larger than T (the noise is too large to decide);
+    - unchanged: otherwise (within ±T and precise enough to have seen a threshold-sized change).
+
+    ``significant`` overrides "the interval excludes no change", for callers that correct
+    for many comparisons (e.g. Holm) and decide significance themselves.
+    """
+    sign = 1.0 if direction is Direction.LOWER_IS_BETTER else -1.0
+    worse = sign * math.log(est.ratio)
+    lo, hi = sorted((sign * math.log(est.low), sign * math.log(est.high)))
+    limit = math.log1p(threshold)
+    excludes_zero = lo > 0 or hi < 0 if significant is None else significant
+    pct = f"{threshold * 100:g}%"
+    interval = f"[{(est.low - 1) * 100:+.1f}%, {(est.high - 1) * 100:+.1f}%]"
+    shown = f"{(est.ratio - 1) * 100:+.1f}%"
+    if abs(worse) > limit:
+        if excludes_zero:
+            word = Verdict.REGRESSED if worse > 0 else Verdict.IMPROVED
+            return word, f"{shown} is past the {pct} threshold and outside the noise {interval}"
+        return (
+            Verdict.INCONCLUSIVE,
+            f"{shown} is past the {pct} threshold but within the noise {interval}",
+        )
+    if est.mde is not None and est.mde > threshold:
+        return (
+            Verdict.INCONCLUSIVE,
+            f"noise too large to decide at {pct}: could detect about ±{est.mde * 100:.1f}%",
+        )
+    return Verdict.UNCHANGED, f"{shown} is within the {pct} threshold"
