@@ -81,3 +81,9 @@ def main(argv: list[str] | None = None) -> None:
 from perfguard.commands import compare  # noqa: E402
 
 cli.add_command(compare.command)
+from perfguard.commands import comment  # noqa: E402
+
+cli.add_command(comment.command)
+from perfguard.commands import summary  # noqa: E402
+
+cli.add_command(summary.command)

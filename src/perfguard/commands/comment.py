@@ -1,0 +1,201 @@
+"""``perfguard comment``: keep one sticky comment with the report on a pull request.
+
+Optionally sets a commit status from the JSON report. Talking to GitHub can fail (exit 3); that
+never changes the comparison's own result, which was decided and reported by ``compare``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from perfguard.actions import FAILING_VERDICTS, findings_from_report, load_json_report
+from perfguard.errors import EXIT_OK, ConfigError, InputError
+from perfguard.github import (
+    DEFAULT_API_URL,
+    GitHubClient,
+    fit_comment_body,
+    make_session,
+    parse_repo,
+)
+from perfguard.report import sticky_marker
+
+
+def read_body(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"report file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read report file {path}: {exc}") from None
+
+
+def with_marker(body: str, marker: str) -> str:
+    """The comment body: the report, carrying the hidden marker, within GitHub's limit."""
+    if marker not in body:
+        body = f"{marker}\n{body}"
+    return fit_comment_body(body)
+
+
+def status_from_report(path: Path) -> tuple[str, str]:
+    """(state, description) for the commit status: failure when anything regressed."""
+    findings = findings_from_report(load_json_report(path))
+    if not findings:
+        return "success", "perfguard: no regression"
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding.verdict] = counts.get(finding.verdict, 0) + 1
+    parts = [f"{counts[v]} {v}" for v in FAILING_VERDICTS if v in counts]
+    return "failure", "perfguard: " + ", ".join(parts)
+
+
+def run_comment(
+    *,
+    repo: str,
+    pr: int,
+    body_file: Path,
+    marker_key: str,
+    token: str | None,
+    api_url: str,
+    dry_run: bool,
+    status: bool,
+    sha: str | None,
+    status_context: str,
+    status_state_from: Path | None,
+    timeout: float,
+    retries: int,
+    backoff: float,
+) -> int:
+    """Post or update the sticky comment (and the status); return the exit code."""
+    parse_repo(repo)
+    if pr <= 0:
+        raise ConfigError(f"--pr must be a positive pull request number, got {pr}")
+    if status and (sha is None or status_state_from is None):
+        raise ConfigError("--status needs --sha and --status-state-from (the JSON report)")
+    marker = sticky_marker(marker_key)
+    body = with_marker(read_body(body_file), marker)
+    state_description = (
+        status_from_report(status_state_from) if status and status_state_from else None
+    )
+    client = GitHubClient(
+        make_session(retries=retries, backoff_factor=backoff, max_wait=max(1.0, 60 * backoff)),
+        token=None if dry_run else token,
+        api_url=api_url,
+        timeout=timeout,
+        create_backoff=backoff,
+    )
+    if dry_run:
+        click.echo(f"dry run: GET {client.comments_url(repo, pr)}?per_page=100 (find {marker})")
+        click.echo(
+            f"dry run: PATCH {client.url(f'/repos/{repo}/issues/comments/')}{{id}} if found, "
+            f"else POST {client.comments_url(repo, pr)}"
+        )
+        click.echo(json.dumps({"body": body}, ensure_ascii=False))
+        if state_description is not None:
+            state, description = state_description
+            click.echo(f"dry run: POST {client.url(f'/repos/{repo}/statuses/{sha}')}")
+            payload = {"state": state, "context": status_context, "description": description}
+            click.echo(json.dumps(payload))
+        return EXIT_OK
+    if not token:
+        raise ConfigError("no GitHub token: set GITHUB_TOKEN or pass --token")
+    done = client.upsert_sticky_comment(repo, pr, body, marker)
+    click.echo(f"perfguard: {done.action} comment {done.comment.html_url or done.comment.id}")
+    if state_description is not None and sha is not None:
+        state, description = state_description
+        client.set_commit_status(
+            repo,
+            sha,
+            state=state,
+            context=status_context,
+            description=description,
+            target_url=done.comment.html_url or None,
+        )
+        click.echo(f"perfguard: set status {status_context}={state} on {sha[:12]}")
+    return EXIT_OK
+
+
+@click.command(
+    "comment",
+    epilog="""\b
+Examples:
+  perfguard comment --repo octo/app --pr 12 --body-file report.md
+  perfguard comment --repo octo/app --pr 12 --body-file report.md --dry-run
+  perfguard comment --repo octo/app --pr 12 --body-file report.md \\
+      --status --sha "$HEAD_SHA" --status-state-from report.json
+\b
+Exit codes: 0 posted, 2 usage or input error, 3 GitHub API failure (after retries).""",
+)
+@click.option("--repo", envvar="GITHUB_REPOSITORY", required=True, help="OWNER/NAME.")
+@click.option("--pr", type=int, required=True, help="Pull request number.")
+@click.option(
+    "--body-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Markdown report (`perfguard compare --markdown-file`).",
+)
+@click.option(
+    "--marker-key", default="default", show_default=True, help="Which sticky comment to keep."
+)
+@click.option(
+    "--token",
+    envvar="GITHUB_TOKEN",
+    show_envvar=True,
+    help="GitHub token [default: $GITHUB_TOKEN]. Never printed.",
+)
+@click.option(
+    "--api-url",
+    envvar="GITHUB_API_URL",
+    default=DEFAULT_API_URL,
+    show_default=True,
+    help="REST base URL [env GITHUB_API_URL, for GitHub Enterprise].",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be sent; needs no token.")
+@click.option("--status", is_flag=True, help="Also set a commit status on --sha.")
+@click.option("--sha", help="Commit for --status (the PR head).")
+@click.option("--status-context", default="perfguard", show_default=True)
+@click.option(
+    "--status-state-from",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="JSON report (`perfguard compare --json-file`) that decides success or failure.",
+)
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per call.")
+@click.option("--retries", type=int, default=4, show_default=True, help="Retries per call.")
+@click.option(
+    "--backoff", type=float, default=1.0, show_default=True, help="Backoff factor, seconds."
+)
+def command(
+    repo: str,
+    pr: int,
+    body_file: Path,
+    marker_key: str,
+    token: str | None,
+    api_url: str,
+    dry_run: bool,
+    status: bool,
+    sha: str | None,
+    status_context: str,
+    status_state_from: Path | None,
+    timeout: float,
+    retries: int,
+    backoff: float,
+) -> int:
+    """Post the markdown report as one PR comment, updated on every later run."""
+    return run_comment(
+        repo=repo,
+        pr=pr,
+        body_file=body_file,
+        marker_key=marker_key,
+        token=token,
+        api_url=api_url,
+        dry_run=dry_run,
+        status=status,
+        sha=sha,
+        status_context=status_context,
+        status_state_from=status_state_from,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
+    )

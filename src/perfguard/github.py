@@ -1,0 +1,398 @@
+"""GitHub REST over one requests Session: the sticky PR comment, a PR's head sha, commit status.
+
+The session is a parameter (tests hand one pointed at a local double). Transient faults are
+retried by urllib3 (:class:`GitHubRetry`), honouring ``retry-after`` and the ``x-ratelimit-*``
+headers. POST is never retried blindly: after a failed create the comments are listed again and
+the marked comment, if the failed request did create it, is updated instead (never two comments).
+Every requests exception becomes a :class:`~perfguard.errors.GitHubError` here, with the token
+redacted from its message.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+import requests.adapters
+from urllib3.exceptions import MaxRetryError
+from urllib3.response import BaseHTTPResponse
+from urllib3.util.retry import Retry
+
+from perfguard.errors import GitHubError
+
+DEFAULT_API_URL = "https://api.github.com"
+API_VERSION = "2022-11-28"
+MAX_COMMENT_CHARS = 65536
+"""GitHub refuses a longer comment body with 422."""
+MAX_STATUS_DESCRIPTION = 140
+STATUS_STATES = ("error", "failure", "pending", "success")
+
+_TRANSIENT_5XX = frozenset({500, 502, 503, 504})
+_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+class GitHubTransientError(GitHubError):
+    """A failure that may pass on a later try: 5xx, rate limit, timeout, dropped connection."""
+
+
+def is_rate_limited(status: int, headers: Mapping[str, str]) -> bool:
+    """GitHub's primary and secondary rate limits answer 403 or 429 (see RESEARCH.md)."""
+    if status == 429:
+        return True
+    if status != 403:
+        return False
+    return bool(headers.get("retry-after")) or headers.get("x-ratelimit-remaining") == "0"
+
+
+class GitHubRetry(Retry):
+    """urllib3 Retry that knows GitHub's rate-limit headers and never repeats a POST blindly.
+
+    - 429, and 403 with ``retry-after`` or ``x-ratelimit-remaining: 0``: wait as told (capped
+      at ``max_wait``) and retry, any method (the request was not processed).
+    - 500/502/503/504 and read errors: retried for idempotent methods only.
+    - Any other 403 (permissions) is returned at once.
+    """
+
+    def __init__(self, *args: Any, max_wait: float = 60.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_wait = max_wait
+
+    def new(self, **kw: Any) -> GitHubRetry:
+        retry = super().new(**kw)
+        assert isinstance(retry, GitHubRetry)
+        retry.max_wait = self.max_wait
+        return retry
+
+    def _is_method_retryable(self, method: str) -> bool:
+        return method.upper() != "POST"
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if status_code in (403, 429):
+            return True  # whether it is a rate limit is decided in increment(), with headers
+        return status_code in _TRANSIENT_5XX and self._is_method_retryable(method)
+
+    def increment(  # type: ignore[override]
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Retry:
+        if (
+            response is not None
+            and response.status == 403
+            and not is_rate_limited(403, response.headers)
+        ):
+            # A permission error: hand the response back as it is (raise_on_status=False).
+            raise MaxRetryError(_pool, url or "", None)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
+        """``retry-after`` first, then ``x-ratelimit-reset`` when nothing remains; capped."""
+        header = response.headers.get("retry-after")
+        if header:
+            return min(self.parse_retry_after(header), self.max_wait)
+        if response.headers.get("x-ratelimit-remaining") == "0":
+            reset = response.headers.get("x-ratelimit-reset", "")
+            if reset.isdigit():
+                return min(max(0.0, float(reset) - time.time()), self.max_wait)
+        return None
+
+
+def make_session(
+    *,
+    retries: int = 4,
+    backoff_factor: float = 1.0,
+    backoff_max: float = 30.0,
+    max_wait: float = 60.0,
+) -> requests.Session:
+    """One Session for all calls, with GitHub-aware retries mounted for http and https."""
+    retry = GitHubRetry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        backoff_factor=backoff_factor,
+        backoff_max=backoff_max,
+        raise_on_status=False,
+        respect_retry_after_header=True,
+        max_wait=max_wait,
+    )
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def redact(text: str, token: str | None) -> str:
+    """Remove the token from any text that could reach a user or a log."""
+    if token:
+        text = text.replace(token, "***")
+    return text
+
+
+def parse_repo(repo: str) -> tuple[str, str]:
+    """``OWNER/NAME`` -> (owner, name), or a clear error."""
+    if not _REPO_RE.match(repo):
+        raise GitHubError(f"--repo must look like OWNER/NAME, got {repo!r}")
+    owner, name = repo.split("/")
+    return owner, name
+
+
+def next_link(link_header: str | None) -> str | None:
+    """The ``rel="next"`` URL of a ``link`` header, if any."""
+    if not link_header:
+        return None
+    for part in link_header.split(","):
+        url, _, params = part.partition(";")
+        if re.search(r'rel="?next"?', params):
+            return url.strip().strip("<>")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """An issue comment as GitHub returns it (the fields perfguard uses)."""
+
+    id: int
+    body: str
+    html_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Upsert:
+    """What :meth:`GitHubClient.upsert_sticky_comment` did."""
+
+    action: str
+    """``created`` or ``updated``."""
+    comment: Comment
+
+
+def fit_comment_body(body: str, limit: int = MAX_COMMENT_CHARS) -> str:
+    """Cut a body that GitHub would refuse (422), at a line end, saying so."""
+    if len(body) <= limit:
+        return body
+    note = (
+        "\n\n_(report truncated to fit GitHub's comment limit;"
+        " the full report is in the run's artifact)_\n"
+    )
+    cut = body[: limit - len(note)]
+    newline = cut.rfind("\n")
+    if newline > 0:
+        cut = cut[:newline]
+    return cut + note
+
+
+class GitHubClient:
+    """The few REST calls perfguard needs; every call has a timeout."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        *,
+        token: str | None,
+        api_url: str = DEFAULT_API_URL,
+        timeout: float = 10.0,
+        create_attempts: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+        create_backoff: float = 1.0,
+    ) -> None:
+        self._session = session
+        self._token = token
+        self.api_url = api_url.rstrip("/")
+        self._timeout = timeout
+        self._create_attempts = create_attempts
+        self._sleep = sleep
+        self._create_backoff = create_backoff
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": "perfguard",
+        }
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return headers
+
+    def _request(self, method: str, url: str, json: Any = None) -> requests.Response:
+        """One call; transport errors and non-2xx answers become GitHubError (token redacted)."""
+        try:
+            response = self._session.request(
+                method, url, headers=self._headers(), json=json, timeout=self._timeout
+            )
+        except requests.RequestException as exc:
+            reason = _transport_reason(exc)
+            raise GitHubTransientError(
+                redact(f"{method} {url} failed: {reason}", self._token)
+            ) from None
+        if response.status_code >= 400:
+            message = redact(_status_message(method, url, response), self._token)
+            transient = response.status_code in _TRANSIENT_5XX or is_rate_limited(
+                response.status_code, response.headers
+            )
+            raise (GitHubTransientError if transient else GitHubError)(message)
+        return response
+
+    def url(self, path: str) -> str:
+        return f"{self.api_url}{path}"
+
+    # --- comments ---------------------------------------------------------------------------
+
+    def comments_url(self, repo: str, pr: int) -> str:
+        owner, name = parse_repo(repo)
+        return self.url(f"/repos/{quote(owner)}/{quote(name)}/issues/{pr}/comments")
+
+    def comment_url(self, repo: str, comment_id: int) -> str:
+        owner, name = parse_repo(repo)
+        return self.url(f"/repos/{quote(owner)}/{quote(name)}/issues/comments/{comment_id}")
+
+    def list_comments(self, repo: str, pr: int) -> Iterator[Comment]:
+        """Every comment of the PR, following the ``link`` header page by page."""
+        url: str | None = self.comments_url(repo, pr) + "?per_page=100"
+        pages = 0
+        while url is not None:
+            pages += 1
+            if pages > 1000:
+                raise GitHubError("more than 1000 pages of comments; giving up")
+            response = self._request("GET", url)
+            for item in _json(response, list):
+                yield _comment(item)
+            url = next_link(response.headers.get("link"))
+
+    def find_sticky_comment(self, repo: str, pr: int, marker: str) -> Comment | None:
+        """The first comment carrying ``marker`` (the one perfguard keeps up to date)."""
+        for comment in self.list_comments(repo, pr):
+            if marker in comment.body:
+                return comment
+        return None
+
+    def create_comment(self, repo: str, pr: int, body: str) -> Comment:
+        response = self._request("POST", self.comments_url(repo, pr), json={"body": body})
+        return _comment(_json(response, dict))
+
+    def update_comment(self, repo: str, comment_id: int, body: str) -> Comment:
+        response = self._request("PATCH", self.comment_url(repo, comment_id), json={"body": body})
+        return _comment(_json(response, dict))
+
+    def upsert_sticky_comment(self, repo: str, pr: int, body: str, marker: str) -> Upsert:
+        """Create the marked comment, or update it if it exists: one comment, latest body.
+
+        A failed POST may still have created the comment (a 502 or a timeout after GitHub
+        stored it), so each retry looks for the marker again before creating.
+        """
+        if marker not in body:
+            body = f"{marker}\n{body}"
+        body = fit_comment_body(body)
+        last_error: GitHubTransientError | None = None
+        for attempt in range(self._create_attempts):
+            if attempt:
+                self._sleep(self._create_backoff * 2 ** (attempt - 1))
+            existing = self.find_sticky_comment(repo, pr, marker)
+            if existing is not None:
+                return Upsert("updated", self.update_comment(repo, existing.id, body))
+            try:
+                return Upsert("created", self.create_comment(repo, pr, body))
+            except GitHubTransientError as exc:
+                last_error = exc
+        assert last_error is not None
+        raise last_error
+
+    # --- pulls and statuses -------------------------------------------------------------------
+
+    def pull_head_sha(self, repo: str, pr: int) -> str:
+        """The head commit of a pull request, to check an artifact's claim against."""
+        owner, name = parse_repo(repo)
+        response = self._request("GET", self.url(f"/repos/{quote(owner)}/{quote(name)}/pulls/{pr}"))
+        data = _json(response, dict)
+        head = data.get("head")
+        sha = head.get("sha") if isinstance(head, dict) else None
+        if not isinstance(sha, str):
+            raise GitHubError(f"GET pulls/{pr}: the answer has no head.sha")
+        return sha
+
+    def set_commit_status(
+        self,
+        repo: str,
+        sha: str,
+        *,
+        state: str,
+        context: str,
+        description: str,
+        target_url: str | None = None,
+    ) -> None:
+        """Create a commit status (``POST /repos/{o}/{r}/statuses/{sha}``)."""
+        if state not in STATUS_STATES:
+            raise GitHubError(f"status state must be one of {', '.join(STATUS_STATES)}")
+        if not _SHA_RE.match(sha):
+            raise GitHubError(f"--sha must be a full 40-character commit sha, got {sha!r}")
+        owner, name = parse_repo(repo)
+        payload: dict[str, str] = {
+            "state": state,
+            "context": context,
+            "description": description[:MAX_STATUS_DESCRIPTION],
+        }
+        if target_url:
+            payload["target_url"] = target_url
+        self._request(
+            "POST", self.url(f"/repos/{quote(owner)}/{quote(name)}/statuses/{sha}"), json=payload
+        )
+
+
+def _transport_reason(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.Timeout):
+        return "timed out (after retries)"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed (after retries)"
+    return type(exc).__name__
+
+
+def _status_message(method: str, url: str, response: requests.Response) -> str:
+    detail = ""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        detail = f": {data['message']}"
+    hint = ""
+    if response.status_code in (401, 403, 404) and not is_rate_limited(
+        response.status_code, response.headers
+    ):
+        hint = " (check the token and its permissions: pull-requests: write, statuses: write)"
+    if is_rate_limited(response.status_code, response.headers):
+        hint = " (rate limited; try again later)"
+    return f"{method} {url} -> HTTP {response.status_code}{detail}{hint}"
+
+
+def _json(response: requests.Response, kind: type) -> Any:
+    try:
+        data = response.json()
+    except ValueError:
+        raise GitHubError(f"{response.request.method} {response.url}: answer is not JSON") from None
+    if not isinstance(data, kind):
+        raise GitHubError(f"{response.request.method} {response.url}: unexpected answer shape")
+    return data
+
+
+def _comment(item: Any) -> Comment:
+    if not isinstance(item, dict) or not isinstance(item.get("id"), int):
+        raise GitHubError("a comment in GitHub's answer has no id")
+    body = item.get("body")
+    return Comment(
+        id=item["id"],
+        body=body if isinstance(body, str) else "",
+        html_url=str(item.get("html_url", "")),
+    )
