@@ -1,0 +1,184 @@
+"""Configuration: threshold, rules, direction defaults, budgets, and bad config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from perfguard.errors import ConfigError
+from perfguard.models import Direction, Kind
+from perfguard.policy import (
+    Budget,
+    FailOn,
+    Policy,
+    Rule,
+    default_direction,
+    find_config,
+    load_policy,
+    parse_quantity,
+    parse_threshold,
+    policy_from_mapping,
+)
+
+
+@pytest.mark.parametrize(
+    ("kind", "unit", "direction", "assumed"),
+    [
+        (Kind.TIME, "seconds", Direction.LOWER_IS_BETTER, False),
+        (Kind.MEM, "bytes", Direction.LOWER_IS_BETTER, False),
+        (Kind.PEAKMEM, "bytes", Direction.LOWER_IS_BETTER, False),
+        (Kind.TRACK, "events/s", Direction.HIGHER_IS_BETTER, False),
+        (Kind.TRACK, "ops / sec", Direction.HIGHER_IS_BETTER, False),
+        (Kind.TRACK, "requests per second", Direction.HIGHER_IS_BETTER, False),
+        (Kind.TRACK, "Hz", Direction.HIGHER_IS_BETTER, False),
+        (Kind.TRACK, "seconds", Direction.LOWER_IS_BETTER, True),
+        (Kind.TRACK, "unit", Direction.LOWER_IS_BETTER, True),
+    ],
+)
+def test_default_direction(kind: Kind, unit: str, direction: Direction, assumed: bool) -> None:
+    assert default_direction(kind, unit) == (direction, assumed)
+
+
+def test_rules_apply_in_order_and_later_ones_win() -> None:
+    policy = Policy(
+        rules=(
+            Rule(pattern="bus.*", threshold=0.10),
+            Rule(pattern="bus.track_*", direction=Direction.HIGHER_IS_BETTER),
+            Rule(pattern="bus.track_noisy", threshold=0.25, ignore=True),
+        )
+    )
+    r = policy.resolve("bus.track_score", "bus.track_score", Kind.TRACK, "points")
+    assert (r.threshold, r.direction, r.direction_assumed, r.ignore) == (
+        0.10,
+        Direction.HIGHER_IS_BETTER,
+        False,
+        False,
+    )
+    r = policy.resolve("bus.track_noisy", "bus.track_noisy", Kind.TRACK, "points")
+    assert (r.threshold, r.ignore) == (0.25, True)
+    r = policy.resolve("store.time_x", "store.time_x", Kind.TIME, "seconds")
+    assert (r.threshold, r.direction) == (0.05, Direction.LOWER_IS_BETTER)
+
+
+def test_rule_matches_label_with_params() -> None:
+    policy = Policy(rules=(Rule(pattern="*(n=1000)", ignore=True),))
+    assert policy.resolve("s.time_a", "s.time_a(n=1000)", Kind.TIME, "seconds").ignore
+    assert not policy.resolve("s.time_a", "s.time_a(n=10)", Kind.TIME, "seconds").ignore
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("5%", 0.05), ("12.5%", 0.125), (0.05, 0.05), ("0.1", 0.1)]
+)
+def test_parse_threshold(text: object, value: float) -> None:
+    assert parse_threshold(text, "x") == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["5", 5, "0%", "150%", "fast", True, None, -0.1])
+def test_parse_threshold_rejects(text: object) -> None:
+    with pytest.raises(ConfigError, match="threshold"):
+        parse_threshold(text, "x")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (10000, 10000.0),
+        ("10ms", 0.01),
+        ("250us", 250e-6),
+        ("100MB", 100e6),
+        ("1GiB", 2**30),
+        ("10k", 1e4),
+        ("1e-3", 1e-3),
+        (2.5, 2.5),
+    ],
+)
+def test_parse_quantity(text: object, value: float) -> None:
+    assert parse_quantity(text, "x") == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["ten", "10 parsecs", True, "1..2"])
+def test_parse_quantity_rejects(text: object) -> None:
+    with pytest.raises(ConfigError, match="x"):
+        parse_quantity(text, "x")
+
+
+def test_policy_from_mapping_full() -> None:
+    policy = policy_from_mapping(
+        {
+            "threshold": "10%",
+            "fail-on": "never",
+            "rules": [{"match": "a.*", "direction": "higher", "threshold": 0.2, "ignore": False}],
+            "budgets": [{"match": "a.track_rate", "min": "10k"}, {"match": "a.p99", "max": "10ms"}],
+        }
+    )
+    assert policy.threshold == 0.10
+    assert policy.fail_on is FailOn.NEVER
+    assert policy.rules == (
+        Rule(pattern="a.*", threshold=0.2, direction=Direction.HIGHER_IS_BETTER, ignore=False),
+    )
+    assert policy.budgets == (
+        Budget(pattern="a.track_rate", min=1e4),
+        Budget(pattern="a.p99", max=0.01),
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"threshhold": "5%"}, "unknown key"),
+        ({"fail-on": "sometimes"}, "fail-on"),
+        ({"rules": {"match": "x"}}, "array of tables"),
+        ({"rules": [{"threshold": "5%"}]}, "'match'"),
+        ({"rules": [{"match": "x", "direction": "up"}]}, "direction"),
+        ({"rules": [{"match": "x", "ignore": "yes"}]}, "ignore"),
+        ({"rules": [{"match": "x", "colour": "red"}]}, "unknown key"),
+        ({"budgets": [{"match": "x"}]}, "'min' or 'max'"),
+        ({"budgets": [{"match": "x", "max": "lots"}]}, "cannot read"),
+    ],
+)
+def test_bad_config_is_one_clear_error(raw: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        policy_from_mapping(raw)
+
+
+def test_load_policy_from_pyproject_with_cli_overrides(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n[tool.perfguard]\nthreshold = "10%"\n'
+        '[[tool.perfguard.rules]]\nmatch = "x.*"\nignore = true\n'
+    )
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    assert find_config(sub) == tmp_path / "pyproject.toml"
+    policy = load_policy(None, start=sub)
+    assert policy.threshold == 0.10
+    assert policy.rules[0].ignore is True
+    policy = load_policy(None, start=sub, threshold="3%", fail_on="never")
+    assert (policy.threshold, policy.fail_on) == (0.03, FailOn.NEVER)
+
+
+def test_perfguard_toml_wins_and_uses_top_level(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.perfguard]\nthreshold = "10%"\n')
+    (tmp_path / "perfguard.toml").write_text('threshold = "2%"\n')
+    assert load_policy(None, start=tmp_path).threshold == 0.02
+
+
+def test_pyproject_without_table_gives_defaults_unless_named(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[project]\nname = "x"\n')
+    assert load_policy(None, start=tmp_path) == Policy()
+    with pytest.raises(ConfigError, match="no \\[tool.perfguard\\]"):
+        load_policy(path)
+
+
+def test_missing_and_invalid_config_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_policy(tmp_path / "nope.toml")
+    bad = tmp_path / "perfguard.toml"
+    bad.write_text("threshold = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_policy(bad)
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_policy(binary)

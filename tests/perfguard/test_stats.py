@@ -1,0 +1,126 @@
+"""The estimate and the decision rule: every verdict and every direction case."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from perfguard import stats
+from perfguard.models import Direction, Estimate, Verdict
+from tests.helpers.measurements import measurement, noisy
+
+LOWER = Direction.LOWER_IS_BETTER
+HIGHER = Direction.HIGHER_IS_BETTER
+
+
+def est(ratio: float, low: float, high: float, mde: float | None = 0.01) -> Estimate:
+    return Estimate(ratio=ratio, low=low, high=high, confidence=0.99, mde=mde, method="test")
+
+
+@pytest.mark.parametrize(
+    ("estimate", "direction", "verdict"),
+    [
+        (est(1.10, 1.08, 1.12), LOWER, Verdict.REGRESSED),
+        (est(1.10, 1.08, 1.12), HIGHER, Verdict.IMPROVED),
+        (est(0.90, 0.88, 0.92), LOWER, Verdict.IMPROVED),
+        (est(0.70, 0.68, 0.72), HIGHER, Verdict.REGRESSED),
+        (est(1.10, 0.95, 1.30), LOWER, Verdict.INCONCLUSIVE),
+        (est(0.90, 0.70, 1.02), HIGHER, Verdict.INCONCLUSIVE),
+        (est(1.02, 1.01, 1.03), LOWER, Verdict.UNCHANGED),
+        (est(1.00, 0.99, 1.01), HIGHER, Verdict.UNCHANGED),
+        (est(1.01, 0.80, 1.25, mde=0.30), LOWER, Verdict.INCONCLUSIVE),
+    ],
+)
+def test_decide_covers_every_case(
+    estimate: Estimate, direction: Direction, verdict: Verdict
+) -> None:
+    assert stats.decide(estimate, threshold=0.05, direction=direction)[0] is verdict
+
+
+def test_threshold_is_symmetric_in_log_space() -> None:
+    # 1/1.06 is a 6 % improvement in log terms: beyond a 5 % threshold.
+    r = 1 / 1.06
+    assert stats.decide(est(r, r, r), threshold=0.05, direction=LOWER)[0] is Verdict.IMPROVED
+    r = 1 / 1.04
+    assert stats.decide(est(r, r, r), threshold=0.05, direction=LOWER)[0] is Verdict.UNCHANGED
+
+
+def test_reason_names_the_detectable_change_when_too_noisy() -> None:
+    verdict, reason = stats.decide(est(1.0, 0.8, 1.25, mde=0.31), threshold=0.05, direction=LOWER)
+    assert verdict is Verdict.INCONCLUSIVE
+    assert "31.0%" in reason
+
+
+def test_significance_override_for_family_correction() -> None:
+    e = est(1.10, 1.08, 1.12)
+    assert stats.decide(e, threshold=0.05, direction=LOWER, significant=False)[0] is (
+        Verdict.INCONCLUSIVE
+    )
+
+
+def test_samples_estimate_finds_a_real_shift() -> None:
+    base = noisy("b", 1.0, sd=0.01, seed=1)
+    head = noisy("b", 1.10, sd=0.01, seed=2)
+    e = stats.estimate(base, head)
+    assert e.method == "samples"
+    assert e.low < e.ratio < e.high
+    assert e.low > 1.05
+    assert 1.08 < e.ratio < 1.12
+    assert e.p_value is not None and e.p_value < 1e-6
+    assert "independent" in e.note
+
+
+def test_samples_interval_covers_the_truth_at_roughly_nominal_rate() -> None:
+    rng = np.random.default_rng(7)
+    covered = 0
+    trials = 400
+    for i in range(trials):
+        base = noisy("b", 1.0, sd=0.03, n=10, seed=int(rng.integers(1 << 30)))
+        head = noisy("b", 1.0, sd=0.03, n=10, seed=int(rng.integers(1 << 30)) + i)
+        e = stats.estimate(base, head, confidence=0.95)
+        covered += e.low <= 1.0 <= e.high
+    assert covered / trials >= 0.92
+
+
+def test_mde_shrinks_with_less_noise() -> None:
+    quiet = stats.estimate(noisy("b", 1, sd=0.005, seed=1), noisy("b", 1, sd=0.005, seed=2))
+    loud = stats.estimate(noisy("b", 1, sd=0.05, seed=1), noisy("b", 1, sd=0.05, seed=2))
+    assert quiet.mde is not None and loud.mde is not None
+    assert quiet.mde < loud.mde
+
+
+def test_estimate_from_asv_ci_without_samples() -> None:
+    base = measurement(value=1.0, ci_99=(0.99, 1.01))
+    head = measurement(value=1.2, ci_99=(1.19, 1.21))
+    e = stats.estimate(base, head)
+    assert e.method == "asv-ci"
+    assert math.isclose(e.ratio, 1.2)
+    assert 1.15 < e.low < 1.2 < e.high < 1.25
+
+
+def test_estimate_from_quartiles_when_no_ci() -> None:
+    base = measurement(value=1.0, quartiles=(0.98, 1.02), repeat=10)
+    head = measurement(value=1.0, quartiles=(0.98, 1.02), repeat=10)
+    e = stats.estimate(base, head)
+    assert e.method == "asv-ci"
+    assert e.low < 1.0 < e.high
+
+
+def test_exact_comparison_without_spread() -> None:
+    e = stats.estimate(measurement(value=100.0), measurement(value=120.0))
+    assert e.method == "exact"
+    assert e.low == e.ratio == e.high == pytest.approx(1.2)
+    assert e.mde == 0.0
+
+
+def test_identical_samples_are_exact() -> None:
+    m = measurement(value=1.0, samples=[1.0, 1.0, 1.0, 1.0])
+    assert stats.estimate(m, m).method == "exact"
+
+
+def test_too_few_samples_fall_back_to_summary() -> None:
+    base = measurement(value=1.0, samples=[1.0, 1.01], ci_99=(0.99, 1.01))
+    head = measurement(value=1.0, samples=[1.0, 1.01, 0.99], ci_99=(0.99, 1.01))
+    assert stats.estimate(base, head).method == "asv-ci"
