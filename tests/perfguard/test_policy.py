@@ -167,7 +167,7 @@ def test_pyproject_without_table_gives_defaults_unless_named(tmp_path: Path) -> 
     path = tmp_path / "pyproject.toml"
     path.write_text('[project]\nname = "x"\n')
     assert load_policy(None, start=tmp_path) == Policy()
-    with pytest.raises(ConfigError, match="no \\[tool.perfguard\\]"):
+    with pytest.raises(ConfigError, match=r"no \[tool.perfguard\]"):
         load_policy(path)
 
 
