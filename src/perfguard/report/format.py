@@ -1,0 +1,241 @@
+"""Value, unit and change formatting plus the worst-first row order, shared by every renderer.
+
+Keeping these in one place means the terminal table, the PR comment and the summary line can never
+disagree on how a number or a verdict reads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from perfguard.models import (
+    VERDICT_ORDER,
+    BudgetCheck,
+    Comparison,
+    Direction,
+    Measurement,
+    Row,
+    Status,
+    Verdict,
+)
+
+MISSING = "-"
+"""Shown where one side has no measurement (a new or removed benchmark)."""
+
+_VERDICT_RANK = {verdict: rank for rank, verdict in enumerate(VERDICT_ORDER)}
+
+_CHANGED_OUT = frozenset({Verdict.UNCHANGED, Verdict.SKIPPED})
+"""Verdicts that ``only_changed`` hides."""
+
+_REASON_SHOWN = frozenset(
+    {
+        Verdict.INCONCLUSIVE,
+        Verdict.INCOMPARABLE,
+        Verdict.NEWLY_FAILING,
+        Verdict.FIXED,
+        Verdict.SKIPPED,
+    }
+)
+"""Verdicts whose reason the reader needs; for the others the numbers say it all."""
+
+# The order of the summary line; the first four always appear so the line reads the same each run.
+_SUMMARY_ALWAYS = (Verdict.REGRESSED, Verdict.IMPROVED, Verdict.INCONCLUSIVE, Verdict.UNCHANGED)
+_SUMMARY_ORDER = (
+    Verdict.REGRESSED,
+    Verdict.NEWLY_FAILING,
+    Verdict.IMPROVED,
+    Verdict.FIXED,
+    Verdict.INCONCLUSIVE,
+    Verdict.INCOMPARABLE,
+    Verdict.NEW,
+    Verdict.REMOVED,
+    Verdict.UNCHANGED,
+    Verdict.SKIPPED,
+)
+
+_SECONDS = ((1e-6, 1e9, "ns"), (1e-3, 1e6, "us"), (1.0, 1e3, "ms"))
+_BYTES = ((1e3, 1.0, "B"), (1e6, 1e-3, "KB"), (1e9, 1e-6, "MB"), (1e12, 1e-9, "GB"))
+_SI = ((1e3, 1.0, ""), (1e6, 1e-3, "k"), (1e9, 1e-6, "M"), (1e12, 1e-9, "G"))
+
+
+def _digits(value: float) -> str:
+    """Three significant digits without exponent notation: 1.23, 12.3, 123, 1234."""
+    size = abs(value)
+    if size >= 100 or size == 0:
+        return f"{value:.0f}"
+    if size >= 10:
+        return f"{value:.1f}"
+    if size >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A number with a readable unit: ``12.3 ms``, ``45.6 MB``, ``12.3k events/s``."""
+    if value is None:
+        return MISSING
+    if not math.isfinite(value):
+        return str(value)
+    size = abs(value)
+    if unit == "seconds":
+        for below, scale, suffix in _SECONDS:
+            if size < below:
+                return f"{_digits(value * scale)} {suffix}"
+        return f"{_digits(value)} s"
+    if unit == "bytes":
+        for below, scale, suffix in _BYTES:
+            if size < below:
+                return f"{_digits(value * scale)} {suffix}"
+        return f"{_digits(value * 1e-12)} TB"
+    shown = f"{_digits(value * 1e-12)}T"
+    for below, scale, prefix in _SI:
+        if size < below:
+            shown = f"{_digits(value * scale)}{prefix}"
+            break
+    return shown if unit in ("", "unit") else f"{shown} {unit}"
+
+
+def format_measurement(measurement: Measurement | None) -> str:
+    """A side of a row: its value, or why there is none (failed, skipped, missing)."""
+    if measurement is None:
+        return MISSING
+    if measurement.status is Status.OK:
+        return format_value(measurement.value, measurement.unit)
+    return str(measurement.status.value)
+
+
+def format_percent(fraction: float) -> str:
+    """A signed relative change: ``+12.3%``, ``-4.0%``."""
+    if not math.isfinite(fraction):
+        return f"{fraction * 100:+}%"
+    return f"{fraction * 100:+.1f}%"
+
+
+def format_threshold(fraction: float) -> str:
+    """An unsigned threshold as configured: ``5%``, ``2.5%``."""
+    return f"{fraction * 100:g}%"
+
+
+def format_magnitude(fraction: float) -> str:
+    """An effect size either way: ``±12%``, ``±3.4%``."""
+    pct = abs(fraction) * 100
+    return f"±{pct:.0f}%" if pct >= 10 or not math.isfinite(pct) else f"±{pct:.1f}%"
+
+
+def format_change(row: Row) -> str:
+    """The change column: head/base - 1 as a percentage, or nothing when not estimated."""
+    change = row.change
+    return "" if change is None else format_percent(change)
+
+
+def format_interval(row: Row) -> str:
+    """The interval on the change, ``[+3.1%, +9.0%]``, or nothing when not estimated."""
+    if row.estimate is None:
+        return ""
+    low = format_percent(row.estimate.low - 1.0)
+    high = format_percent(row.estimate.high - 1.0)
+    return f"[{low}, {high}]"
+
+
+def verdict_label(verdict: Verdict) -> str:
+    """The verdict as a reader says it: ``newly failing`` rather than ``newly-failing``."""
+    return verdict.value.replace("-", " ")
+
+
+def verdict_note(row: Row) -> str:
+    """What to add after the verdict: the assumed direction and, where it matters, the reason.
+
+    An inconclusive row always says how large a change the data could have detected.
+    """
+    notes = []
+    if row.direction_assumed:
+        notes.append("direction assumed")
+    if row.verdict in _REASON_SHOWN:
+        reason = row.reason
+        mde = None if row.estimate is None else row.estimate.mde
+        if row.verdict is Verdict.INCONCLUSIVE and mde is not None and "could detect" not in reason:
+            detect = f"could detect {format_magnitude(mde)}"
+            reason = f"{reason}; {detect}" if reason else detect
+        if reason:
+            notes.append(reason)
+    return "; ".join(notes)
+
+
+def format_verdict(row: Row) -> str:
+    """The verdict column: ``regressed`` or ``inconclusive (noise too large: ...)``."""
+    note = verdict_note(row)
+    label = verdict_label(row.verdict)
+    return f"{label} ({note})" if note else label
+
+
+def format_bound(budget: BudgetCheck) -> str:
+    """A budget's limit as a reader says it: ``>= 10k events/s``, ``<= 10.0 ms``."""
+    sign = ">=" if budget.bound == "min" else "<="
+    return f"{sign} {format_value(budget.limit, budget.unit)}"
+
+
+def budget_status(budget: BudgetCheck) -> str:
+    """``ok`` or ``BROKEN``: loud on purpose, a broken budget fails the gate."""
+    return "ok" if budget.ok else "BROKEN"
+
+
+def badness(row: Row) -> float:
+    """How far the row moved in its bad direction, in log space (negative: it got better)."""
+    change = row.change
+    if change is None or not change > -1.0 or not math.isfinite(change):
+        return 0.0
+    moved = math.log1p(change)
+    return moved if row.direction is Direction.LOWER_IS_BETTER else -moved
+
+
+def _sort_key(row: Row) -> tuple[int, float, str]:
+    bad = badness(row)
+    # Improvements read best first; every other group reads worst first.
+    size = bad if row.verdict in (Verdict.IMPROVED, Verdict.FIXED) else -bad
+    return (_VERDICT_RANK[row.verdict], size, row.label)
+
+
+def worst_first(rows: Iterable[Row]) -> list[Row]:
+    """Rows in report order: by :data:`VERDICT_ORDER`, then the largest bad move first.
+
+    Improvements come largest improvement first; ties fall back to the label so the order is
+    stable across runs.
+    """
+    return sorted(rows, key=_sort_key)
+
+
+def is_changed(row: Row) -> bool:
+    """Whether ``only_changed`` keeps the row (it hides unchanged and skipped rows)."""
+    return row.verdict not in _CHANGED_OUT
+
+
+def visible_rows(comparison: Comparison, *, only_changed: bool) -> list[Row]:
+    """The rows a report shows, worst first."""
+    rows = comparison.rows
+    return worst_first(r for r in rows if is_changed(r)) if only_changed else worst_first(rows)
+
+
+def verdict_counts(rows: Iterable[Row]) -> dict[Verdict, int]:
+    """How many rows have each verdict (every verdict present, zero if none)."""
+    counts = dict.fromkeys(Verdict, 0)
+    for row in rows:
+        counts[row.verdict] += 1
+    return counts
+
+
+def summary_line(comparison: Comparison) -> str:
+    """``2 regressed, 1 improved, 3 inconclusive, 40 unchanged (threshold 5%)``.
+
+    Counts all rows, whatever a report hides, plus broken budgets when there are any.
+    """
+    counts = verdict_counts(comparison.rows)
+    parts = [
+        f"{counts[v]} {verdict_label(v)}"
+        for v in _SUMMARY_ORDER
+        if counts[v] or v in _SUMMARY_ALWAYS
+    ]
+    broken = len(comparison.broken_budgets)
+    if broken:
+        parts.append(f"{broken} budget{'s' if broken != 1 else ''} broken")
+    return f"{', '.join(parts)} (threshold {format_threshold(comparison.threshold)})"
