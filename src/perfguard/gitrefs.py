@@ -34,8 +34,8 @@ def resolve_commit(ref: str, repo: Path) -> str:
         return done.stdout.strip()
     if not is_git_repo(repo):
         raise GitError(
-            f"{repo.resolve()} is not a git repository, so {ref!r} cannot be resolved as a commit; run in"
-            " the checkout (or pass --repo), or pass result files"
+            f"{repo.resolve()} is not a git repository, so {ref!r} cannot be resolved as a"
+            " commit; run in the checkout (or pass --repo), or pass result files"
         )
     raise GitError(f"unknown commit or ref {ref!r} in the git repository {repo.resolve()}")
 
