@@ -1,0 +1,139 @@
+"""The on-disk byte layout: segment headers and length+CRC32 framed records.
+
+Segment file::
+
+    header (24 bytes): magic b"EVSTSEG1" | version u32 | base_position u64 | crc32(first 20) u32
+    frame*
+
+Frame (all little-endian)::
+
+    magic u32 | body_length u32 | crc32(magic, body_length) u32 | crc32(body) u32 | body
+    body = position u64 | timestamp f64 | flags u8 | stream_len u16 | type_len u16
+           | stream | type | payload
+
+The header check makes a damaged length detectable on its own, which is what lets recovery
+tell a torn tail (a valid header whose body runs past the end of the file) from corruption.
+``FLAG_COMMIT`` marks the last record of an append or batch; records after the last commit
+mark at the end of the log belong to a batch that was never acknowledged.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from typing import NamedTuple
+from zlib import crc32
+
+SEGMENT_MAGIC = b"EVSTSEG1"
+SEGMENT_VERSION = 1
+_SEGMENT_HEADER = struct.Struct("<8sIQ")
+SEGMENT_HEADER_SIZE = _SEGMENT_HEADER.size + 4
+
+FRAME_MAGIC = 0x52465645  # b"EVFR" little-endian
+FRAME_MAGIC_BYTES = struct.pack("<I", FRAME_MAGIC)
+_FRAME_LEAD = struct.Struct("<II")
+_FRAME_CRCS = struct.Struct("<II")
+_FRAME_HEADER = struct.Struct("<IIII")
+FRAME_HEADER_SIZE = _FRAME_HEADER.size
+_BODY = struct.Struct("<QdBHH")
+BODY_FIXED_SIZE = _BODY.size
+
+FLAG_COMMIT = 1
+FLAG_ENCODED = 2
+
+
+def encode_segment_header(base_position: int) -> bytes:
+    head = _SEGMENT_HEADER.pack(SEGMENT_MAGIC, SEGMENT_VERSION, base_position)
+    return head + struct.pack("<I", crc32(head))
+
+
+def decode_segment_header(data: bytes) -> int | None:
+    """The base position stored in a segment header, or ``None`` if the header is damaged."""
+    if len(data) < SEGMENT_HEADER_SIZE:
+        return None
+    head = data[: _SEGMENT_HEADER.size]
+    (check,) = struct.unpack_from("<I", data, _SEGMENT_HEADER.size)
+    if crc32(head) != check:
+        return None
+    magic, version, base = _SEGMENT_HEADER.unpack(head)
+    if magic != SEGMENT_MAGIC or version != SEGMENT_VERSION:
+        return None
+    return int(base)
+
+
+def encode_frame(
+    position: int, timestamp: float, flags: int, stream: bytes, type: bytes, payload: bytes
+) -> bytes:
+    body = b"".join(
+        (_BODY.pack(position, timestamp, flags, len(stream), len(type)), stream, type, payload)
+    )
+    lead = _FRAME_LEAD.pack(FRAME_MAGIC, len(body))
+    return b"".join((lead, _FRAME_CRCS.pack(crc32(lead), crc32(body)), body))
+
+
+class FrameStatus(enum.Enum):
+    OK = "ok"
+    INCOMPLETE = "incomplete"
+    """The file ends inside this frame (a short header, or a valid header whose body is cut)."""
+    BAD = "bad"
+
+
+class FrameCheck(NamedTuple):
+    status: FrameStatus
+    size: int
+    """Whole frame size when ``OK``."""
+    reason: str
+
+
+def check_frame(data: bytes | memoryview, offset: int) -> FrameCheck:
+    """Whether a whole, valid frame starts at ``offset`` of ``data``."""
+    end = len(data)
+    if end - offset < FRAME_HEADER_SIZE:
+        return FrameCheck(FrameStatus.INCOMPLETE, 0, "file ends inside a frame header")
+    magic, length, lead_crc, body_crc = _FRAME_HEADER.unpack_from(data, offset)
+    if magic != FRAME_MAGIC:
+        return FrameCheck(FrameStatus.BAD, 0, "no frame magic")
+    if crc32(data[offset : offset + 8]) != lead_crc:
+        return FrameCheck(FrameStatus.BAD, 0, "frame header checksum mismatch")
+    start = offset + FRAME_HEADER_SIZE
+    if start + length > end:
+        return FrameCheck(FrameStatus.INCOMPLETE, 0, "file ends inside a frame body")
+    if length < BODY_FIXED_SIZE or crc32(data[start : start + length]) != body_crc:
+        return FrameCheck(FrameStatus.BAD, 0, "frame body checksum mismatch")
+    return FrameCheck(FrameStatus.OK, FRAME_HEADER_SIZE + length, "")
+
+
+class FrameBody(NamedTuple):
+    position: int
+    timestamp: float
+    flags: int
+    stream: bytes
+    type: bytes
+    payload: bytes
+
+
+def decode_body(data: bytes | memoryview, offset: int, size: int) -> FrameBody:
+    """Split the body of a checked frame that starts at ``offset`` and is ``size`` bytes long."""
+    start = offset + FRAME_HEADER_SIZE
+    position, timestamp, flags, stream_len, type_len = _BODY.unpack_from(data, start)
+    names = start + BODY_FIXED_SIZE
+    types = names + stream_len
+    payload = types + type_len
+    return FrameBody(
+        position,
+        timestamp,
+        flags,
+        bytes(data[names:types]),
+        bytes(data[types:payload]),
+        bytes(data[payload : offset + size]),
+    )
+
+
+def find_next_frame(data: bytes, start: int) -> int | None:
+    """Offset of the next whole valid frame at or after ``start`` (resync after damage)."""
+    offset = data.find(FRAME_MAGIC_BYTES, start)
+    while offset != -1:
+        if check_frame(data, offset).status is FrameStatus.OK:
+            return offset
+        offset = data.find(FRAME_MAGIC_BYTES, offset + 1)
+    return None

@@ -1,0 +1,373 @@
+"""``FileEventStore``: the durable, segmented, append-only event log with group commit.
+
+Appends are encoded on the event loop and queued; one writer task hands everything queued to a
+worker thread, which writes it with one ``write`` and makes it durable with one ``fdatasync``
+(group commit). Only then are the events indexed and their callers resumed, so an
+acknowledged event is on disk and readable. Reads use ``pread`` in worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import struct
+from array import array
+from dataclasses import dataclass, replace
+from pathlib import Path
+from zlib import crc32
+
+from .base import IndexedEventStore
+from .errors import CorruptionError, StoreClosedError, StoreError, StoreFailedError
+from .framing import (
+    BODY_FIXED_SIZE,
+    FLAG_COMMIT,
+    FLAG_ENCODED,
+    FRAME_HEADER_SIZE,
+    FRAME_MAGIC,
+    encode_frame,
+)
+from .interface import RecoveryReport, Snapshot, StoredEvent, StoreLimits
+from .prepare import PreparedEvent
+from .recovery import recover
+from .segment import create_segment
+from .snapshots import load_snapshots, write_snapshot
+
+__all__ = ["FileEventStore"]
+
+DEFAULT_SEGMENT_BYTES = 64 << 20
+MAX_WRITE_BYTES = 16 << 20
+"""Most bytes one group commit writes; whole appends and batches are never split."""
+MAX_READ_SPAN = 4 << 20
+LOCK_FILE = "LOCK"
+SNAPSHOT_DIR = "snapshots"
+
+_HEADER = struct.Struct("<IIII")
+_BODY = struct.Struct("<QdBHH")
+
+
+@dataclass
+class _Pending:
+    data: bytes
+    sizes: list[int]
+    events: list[StoredEvent]
+    future: asyncio.Future[list[StoredEvent]]
+
+
+@dataclass
+class _Segment:
+    path: Path
+    read_fd: int
+
+
+class FileEventStore(IndexedEventStore):
+    """The event log in ``directory``: segments, a ``snapshots/`` folder and a lock file.
+
+    ``strict=True`` makes opening raise ``CorruptionError`` on any damage; by default damaged
+    records are skipped and listed in ``recovery``. A torn tail (an unacknowledged write cut
+    short by a crash) is cut in both modes.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        strict: bool = False,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        limits: StoreLimits | None = None,
+    ) -> None:
+        super().__init__(limits=limits)
+        if segment_bytes < 4096:
+            raise StoreError(f"segment_bytes must be at least 4096, not {segment_bytes}")
+        self.directory = Path(directory)
+        self.strict = strict
+        self.segment_bytes = segment_bytes
+        self._segments: list[_Segment] = []
+        self._loc_segment = array("l")
+        self._loc_offset = array("q")
+        self._loc_size = array("l")
+        self._active_fd: int | None = None
+        self._active_size = 0
+        self._next_position = 1
+        self._pending: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._writer_task: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
+        self._closing = False
+        self._lock_fd: int | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def open(self) -> RecoveryReport:
+        self._assert_not_open()
+        await asyncio.to_thread(self._open_sync)
+        self._closing = False
+        self._failure = None
+        self._wake = asyncio.Event()
+        self._writer_task = asyncio.create_task(self._writer(), name=f"eventlog {self.directory}")
+        self._is_open = True
+        return self._report
+
+    def _open_sync(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        try:
+            recovered = recover(self.directory, strict=self.strict)
+            snapshots, bad = load_snapshots(self.directory / SNAPSHOT_DIR)
+            if bad and self.strict:
+                raise CorruptionError(
+                    f"snapshot files failed their checks: {', '.join(bad)} in "
+                    f"{self.directory / SNAPSHOT_DIR}; open without strict mode to ignore them"
+                )
+        except BaseException:
+            self._unlock()
+            raise
+        for segment in recovered.segments:
+            self._segments.append(_Segment(segment.path, os.open(segment.path, os.O_RDONLY)))
+        for segment_index, record in recovered.records:
+            self._index.add(record.position, record.timestamp, record.stream, record.type)
+            self._loc_segment.append(segment_index)
+            self._loc_offset.append(record.offset)
+            self._loc_size.append(record.size)
+        last = recovered.report.last_position
+        for stream, snapshot in list(snapshots.items()):
+            if snapshot.position > last or not self._index.has_stream(stream):
+                bad.append(f"{stream!r}: position {snapshot.position} beyond the log")
+                del snapshots[stream]
+        self._snapshots = snapshots
+        self._next_position = last + 1
+        self._last_timestamp = self._index.last_timestamp
+        if recovered.segments and recovered.append_to_last:
+            tail = recovered.segments[-1]
+            self._active_fd = os.open(tail.path, os.O_WRONLY | os.O_APPEND)
+            self._active_size = tail.end
+        self._report = replace(recovered.report, snapshots_skipped=tuple(bad))
+
+    def _lock(self) -> None:
+        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreError(
+                f"event log {self.directory} is open elsewhere (another store or process)"
+            ) from None
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+    async def close(self) -> None:
+        if not self._is_open:
+            return
+        self._closing = True
+        self._wake.set()
+        if self._writer_task is not None:
+            await self._writer_task
+            self._writer_task = None
+        self._is_open = False
+        await asyncio.to_thread(self._close_files)
+
+    def _close_files(self) -> None:
+        if self._active_fd is not None:
+            os.close(self._active_fd)
+            self._active_fd = None
+        for segment in self._segments:
+            os.close(segment.read_fd)
+        self._segments.clear()
+        self._unlock()
+
+    # -- writing -------------------------------------------------------------------------
+
+    async def _commit(self, events: list[PreparedEvent]) -> list[StoredEvent]:
+        if self._failure is not None:
+            raise StoreFailedError(
+                f"event log {self.directory} failed to write ({self._failure}); reopen it"
+            ) from self._failure
+        if self._closing:
+            raise StoreClosedError("the event store is closing")
+        frames: list[bytes] = []
+        stored: list[StoredEvent] = []
+        position = self._next_position
+        last = len(events) - 1
+        for i, event in enumerate(events):
+            timestamp = self._timestamp()
+            flags = (FLAG_COMMIT if i == last else 0) | (FLAG_ENCODED if event.encoded else 0)
+            frames.append(
+                encode_frame(
+                    position,
+                    timestamp,
+                    flags,
+                    event.stream.encode(),
+                    event.type.encode(),
+                    event.payload,
+                )
+            )
+            stored.append(
+                StoredEvent(
+                    position, event.stream, event.type, timestamp, event.payload, event.encoded
+                )
+            )
+            position += 1
+        self._next_position = position
+        future: asyncio.Future[list[StoredEvent]] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(b"".join(frames), [len(f) for f in frames], stored, future))
+        self._wake.set()
+        return await future
+
+    async def _writer(self) -> None:
+        """The one writer: each round writes and syncs everything queued, then acknowledges."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = self._take_batch()
+                first = batch[0].events[0].position
+                try:
+                    segment, offset = await asyncio.to_thread(
+                        self._write_durably, first, [item.data for item in batch]
+                    )
+                except Exception as exc:
+                    self._fail(exc, batch)
+                    return
+                self._acknowledge(batch, segment, offset)
+            if self._closing:
+                return
+
+    def _take_batch(self) -> list[_Pending]:
+        pending = self._pending
+        total = 0
+        count = 0
+        for item in pending:
+            if count and total + len(item.data) > MAX_WRITE_BYTES:
+                break
+            total += len(item.data)
+            count += 1
+        batch = pending[:count]
+        del pending[:count]
+        return batch
+
+    def _acknowledge(self, batch: list[_Pending], segment: int, offset: int) -> None:
+        index = self._index
+        for item in batch:
+            for event, size in zip(item.events, item.sizes, strict=True):
+                index.add(event.position, event.timestamp, event.stream, event.type)
+                self._loc_segment.append(segment)
+                self._loc_offset.append(offset)
+                self._loc_size.append(size)
+                offset += size
+            if not item.future.done():
+                item.future.set_result(item.events)
+
+    def _fail(self, exc: Exception, batch: list[_Pending]) -> None:
+        self._failure = exc
+        error = StoreFailedError(f"event log {self.directory}: write failed: {exc}")
+        error.__cause__ = exc
+        for item in [*batch, *self._pending]:
+            if not item.future.done():
+                item.future.set_exception(error)
+        self._pending.clear()
+
+    def _write_durably(self, first_position: int, chunks: list[bytes]) -> tuple[int, int]:
+        """Worker thread: one write, one fdatasync. Returns (segment index, start offset)."""
+        if self._active_fd is None or self._active_size >= self.segment_bytes:
+            self._rotate(first_position)
+        fd = self._active_fd
+        assert fd is not None
+        data = b"".join(chunks) if len(chunks) > 1 else chunks[0]
+        view = memoryview(data)
+        written = 0
+        while written < len(data):
+            written += os.write(fd, view[written:])
+        os.fdatasync(fd)
+        start = self._active_size
+        self._active_size += len(data)
+        return len(self._segments) - 1, start
+
+    def _rotate(self, base_position: int) -> None:
+        path = create_segment(self.directory, base_position)
+        read_fd = os.open(path, os.O_RDONLY)
+        write_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        if self._active_fd is not None:
+            os.close(self._active_fd)
+        self._active_fd = write_fd
+        self._active_size = os.fstat(write_fd).st_size
+        self._segments.append(_Segment(path, read_fd))
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def _read_rows(self, start: int, stop: int, rows: list[int] | None) -> list[StoredEvent]:
+        wanted = range(start, stop) if rows is None else rows
+        return await asyncio.to_thread(self._read_sync, wanted)
+
+    def _read_sync(self, rows: range | list[int]) -> list[StoredEvent]:
+        """Worker thread: read contiguous rows with one pread per span, check every frame."""
+        if not self._is_open:
+            raise StoreClosedError("the event store was closed during a read")
+        seg_col, off_col, size_col = self._loc_segment, self._loc_offset, self._loc_size
+        positions = self._index.positions
+        events: list[StoredEvent] = []
+        names: dict[bytes, str] = {}
+        n = len(rows)
+        i = 0
+        while i < n:
+            first = rows[i]
+            segment = seg_col[first]
+            span_start = off_col[first]
+            span_end = span_start + size_col[first]
+            j = i + 1
+            while j < n:
+                row = rows[j]
+                if (
+                    seg_col[row] != segment
+                    or off_col[row] != span_end
+                    or span_end - span_start > MAX_READ_SPAN
+                ):
+                    break
+                span_end += size_col[row]
+                j += 1
+            buf = os.pread(self._segments[segment].read_fd, span_end - span_start, span_start)
+            offset = 0
+            for k in range(i, j):
+                row = rows[k]
+                events.append(self._decode(buf, offset, positions[row], names, segment))
+                offset += size_col[row]
+            i = j
+        return events
+
+    def _decode(
+        self, buf: bytes, offset: int, position: int, names: dict[bytes, str], segment: int
+    ) -> StoredEvent:
+        try:
+            magic, length, lead_crc, body_crc = _HEADER.unpack_from(buf, offset)
+            body_start = offset + FRAME_HEADER_SIZE
+            body = buf[body_start : body_start + length]
+            pos, timestamp, flags, stream_len, type_len = _BODY.unpack_from(body)
+        except struct.error:
+            ok = False
+        else:
+            ok = (
+                magic == FRAME_MAGIC
+                and crc32(buf[offset : offset + 8]) == lead_crc
+                and crc32(body) == body_crc
+                and pos == position
+            )
+        if not ok:
+            raise CorruptionError(
+                f"event at position {position} in {self._segments[segment].path} changed on "
+                "disk after it was written (checksum mismatch); reopen the store to recover"
+            )
+        types = BODY_FIXED_SIZE + stream_len
+        payload = types + type_len
+        raw_stream = body[BODY_FIXED_SIZE:types]
+        raw_type = body[types:payload]
+        stream = names.get(raw_stream) or names.setdefault(raw_stream, raw_stream.decode())
+        type = names.get(raw_type) or names.setdefault(raw_type, raw_type.decode())
+        return StoredEvent(pos, stream, type, timestamp, body[payload:], bool(flags & FLAG_ENCODED))
+
+    # -- snapshots -----------------------------------------------------------------------
+
+    async def _keep_snapshot(self, snapshot: Snapshot) -> None:
+        await asyncio.to_thread(write_snapshot, self.directory / SNAPSHOT_DIR, snapshot)

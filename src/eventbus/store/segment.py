@@ -1,0 +1,156 @@
+"""One segment file: its name, its creation, and the recovery scan of its bytes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from .framing import (
+    FLAG_COMMIT,
+    SEGMENT_HEADER_SIZE,
+    FrameStatus,
+    check_frame,
+    decode_body,
+    decode_segment_header,
+    encode_segment_header,
+    find_next_frame,
+)
+from .interface import Corruption
+
+SEGMENT_SUFFIX = ".seg"
+TEMP_SUFFIX = ".tmp"
+
+
+def segment_name(base_position: int, generation: int = 0) -> str:
+    """Names sort in position order: ``00000000000000000001-0000.seg``.
+
+    The generation tells apart a fresh segment from a damaged one that starts at the same
+    position (damaged segments are kept as they are, for inspection).
+    """
+    return f"{base_position:020d}-{generation:04d}{SEGMENT_SUFFIX}"
+
+
+def list_segments(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.name.endswith(SEGMENT_SUFFIX) and p.is_file())
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a created or renamed file's directory entry durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def create_segment(directory: Path, base_position: int) -> Path:
+    """Create a segment durably: header written and synced under a temporary name, then renamed.
+
+    A crash leaves either no segment or a complete header, never a half-written one.
+    """
+    generation = 0
+    while (path := directory / segment_name(base_position, generation)).exists():
+        generation += 1
+    temp = path.with_name(path.name + TEMP_SUFFIX)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, encode_segment_header(base_position))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temp, path)
+    fsync_directory(directory)
+    return path
+
+
+class ScannedRecord(NamedTuple):
+    position: int
+    offset: int
+    size: int
+    timestamp: float
+    flags: int
+    stream: str
+    type: str
+
+
+@dataclass
+class SegmentScan:
+    """What a segment holds: its valid records and the damaged regions between them."""
+
+    name: str
+    base_position: int | None
+    """From the header; ``None`` if the header is damaged."""
+    records: list[ScannedRecord] = field(default_factory=list)
+    corruptions: list[Corruption] = field(default_factory=list)
+    torn_at: int | None = None
+    """Where a torn tail starts (only for the last segment): bytes from here are cut."""
+    torn_records: int = 0
+    size: int = 0
+
+
+def scan_segment(name: str, data: bytes, *, last: bool) -> SegmentScan:
+    """Check every frame of a segment, resyncing past damage.
+
+    In the last segment, damage that runs to the end of the file and starts with an
+    incomplete frame (or is all zero bytes) is a torn tail: a write cut short, never
+    acknowledged. Everything else is corruption. Trailing records of a batch whose commit
+    mark never made it are also cut from the last segment.
+    """
+    scan = SegmentScan(name, decode_segment_header(data), size=len(data))
+    offset = SEGMENT_HEADER_SIZE
+    if scan.base_position is None:
+        resync = find_next_frame(data, 0)
+        end = len(data) if resync is None else resync
+        scan.corruptions.append(Corruption(name, 0, end, "damaged segment header"))
+        if resync is None:
+            return scan
+        offset = resync
+    names: dict[bytes, str] = {}
+    size = len(data)
+    while offset < size:
+        check = check_frame(data, offset)
+        if check.status is FrameStatus.OK:
+            body = decode_body(data, offset, check.size)
+            stream = names.get(body.stream) or names.setdefault(body.stream, body.stream.decode())
+            type = names.get(body.type) or names.setdefault(body.type, body.type.decode())
+            scan.records.append(
+                ScannedRecord(
+                    body.position, offset, check.size, body.timestamp, body.flags, stream, type
+                )
+            )
+            offset += check.size
+            continue
+        resync = find_next_frame(data, offset + 1)
+        if resync is None:
+            torn = check.status is FrameStatus.INCOMPLETE or data.count(0, offset) == size - offset
+            if last and torn:
+                scan.torn_at = offset
+            else:
+                scan.corruptions.append(Corruption(name, offset, size - offset, check.reason))
+            break
+        scan.corruptions.append(Corruption(name, offset, resync - offset, check.reason))
+        offset = resync
+    if last and not _corrupt_after_records(scan):
+        _cut_uncommitted_batch(scan)
+    return scan
+
+
+def _corrupt_after_records(scan: SegmentScan) -> bool:
+    if not scan.corruptions:
+        return False
+    last_record_end = scan.records[-1].offset if scan.records else -1
+    return scan.corruptions[-1].offset > last_record_end
+
+
+def _cut_uncommitted_batch(scan: SegmentScan) -> None:
+    records = scan.records
+    keep = len(records)
+    while keep and not records[keep - 1].flags & FLAG_COMMIT:
+        keep -= 1
+    if keep == len(records):
+        return
+    scan.torn_at = records[keep].offset
+    scan.torn_records = len(records) - keep
+    del records[keep:]
