@@ -1,0 +1,304 @@
+"""Observability handlers: a JSONL file log and a console line printer, with filters.
+
+Both are bus observers (`bus.observe(handler)`): they receive Trace records synchronously, so
+they must be cheap. The JSONL handler only appends to a buffer on the hot path; a background
+task encodes batches and writes them in a worker thread. Write failures (full disk, unwritable
+path) are counted and reported in `stats` and the log; they never reach the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import os
+import stat
+import sys
+from collections.abc import Collection
+from pathlib import Path
+from types import TracebackType
+from typing import TextIO
+
+import msgspec
+
+from eventbus.encoding import to_json
+from eventbus.errors import EncodingError
+from eventbus.messages import Message
+from eventbus.trace import Trace, TraceKind
+
+log = logging.getLogger("eventbus.observability")
+
+
+class TraceFilter:
+    """Accepts traces by message type (isinstance), session id and kind; None accepts all."""
+
+    __slots__ = ("kinds", "sessions", "types")
+
+    def __init__(
+        self,
+        *,
+        types: Collection[type[Message]] | None = None,
+        sessions: Collection[str] | None = None,
+        kinds: Collection[TraceKind] | None = None,
+    ) -> None:
+        self.types = tuple(types) if types is not None else None
+        self.sessions = frozenset(sessions) if sessions is not None else None
+        self.kinds = frozenset(kinds) if kinds is not None else None
+
+    def __call__(self, trace: Trace) -> bool:
+        if self.kinds is not None and trace.kind not in self.kinds:
+            return False
+        if self.sessions is not None and trace.message.session_id not in self.sessions:
+            return False
+        return self.types is None or isinstance(trace.message, self.types)
+
+
+def format_trace(trace: Trace) -> str:
+    """One readable line: time, kind, type, ids, then handler/error/latency when present."""
+    message = trace.message
+    clock = datetime.datetime.fromtimestamp(trace.at).strftime("%H:%M:%S.%f")[:-3]
+    parts = [clock, f"{trace.kind:<11}", type(message).__name__, f"id={message.id}"]
+    if message.session_id is not None:
+        parts.append(f"session={message.session_id}")
+    if message.correlation_id is not None:
+        parts.append(f"correlation={message.correlation_id}")
+    if trace.handler is not None:
+        parts.append(f"handler={trace.handler}")
+    if trace.latency_s is not None:
+        parts.append(f"latency={trace.latency_s * 1e6:.1f}us")
+    if trace.error is not None:
+        parts.append(f"error={trace.error!r}")
+    return " ".join(parts).replace("\n", "\\n")
+
+
+class HandlerStats(msgspec.Struct, kw_only=True):
+    """What an observability handler did: lines written, errors, traces lost to errors."""
+
+    written: int = 0
+    lost: int = 0
+    errors: int = 0
+    rotations: int = 0
+    last_error: str | None = None
+
+
+class ConsoleHandler:
+    """Prints one line per accepted trace to `stream` (stderr by default)."""
+
+    def __init__(self, stream: TextIO | None = None, *, filter: TraceFilter | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.filter = filter
+        self.stats = HandlerStats()
+
+    def __call__(self, trace: Trace) -> None:
+        if self.filter is not None and not self.filter(trace):
+            return
+        try:
+            self.stream.write(format_trace(trace) + "\n")
+        except (OSError, ValueError) as exc:  # closed or broken stream
+            self.stats.errors += 1
+            self.stats.lost += 1
+            self.stats.last_error = f"cannot write to console: {exc}"
+        else:
+            self.stats.written += 1
+
+
+class _TraceLine(msgspec.Struct, kw_only=True):
+    kind: str
+    at: float
+    message_type: str
+    message: msgspec.Raw
+    handler: str | None = None
+    error: str | None = None
+    latency_s: float | None = None
+
+
+_line_encoder = msgspec.json.Encoder()
+
+
+def encode_trace(trace: Trace) -> bytes:
+    """One JSON object (no newline). A message that cannot be encoded is logged by type and id
+    with the encoding error instead, so the line stays valid."""
+    try:
+        body = msgspec.Raw(to_json(trace.message))
+        error = trace.error
+    except EncodingError as exc:
+        body = msgspec.Raw(_line_encoder.encode({"id": trace.message.id}))
+        error = f"{trace.error}; {exc}" if trace.error else str(exc)
+    return _line_encoder.encode(
+        _TraceLine(
+            kind=trace.kind,
+            at=trace.at,
+            message_type=type(trace.message).__name__,
+            message=body,
+            handler=trace.handler,
+            error=error,
+            latency_s=trace.latency_s,
+        )
+    )
+
+
+class JsonlFileHandler:
+    """Appends one JSON object per line to `path`, in batches, off the event loop.
+
+    Use as `async with JsonlFileHandler(path) as log: bus.observe(log)`. Traces are buffered
+    and flushed every `flush_interval` seconds or when `batch_size` are waiting; the write runs
+    in a thread. The file rotates when it would pass `max_bytes` (path.1 ... path.N, N =
+    `backups`). At most `max_buffer` traces wait; beyond that the oldest are counted as lost.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        filter: TraceFilter | None = None,
+        max_bytes: int = 10_000_000,
+        backups: int = 3,
+        flush_interval: float = 0.05,
+        batch_size: int = 1000,
+        max_buffer: int = 100_000,
+    ) -> None:
+        if max_bytes < 1 or backups < 0 or batch_size < 1 or max_buffer < batch_size:
+            raise ValueError(
+                "need max_bytes >= 1, backups >= 0, batch_size >= 1, max_buffer >= batch_size"
+            )
+        self.path = Path(path)
+        self.filter = filter
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self.flush_interval = flush_interval
+        self.batch_size = batch_size
+        self.max_buffer = max_buffer
+        self.stats = HandlerStats()
+        self._buffer: list[Trace] = []
+        self._fd: int | None = None
+        self._size = 0
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._write_lock = asyncio.Lock()
+
+    def __call__(self, trace: Trace) -> None:
+        if self.filter is not None and not self.filter(trace):
+            return
+        buffer = self._buffer
+        buffer.append(trace)
+        if len(buffer) >= self.batch_size:
+            if len(buffer) > self.max_buffer:
+                del buffer[0]
+                self.stats.lost += 1
+                self.stats.last_error = "writer behind: oldest buffered trace discarded"
+            if self._wake is not None:
+                self._wake.set()
+
+    async def start(self) -> None:
+        """Start the background flusher."""
+        if self._task is None:
+            self._wake = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(
+                self._flush_loop(), name=f"jsonl:{self.path}"
+            )
+
+    async def flush(self) -> None:
+        """Write everything buffered so far (errors are recorded in `stats`, never raised)."""
+        async with self._write_lock:
+            while self._buffer:
+                batch, self._buffer = self._buffer, []
+                data = b"".join(encode_trace(trace) + b"\n" for trace in batch)
+                await asyncio.get_running_loop().run_in_executor(
+                    None, self._write, data, len(batch)
+                )
+
+    async def aclose(self) -> None:
+        """Stop the flusher, write what is left and close the file."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    async def __aenter__(self) -> JsonlFileHandler:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _flush_loop(self) -> None:
+        assert self._wake is not None
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+            self._wake.clear()
+            await self.flush()
+
+    # The methods below run in a worker thread, one batch at a time (the write lock).
+
+    def _write(self, data: bytes, count: int) -> None:
+        try:
+            fd = self._open()
+            if self._size and self._size + len(data) > self.max_bytes and _is_regular(fd):
+                self._rotate()
+                fd = self._open()
+            start = self._size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError:
+                if _is_regular(fd):  # cut a partial batch: every line stays valid JSON
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, start)
+                raise
+            self._size = start + len(data)
+        except OSError as exc:
+            self._fail(exc, count)
+        else:
+            self.stats.written += count
+
+    def _open(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._size = os.fstat(self._fd).st_size
+        return self._fd
+
+    def _rotate(self) -> None:
+        """path -> path.1 -> ... -> path.N; the oldest falls off (no backups: truncate)."""
+        assert self._fd is not None
+        os.close(self._fd)
+        self._fd = None
+        if self.backups == 0:
+            self.path.unlink()
+        else:
+            for index in range(self.backups - 1, 0, -1):
+                older = self.path.with_name(f"{self.path.name}.{index}")
+                if older.exists():
+                    older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
+            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+        self.stats.rotations += 1
+
+    def _fail(self, exc: OSError, count: int) -> None:
+        first = self.stats.errors == 0
+        self.stats.errors += 1
+        self.stats.lost += count
+        reason = exc.strerror or str(exc)
+        self.stats.last_error = f"cannot write {self.path}: {reason} ({count} traces lost)"
+        if self._fd is not None:  # reopen next time: the path may have been fixed
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        if first:
+            log.error("%s", self.stats.last_error)
+
+
+def _is_regular(fd: int) -> bool:
+    """Only regular files are rotated or truncated, never devices (/dev/full) or pipes."""
+    return stat.S_ISREG(os.fstat(fd).st_mode)
