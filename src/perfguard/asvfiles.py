@@ -62,7 +62,7 @@ def read_json(path: Path, what: str) -> Any:
         raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
     try:
         return msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         pass  # asv writes NaN for a skipped benchmark, which only the stdlib parser accepts
     try:
         return json.loads(raw)
