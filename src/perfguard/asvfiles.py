@@ -267,8 +267,9 @@ class _RowReader:
         """Append one Measurement per parameter combination of this row to ``out``."""
         if not isinstance(row, list):
             raise self.corrupt(name, "is not a list of columns")
-        if len(row) < self.width:
-            row = row + [None] * (self.width - len(row))
+        if len(row) >= self.width:  # more cells than columns: the extra ones mean nothing
+            row = row[: self.width - 1]
+        row = row + [None] * (self.width - len(row))
         param_values = row[self.i_params]
         if not param_values:
             combinations: list[tuple[Any, ...]] = _NOT_PARAMETERIZED

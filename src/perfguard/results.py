@@ -216,7 +216,9 @@ def _no_results(spec: str, commit: str, repo: Path, root: Path, files: list[_Res
             f"none of its {len(history) - 1} nearest ancestors has any; results exist for"
             f" {len(known)} other commit(s): {shown}{more}"
         )
-    return f"no results for commit {name} in {root}; {hint}; measure it with `asv run {name[:8]}^!`"
+    return (
+        f"no results for commit {name} in {root}; {hint}; measure it with `asv run {commit[:8]}^!`"
+    )
 
 
 def _choose(

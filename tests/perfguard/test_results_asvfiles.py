@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
@@ -175,6 +176,33 @@ def test_rows_without_trailing_columns_and_files_with_fewer_columns_read(tmp_pat
     data["results"] = {SORT: [[2.5]]}  # asv drops trailing empty cells, even params
     write_json(path, data)
     assert read(path).measurements == (measurement,)
+
+
+def test_cells_beyond_result_columns_are_ignored(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    write_benchmarks_json(root, {SORT: {}})
+    data = result_file_data(commit=COMMIT, env="e", machine="box", results={})
+    data["result_columns"] = ["result", "params"]
+    data["results"] = {SORT: [[2.5], [], "not-a-version", 99]}
+    path = write_json(root / "box" / "01234567-e.json", data)
+    (measurement,) = read(path).measurements
+    assert (measurement.value, measurement.version, measurement.number) == (2.5, None, None)
+
+
+def test_the_garbage_collector_is_paused_only_while_reading(result_path: Path) -> None:
+    assert gc.isenabled()
+    read(result_path)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        read(result_path)
+        assert not gc.isenabled()  # a caller's choice is left alone
+    finally:
+        gc.enable()
+    rewrite(result_path, {"version": 1})
+    with pytest.raises(InputError):
+        read(result_path)
+    assert gc.isenabled()
 
 
 def test_param_names_fall_back_to_asvs_defaults_when_benchmarks_json_disagrees(
