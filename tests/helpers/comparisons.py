@@ -81,6 +81,7 @@ def row(
     unit: str | None = None,
     base: float | None = 0.001,
     ratio: float | None = 1.0,
+    head: float | None = None,
     base_status: Status = Status.OK,
     head_status: Status = Status.OK,
     has_base: bool = True,
@@ -92,13 +93,16 @@ def row(
     est: Estimate | None = None,
     **est_extra: Any,
 ) -> Row:
-    """A row whose head value is ``base * ratio``; ``ratio=None`` means no estimate."""
+    """A row whose head value is ``head``, or ``base * ratio`` (``base`` when ``ratio`` is None,
+    which also means no estimate)."""
     unit = UNITS[kind] if unit is None else unit
     if direction is None:
         rate = kind is Kind.TRACK and unit.endswith("/s")
         direction = Direction.HIGHER_IS_BETTER if rate else Direction.LOWER_IS_BETTER
     common: dict[str, Any] = {"benchmark": benchmark, "params": params, "kind": kind, "unit": unit}
-    head_value = None if base is None or ratio is None else base * ratio
+    head_value = head
+    if head_value is None and base is not None:
+        head_value = base if ratio is None else base * ratio
     base_m = measurement(base, status=base_status, **common) if has_base else None
     head_m = measurement(head_value, status=head_status, **common) if has_head else None
     if est is None and ratio is not None and has_base and has_head:

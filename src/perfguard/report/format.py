@@ -15,6 +15,7 @@ from perfguard.models import (
     Comparison,
     Direction,
     Measurement,
+    Params,
     Row,
     Status,
     Verdict,
@@ -24,6 +25,7 @@ MISSING = "-"
 """Shown where one side has no measurement (a new or removed benchmark)."""
 
 _VERDICT_RANK = {verdict: rank for rank, verdict in enumerate(VERDICT_ORDER)}
+_BEST_FIRST = frozenset({Verdict.IMPROVED, Verdict.FIXED})
 
 _CHANGED_OUT = frozenset({Verdict.UNCHANGED, Verdict.SKIPPED})
 """Verdicts that ``only_changed`` hides."""
@@ -182,18 +184,18 @@ def budget_status(budget: BudgetCheck) -> str:
 
 def badness(row: Row) -> float:
     """How far the row moved in its bad direction, in log space (negative: it got better)."""
-    change = row.change
-    if change is None or not change > -1.0 or not math.isfinite(change):
+    est = row.estimate
+    if est is None or not 0.0 < est.ratio < math.inf:
         return 0.0
-    moved = math.log1p(change)
+    moved = math.log(est.ratio)
     return moved if row.direction is Direction.LOWER_IS_BETTER else -moved
 
 
-def _sort_key(row: Row) -> tuple[int, float, str]:
+def _sort_key(row: Row) -> tuple[int, float, str, Params]:
     bad = badness(row)
     # Improvements read best first; every other group reads worst first.
-    size = bad if row.verdict in (Verdict.IMPROVED, Verdict.FIXED) else -bad
-    return (_VERDICT_RANK[row.verdict], size, row.label)
+    size = bad if row.verdict in _BEST_FIRST else -bad
+    return (_VERDICT_RANK[row.verdict], size, row.benchmark, row.params)
 
 
 def worst_first(rows: Iterable[Row]) -> list[Row]:

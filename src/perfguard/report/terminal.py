@@ -168,8 +168,8 @@ def _table(
     long lines are better than columns silently dropped.
     """
     widths = [
-        max(_cells(column.header), *(_cells(row[i]) for row in cells))
-        for i, column in enumerate(columns)
+        max(_cells(column.header), max(map(_cells, column_cells)))
+        for column, column_cells in zip(columns, zip(*cells, strict=True), strict=True)
     ]
     floors = [
         w if c.shrink_to is None else min(w, c.shrink_to)
@@ -216,10 +216,20 @@ def _plain_table(
     if color:
         lines[0] = Style.parse("bold").render(lines[0], color_system=ColorSystem.STANDARD)
     lines.append(_RULE * (sum(widths) + _overhead(columns)))
+    right = [column.justify == "right" for column in columns]
     for row_cells, style in zip(cells, styles, strict=True):
         row_style = style if color else ""
-        if all(_cells(text) <= w for text, w in zip(row_cells, widths, strict=True)):
-            lines.append(_line(row_cells, columns, widths, row_style))
+        if "".join(row_cells).isascii() and all(
+            len(text) <= w for text, w in zip(row_cells, widths, strict=True)
+        ):
+            # The common case, kept lean: one line, no wide characters.
+            padded = [
+                text.rjust(w) if r else text.ljust(w)
+                for text, w, r in zip(row_cells, widths, right, strict=True)
+            ]
+            if row_style:
+                padded[-1] = _styled(padded[-1], row_style, True)
+            lines.append(f" {_GAP.join(padded)} ")
             continue
         wrapped = [
             _wrap(text, column, w)

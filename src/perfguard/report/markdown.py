@@ -1,0 +1,282 @@
+"""The markdown report: the body of perfguard's sticky PR comment and of the job summary.
+
+Two promises shape this module. Text that comes from a project (benchmark names, parameters,
+units, reasons, machine names) renders inert, whatever it contains: see :func:`escape_cell`.
+And the body never exceeds ``max_chars`` (GitHub refuses comments over 65 536 characters): rows
+are kept in order of importance and the rest are counted in a closing note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from perfguard.errors import ConfigError
+from perfguard.models import BudgetCheck, Comparison, Row, RunInfo, Verdict
+from perfguard.report import format as fmt
+from perfguard.report import sticky_marker
+
+GITHUB_COMMENT_LIMIT = 65_536
+MIN_MAX_CHARS = 2_048
+"""Room for the marker, the status, the warnings and a few rows; smaller limits are refused."""
+CELL_LIMIT = 300
+"""Longest a single cell's text gets (before escaping); longer text is cut with an ellipsis."""
+
+_ESCAPES: dict[int, str] = {
+    **dict.fromkeys((*range(32), *range(127, 160), 8232, 8233), " "),
+    ord("\\"): "\\\\",
+    ord("&"): "&amp;",
+    ord("<"): "&lt;",
+    ord(">"): "&gt;",
+    ord("|"): "&#124;",
+    ord("`"): "&#96;",
+    ord("@"): "@\u200b",
+    ord("*"): "\\*",
+    ord("_"): "\\_",
+    ord("["): "\\[",
+    ord("]"): "\\]",
+    ord("~"): "\\~",
+    ord("$"): "\\$",
+}
+
+
+def escape_cell(text: str) -> str:
+    """``text`` made inert for a GitHub markdown table cell (or any inline position).
+
+    - ``|``, backticks, ``<``, ``>`` and ``&`` become HTML entities: no cell breaks, no code spans,
+      no HTML (``<script>``, ``<details>``), no entity tricks;
+    - ``@`` gets a zero-width space after it, so ``@name`` notifies nobody (GitHub resolves
+      entities before it looks for mentions, so ``&#64;`` would not be enough);
+    - markdown punctuation (``\\ * _ [ ] ~ $``) is backslash-escaped: no emphasis, links or math;
+    - newlines, carriage returns and other control characters become spaces.
+
+    ``#123`` stays as it is: an issue link is harmless.
+    """
+    return text.translate(_ESCAPES)
+
+
+def render_markdown(
+    comparison: Comparison,
+    *,
+    only_changed: bool = False,
+    marker_key: str = "default",
+    max_chars: int = GITHUB_COMMENT_LIMIT,
+) -> str:
+    """The PR comment body: marker, status, warnings, regressions and improvements, budgets, the
+    rest folded in ``<details>``; never longer than ``max_chars`` (counted in UTF-16 code units,
+    as GitHub does, which is never less than Python's ``len``)."""
+    if max_chars < MIN_MAX_CHARS:
+        raise ConfigError(f"the markdown limit must be at least {MIN_MAX_CHARS} characters")
+    if "\n" in marker_key or "\r" in marker_key or "-->" in marker_key:
+        raise ConfigError(f"the comment key {marker_key!r} must be one line without '-->'")
+    head = _head(comparison, marker_key, max_chars // 4)
+    sections = _sections(comparison, only_changed=only_changed)
+    total_rows = sum(len(s.items) for s in sections)
+    reserve = _size(_note(total_rows))
+    kept = _fill(sections, max_chars - _size(head) - reserve)
+    dropped = total_rows - sum(kept.values())
+    body = [head]
+    for section in sorted(sections, key=lambda s: s.position):
+        count = kept.get(section.title, 0)
+        if count:
+            body.append(section.render(count))
+    if dropped:
+        body.append(_note(dropped))
+    return "".join(body)
+
+
+def _size(text: str) -> int:
+    """Length in UTF-16 code units: characters outside the BMP count twice."""
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
+
+
+def _note(count: int) -> str:
+    return f"\n… {count} more rows not shown (see the JSON report / workflow artifact)\n"
+
+
+def _clip(text: str, limit: int = CELL_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cell(text: str) -> str:
+    return escape_cell(_clip(text))
+
+
+def _status(comparison: Comparison) -> str:
+    """The bold first line: what a reviewer must know before anything else."""
+    regressed = comparison.count(Verdict.REGRESSED)
+    failing = comparison.count(Verdict.NEWLY_FAILING)
+    broken = len(comparison.broken_budgets)
+    problems = []
+    if regressed:
+        problems.append(f"{regressed} regression{'s' if regressed != 1 else ''}")
+    if failing:
+        problems.append(f"{failing} newly failing")
+    if broken:
+        problems.append(f"{broken} broken budget{'s' if broken != 1 else ''}")
+    return f"**perfguard: {', '.join(problems) if problems else 'no regressions'}**"
+
+
+def _side(run: RunInfo) -> str:
+    return f"<code>{_cell(run.commit[:12])}</code> ({_cell(run.machine)}, {_cell(run.env)})"
+
+
+def _head(comparison: Comparison, marker_key: str, warning_room: int) -> str:
+    """Marker, status, summary, commits and warnings: the part that is never dropped.
+
+    Warnings are ours (short), but one could quote a long machine name: they get at most
+    ``warning_room`` characters, and a count of any left out.
+    """
+    lines = [
+        sticky_marker(marker_key) + "\n",
+        f"{_status(comparison)} · {fmt.summary_line(comparison)}\n\n",
+        f"Base {_side(comparison.base)} → head {_side(comparison.head)}\n",
+    ]
+    used = 0
+    for shown, warning in enumerate(comparison.warnings):
+        block = f"\n> [!WARNING]\n> {_cell(warning)}\n"
+        if used + _size(block) > warning_room:
+            lines.append(f"\n> … {len(comparison.warnings) - shown} more warnings not shown\n")
+            break
+        lines.append(block)
+        used += _size(block)
+    return "".join(lines)
+
+
+@dataclass(frozen=True)
+class _Section:
+    """One table of the comment; ``items`` are already in report order."""
+
+    title: str
+    position: int
+    """Where it appears in the comment (importance, not this, decides what is kept)."""
+    folded: bool
+    header: str
+    items: Sequence[Row] | Sequence[BudgetCheck]
+
+    def frame(self, shown: int) -> str:
+        """Everything but the rows: heading or ``<details>``, table header, closing tag."""
+        count = len(self.items)
+        if self.folded:
+            label = f"{count} {self.title.lower()}"
+            if shown < count:
+                label += f" (first {shown} shown)"
+            return f"\n<details><summary>{label}</summary>\n\n{self.header}\n</details>\n"
+        extra = f", first {shown} shown" if shown < count else ""
+        return f"\n### {self.title} ({count}{extra})\n\n{self.header}"
+
+    def line(self, index: int) -> str:
+        item = self.items[index]
+        cells = _budget_cells(item) if isinstance(item, BudgetCheck) else _row_cells(item)
+        return "| " + " | ".join(cells) + " |\n"
+
+    def render(self, shown: int) -> str:
+        frame = self.frame(shown)
+        rows = "".join(self.line(i) for i in range(shown))
+        if self.folded:
+            cut = frame.index("\n</details>")
+            return frame[:cut] + rows + frame[cut:]
+        return frame + rows
+
+
+_ROW_HEADER = (
+    "| Benchmark | Base | Head | Change | Interval | Verdict |\n|:--|--:|--:|--:|--:|:--|\n"
+)
+_BUDGET_HEADER = "| Benchmark | Limit | Head | Status |\n|:--|--:|--:|:--|\n"
+
+# (title, verdicts, folded, position, importance). Position orders the comment; importance
+# decides what is kept when space runs out (0 first). Budgets sit at position 2, importance 1.
+_ROW_SECTIONS = (
+    ("Regressions", (Verdict.REGRESSED, Verdict.NEWLY_FAILING), False, 0, 0),
+    ("Improvements", (Verdict.IMPROVED, Verdict.FIXED), False, 1, 3),
+    ("Inconclusive", (Verdict.INCONCLUSIVE,), True, 3, 2),
+    ("Incomparable", (Verdict.INCOMPARABLE,), True, 4, 4),
+    ("New", (Verdict.NEW,), True, 5, 5),
+    ("Removed", (Verdict.REMOVED,), True, 6, 6),
+    ("Unchanged", (Verdict.UNCHANGED,), True, 7, 7),
+    ("Skipped", (Verdict.SKIPPED,), True, 8, 8),
+)
+_BUDGET_POSITION = 2
+_BUDGET_IMPORTANCE = 1
+
+
+def _sections(comparison: Comparison, *, only_changed: bool) -> list[_Section]:
+    """Non-empty sections, most important first."""
+    by_verdict: dict[Verdict, list[Row]] = {v: [] for v in Verdict}
+    for row in comparison.rows:
+        if not only_changed or fmt.is_changed(row):
+            by_verdict[row.verdict].append(row)
+    ranked: list[tuple[int, _Section]] = []
+    for title, verdicts, folded, position, importance in _ROW_SECTIONS:
+        rows = fmt.worst_first(_chain(by_verdict[v] for v in verdicts))
+        if rows:
+            ranked.append((importance, _Section(title, position, folded, _ROW_HEADER, rows)))
+    if comparison.budgets:
+        # Broken budgets first: they fail the gate.
+        budgets = sorted(comparison.budgets, key=lambda b: b.ok)
+        section = _Section("Budgets", _BUDGET_POSITION, False, _BUDGET_HEADER, budgets)
+        ranked.append((_BUDGET_IMPORTANCE, section))
+    return [section for _, section in sorted(ranked, key=lambda pair: pair[0])]
+
+
+def _chain(groups: Iterable[list[Row]]) -> list[Row]:
+    return [row for group in groups for row in group]
+
+
+def _fill(sections: Sequence[_Section], room: int) -> dict[str, int]:
+    """How many rows of each section fit in ``room``, filling the most important first.
+
+    What is kept is always a prefix in importance order: a less important row is never shown
+    while a more important one is left out. Rows are rendered only to measure the ones that
+    might fit, so a 10 000-row comparison costs about as much as the rows that are shown.
+    """
+    kept: dict[str, int] = {}
+    for section in sections:
+        # The frame as long as it can get: with "first N shown" and N as wide as it can be.
+        frame = _size(section.frame(len(section.items) - 1))
+        if frame >= room:
+            break
+        room -= frame
+        shown = 0
+        while shown < len(section.items):
+            cost = _size(section.line(shown))
+            if cost > room:
+                break
+            room -= cost
+            shown += 1
+        if shown:
+            kept[section.title] = shown
+        if shown < len(section.items):
+            break
+    return kept
+
+
+def _row_cells(row: Row) -> list[str]:
+    return [
+        _cell(row.label),
+        _cell(fmt.format_measurement(row.base)),
+        _cell(fmt.format_measurement(row.head)),
+        fmt.format_change(row),
+        fmt.format_interval(row),
+        _verdict_cell(row),
+    ]
+
+
+def _verdict_cell(row: Row) -> str:
+    label = fmt.verdict_label(row.verdict)
+    if row.verdict in (Verdict.REGRESSED, Verdict.NEWLY_FAILING):
+        label = f"**{label}**"
+    note = fmt.verdict_note(row)
+    return f"{label} ({_cell(note)})" if note else label
+
+
+def _budget_cells(budget: BudgetCheck) -> list[str]:
+    status = "ok" if budget.ok else "**BROKEN**"
+    if budget.reason:
+        status = f"{status} ({_cell(budget.reason)})"
+    return [
+        _cell(budget.benchmark),
+        _cell(fmt.format_bound(budget)),
+        _cell(fmt.format_value(budget.value, budget.unit)),
+        status,
+    ]
