@@ -188,32 +188,52 @@ class FileEventStore(IndexedEventStore):
             ) from self._failure
         if self._closing:
             raise StoreClosedError("the event store is closing")
-        frames: list[bytes] = []
-        stored: list[StoredEvent] = []
         position = self._next_position
-        last = len(events) - 1
-        for i, event in enumerate(events):
+        stored: list[StoredEvent] = []
+        if len(events) == 1:
+            event = events[0]
             timestamp = self._timestamp()
-            flags = (FLAG_COMMIT if i == last else 0) | (FLAG_ENCODED if event.encoded else 0)
-            frames.append(
-                encode_frame(
-                    position,
-                    timestamp,
-                    flags,
-                    event.stream.encode(),
-                    event.type.encode(),
-                    event.payload,
-                )
+            flags = FLAG_COMMIT | FLAG_ENCODED if event.encoded else FLAG_COMMIT
+            data = encode_frame(
+                position, timestamp, flags, event.stream_bytes, event.type_bytes, event.payload
             )
+            sizes = [len(data)]
             stored.append(
                 StoredEvent(
                     position, event.stream, event.type, timestamp, event.payload, event.encoded
                 )
             )
-            position += 1
-        self._next_position = position
+        else:
+            frames: list[bytes] = []
+            last = len(events) - 1
+            for i, event in enumerate(events):
+                timestamp = self._timestamp()
+                flags = (FLAG_COMMIT if i == last else 0) | (FLAG_ENCODED if event.encoded else 0)
+                frames.append(
+                    encode_frame(
+                        position + i,
+                        timestamp,
+                        flags,
+                        event.stream_bytes,
+                        event.type_bytes,
+                        event.payload,
+                    )
+                )
+                stored.append(
+                    StoredEvent(
+                        position + i,
+                        event.stream,
+                        event.type,
+                        timestamp,
+                        event.payload,
+                        event.encoded,
+                    )
+                )
+            data = b"".join(frames)
+            sizes = [len(f) for f in frames]
+        self._next_position = position + len(events)
         future: asyncio.Future[list[StoredEvent]] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(b"".join(frames), [len(f) for f in frames], stored, future))
+        self._pending.append(_Pending(data, sizes, stored, future))
         self._wake.set()
         return await future
 

@@ -24,12 +24,19 @@ class PreparedEvent(NamedTuple):
     type: str
     payload: bytes
     encoded: bool
+    stream_bytes: bytes
+    type_bytes: bytes
+
+
+_NAME_CACHE_SIZE = 1 << 16
+_names: dict[str, bytes] = {}
+"""UTF-8 of recently seen valid names: most appends reuse a few stream and type names."""
 
 
 def prepare_event(stream: str, type: str, payload: Any, limits: StoreLimits) -> PreparedEvent:
     """Check names and size and encode the payload, or raise ``InvalidEventError``."""
-    _check_name("stream", stream, limits)
-    _check_name("type", type, limits)
+    stream_bytes = _name_bytes("stream", stream, limits)
+    type_bytes = _name_bytes("type", type, limits)
     if isinstance(payload, bytes):
         data, encoded = payload, False
     elif isinstance(payload, (bytearray, memoryview)):
@@ -45,7 +52,7 @@ def prepare_event(stream: str, type: str, payload: Any, limits: StoreLimits) -> 
             f"{type!r} event on stream {stream!r} is {len(data)} bytes; the limit is "
             f"{limits.max_event_bytes} bytes per event"
         )
-    return PreparedEvent(stream, type, data, encoded)
+    return PreparedEvent(stream, type, data, encoded, stream_bytes, type_bytes)
 
 
 def prepare_batch(events: Sequence[NewEvent], limits: StoreLimits) -> list[PreparedEvent]:
@@ -71,17 +78,27 @@ def prepare_batch(events: Sequence[NewEvent], limits: StoreLimits) -> list[Prepa
     return prepared
 
 
-def _check_name(what: str, name: object, limits: StoreLimits) -> None:
+def _name_bytes(what: str, name: object, limits: StoreLimits) -> bytes:
+    """The UTF-8 of a valid stream or type name, or ``InvalidEventError``."""
     if not isinstance(name, str) or not name:
         raise InvalidEventError(f"event {what} must be a non-empty string, not {name!r}")
-    try:
-        size = len(name.encode("utf-8"))
-    except UnicodeEncodeError as exc:
-        raise InvalidEventError(f"event {what} {name!r} is not valid UTF-8: {exc.reason}") from None
-    if size > limits.max_name_bytes:
+    encoded = _names.get(name)
+    if encoded is None:
+        try:
+            encoded = name.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidEventError(
+                f"event {what} {name!r} is not valid UTF-8: {exc.reason}"
+            ) from None
+        if len(_names) >= _NAME_CACHE_SIZE:
+            _names.clear()
+        _names[name] = encoded
+    if len(encoded) > limits.max_name_bytes:
         raise InvalidEventError(
-            f"event {what} {name[:40]!r}... is {size} bytes; the limit is {limits.max_name_bytes}"
+            f"event {what} {name[:40]!r}... is {len(encoded)} bytes; "
+            f"the limit is {limits.max_name_bytes}"
         )
+    return encoded
 
 
 def _encode_dict(payload: dict[str, Any]) -> bytes:

@@ -1,0 +1,45 @@
+"""Helpers shared by the event store tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from eventbus.store import FileEventStore, NewEvent, StoredEvent
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one test coroutine on a fresh event loop (closed afterwards)."""
+    return asyncio.run(coro)
+
+
+def events(n: int, stream: str = "s", type: str = "T") -> list[NewEvent]:
+    return [NewEvent(stream, type, f"e{i}".encode()) for i in range(n)]
+
+
+async def fill(directory: Path, n: int, **options: Any) -> list[StoredEvent]:
+    """Create a file store in ``directory`` holding ``n`` single-event appends, then close it."""
+    async with FileEventStore(directory, **options) as store:
+        return [await store.append(f"s{i % 3}", f"T{i % 2}", f"p{i}".encode()) for i in range(n)]
+
+
+async def read_all(directory: Path, **options: Any) -> tuple[FileEventStore, list[StoredEvent]]:
+    """Open (recover) the store, replay it, close it; return the closed store and its events."""
+    store = FileEventStore(directory, **options)
+    async with store:
+        found = [event async for event in store.replay()]
+    return store, found
+
+
+def segments(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.seg"))
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
