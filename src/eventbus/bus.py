@@ -106,6 +106,7 @@ class EventBus:
         self._space_waiters: deque[asyncio.Future[None]] = deque()
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._reserved = 0
+        self._waiting = 0
         self._wakeup: asyncio.Future[None] | None = None
         self._current: Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -297,7 +298,7 @@ class EventBus:
 
     async def join(self) -> None:
         """Wait until every queued event has been dispatched."""
-        while self._queue or self._current is not None:
+        while self._queue or self._current is not None or self._waiting:
             if not self.running:
                 raise BusNotRunningError("join() needs a started bus; call start() first")
             waiter = asyncio.get_running_loop().create_future()
@@ -370,6 +371,7 @@ class EventBus:
             undelivered=c.undelivered,
             queue_depth=len(self._queue),
             in_flight=0 if self._current is None else 1,
+            waiting=self._waiting,
             handler_calls=c.handler_calls,
             commands=c.commands,
             commands_failed=c.commands_failed,
@@ -392,7 +394,7 @@ class EventBus:
             while True:
                 if not queue:
                     self._release_idle_waiters()
-                    if self._closing:
+                    if self._closing and not self._waiting:
                         return
                     wakeup = asyncio.get_running_loop().create_future()
                     self._wakeup = wakeup
@@ -518,26 +520,32 @@ class EventBus:
     async def _wait_for_space(self, event: Event) -> None:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._space_waiters.append(waiter)
+        self._waiting += 1
         try:
-            if self.put_timeout is None:
-                await waiter
-            else:
-                await asyncio.wait_for(waiter, self.put_timeout)
-        except asyncio.TimeoutError:
-            self._forget_waiter(waiter)
-            self._refuse(event, QueueFullError(self._full_message(event, self.put_timeout)))
-        except BusClosedError as exc:
-            self._refuse(event, exc)
-        except asyncio.CancelledError:
-            self._forget_waiter(waiter)
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self._reserved -= 1  # we were granted a slot we will not use: pass it on
-                self._grant_space()
-            self._counters.rejected += 1
-            self._emit("rejected", event, error="publisher cancelled while waiting for space")
-            raise
-        self._reserved -= 1
-        self._enqueue(event)
+            try:
+                if self.put_timeout is None:
+                    await waiter
+                else:
+                    await asyncio.wait_for(waiter, self.put_timeout)
+            except asyncio.TimeoutError:
+                self._forget_waiter(waiter)
+                self._refuse(event, QueueFullError(self._full_message(event, self.put_timeout)))
+            except BusClosedError as exc:
+                self._refuse(event, exc)
+            except asyncio.CancelledError:
+                self._forget_waiter(waiter)
+                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                    self._reserved -= 1  # we were granted a slot we will not use: pass it on
+                    self._grant_space()
+                self._counters.rejected += 1
+                self._emit("rejected", event, error="publisher cancelled while waiting for space")
+                raise
+            self._reserved -= 1
+            self._enqueue(event)
+        finally:
+            self._waiting -= 1
+            if self._closing:
+                self._wake_worker()  # a stopping worker waits for the last waiters to settle
 
     def _grant_space(self) -> None:
         """Hand a free queue slot to the longest-waiting publisher."""
@@ -554,7 +562,7 @@ class EventBus:
 
     def _drop(self, event: Event) -> None:
         self._counters.dropped += 1
-        self._emit("dropped", event, error=f"queue full ({self.max_queue}), policy {self.policy}")
+        self._emit("dropped", event, error=f"queue full ({self.max_queue}), policy {self.policy.value}")
 
     def _refuse(self, event: Event, error: Exception) -> None:
         self._counters.rejected += 1

@@ -98,7 +98,8 @@ class BusStats(msgspec.Struct, frozen=True, kw_only=True):
     """A consistent snapshot of the bus counters.
 
     Every published event ends in exactly one of delivered, dropped, rejected or undelivered,
-    or is still pending (queued or being dispatched): `accounted` checks that identity.
+    or is still pending (queued, being dispatched, or its publisher waiting for queue space):
+    `accounted` checks that identity.
     """
 
     published: int
@@ -109,6 +110,7 @@ class BusStats(msgspec.Struct, frozen=True, kw_only=True):
     undelivered: int
     queue_depth: int
     in_flight: int
+    waiting: int
     handler_calls: int
     commands: int
     commands_failed: int
@@ -121,4 +123,5 @@ class BusStats(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def accounted(self) -> bool:
         settled = self.delivered + self.dropped + self.rejected + self.undelivered
-        return settled + self.queue_depth + self.in_flight == self.published
+        pending = self.queue_depth + self.in_flight + self.waiting
+        return settled + pending == self.published
