@@ -1,0 +1,337 @@
+"""Opening a damaged log: torn tails are cut, corruption is raised (strict) or reported."""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+from zlib import crc32
+
+import msgspec
+import pytest
+
+from eventbus.store import CorruptionError, FileEventStore, NewEvent
+from eventbus.store.framing import FLAG_COMMIT, encode_frame
+from eventbus.store.segment import segment_name
+
+from .support import fill, flip_byte, read_all, run, segments
+
+
+def record_offsets(directory: Path) -> list[tuple[Path, int, int]]:
+    """(segment, offset, size) of every record, read through the store's own index."""
+    store = FileEventStore(directory)
+
+    async def scan() -> list[tuple[Path, int, int]]:
+        async with store:
+            return [
+                (
+                    store._segments[store._loc_segment[row]].path,
+                    store._loc_offset[row],
+                    store._loc_size[row],
+                )
+                for row in range(len(store._index))
+            ]
+
+    return run(scan())
+
+
+# -- torn tails: cut in both modes -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_torn_last_record_is_cut_and_appends_continue(tmp_path: Path, strict: bool) -> None:
+    written = run(fill(tmp_path, 10))
+    (segment,) = segments(tmp_path)
+    last_offset = record_offsets(tmp_path)[9][1]
+    size = segment.stat().st_size
+    os.truncate(segment, size - 5)
+
+    store, found = run(read_all(tmp_path, strict=strict))
+    report = store.recovery
+    assert found == written[:9]
+    assert report.clean
+    assert report.torn_tail_bytes == size - 5 - last_offset
+    assert report.last_position == 9
+    assert segment.stat().st_size == last_offset
+
+    async def append_more() -> list[int]:
+        async with FileEventStore(tmp_path, strict=True) as reopened:
+            await reopened.append("s", "T", b"new")
+            return [e.position async for e in reopened.replay()]
+
+    assert run(append_more()) == list(range(1, 11))
+
+
+def test_a_zero_filled_tail_is_a_torn_write(tmp_path: Path) -> None:
+    written = run(fill(tmp_path, 3))
+    (segment,) = segments(tmp_path)
+    with segment.open("ab") as f:
+        f.write(b"\0" * 100)
+    store, found = run(read_all(tmp_path, strict=True))
+    assert found == written
+    assert store.recovery.torn_tail_bytes == 100
+    assert store.recovery.summary().endswith("torn tail cut: 100 bytes (0 records)")
+
+
+def test_records_of_a_batch_without_its_commit_mark_are_cut(tmp_path: Path) -> None:
+    written = run(fill(tmp_path, 3))
+    (segment,) = segments(tmp_path)
+    uncommitted = b"".join(encode_frame(p, 1e9 + p, 0, b"s", b"T", b"x") for p in (4, 5))
+    with segment.open("ab") as f:
+        f.write(uncommitted)
+    store, found = run(read_all(tmp_path, strict=True))
+    assert found == written
+    assert (store.recovery.torn_records, store.recovery.torn_tail_bytes) == (2, len(uncommitted))
+
+
+def test_a_half_written_batch_is_invisible_after_recovery(tmp_path: Path) -> None:
+    async def write_batch() -> None:
+        async with FileEventStore(tmp_path) as store:
+            await store.append("s", "T", b"before")
+            await store.append_batch([NewEvent("b", "T", b"x" * 50) for _ in range(5)])
+
+    run(write_batch())
+    (segment,) = segments(tmp_path)
+    os.truncate(segment, segment.stat().st_size - 30)  # the batch's last record is torn
+    store, found = run(read_all(tmp_path))
+    assert [e.payload for e in found] == [b"before"]
+    assert store.recovery.torn_records == 4
+    assert store.recovery.clean
+
+
+def test_leftovers_of_an_unfinished_segment_creation_are_removed(tmp_path: Path) -> None:
+    run(fill(tmp_path, 2))
+    leftover = tmp_path / (segment_name(3) + ".tmp")
+    leftover.write_bytes(b"half a header")
+    _, found = run(read_all(tmp_path, strict=True))
+    assert len(found) == 2
+    assert not leftover.exists()
+
+
+# -- corruption: strict raises, default reports ----------------------------------------------
+
+
+def test_a_flipped_byte_in_the_middle_is_detected(tmp_path: Path) -> None:
+    written = run(fill(tmp_path, 10))
+    path, offset, size = record_offsets(tmp_path)[4]
+    flip_byte(path, offset + size - 1)
+    before = path.read_bytes()
+
+    with pytest.raises(CorruptionError, match=r"corrupt \(2 damaged regions\).*body checksum"):
+        run(read_all(tmp_path, strict=True))
+    assert path.read_bytes() == before  # strict mode changes nothing
+
+    store, found = run(read_all(tmp_path))
+    report = store.recovery
+    assert found == written[:4] + written[5:]
+    assert not report.clean
+    assert report.skipped_records == 1
+    assert report.skipped_bytes == size
+    assert "CORRUPTION: 2 regions" in report.summary()
+    assert "positions 5..5 are missing" in str(report.corruptions[1])
+
+
+def test_a_flipped_length_byte_is_corruption_not_a_torn_tail(tmp_path: Path) -> None:
+    written = run(fill(tmp_path, 5))
+    path, offset, _ = record_offsets(tmp_path)[4]
+    flip_byte(path, offset + 6)  # the last record's length field
+
+    with pytest.raises(CorruptionError, match="header checksum"):
+        run(read_all(tmp_path, strict=True))
+    store, found = run(read_all(tmp_path))
+    assert found == written[:4]
+    assert store.recovery.torn_tail_bytes == 0
+    assert store.recovery.corruptions[0].reason == "frame header checksum mismatch"
+
+
+def test_appends_after_a_corrupt_tail_go_to_a_new_segment(tmp_path: Path) -> None:
+    written = run(fill(tmp_path, 5))
+    path, offset, size = record_offsets(tmp_path)[4]
+    flip_byte(path, offset + size - 1)
+    damaged = path.read_bytes()
+
+    async def append_after() -> list[bytes]:
+        async with FileEventStore(tmp_path) as store:
+            assert store.recovery.corruptions
+            await store.append("s", "T", b"after")
+            return [e.payload async for e in store.replay()]
+
+    assert run(append_after()) == [e.payload for e in written[:4]] + [b"after"]
+    assert path.read_bytes() == damaged  # kept for inspection
+    assert len(segments(tmp_path)) == 2
+    store, _ = run(read_all(tmp_path))
+    assert store.recovery.corruptions  # still reported on every open
+
+
+def test_a_truncated_middle_segment_is_detected(tmp_path: Path) -> None:
+    written = run(fill(tmp_path, 300, segment_bytes=4096))
+    first, *_ = segments(tmp_path)
+    assert len(segments(tmp_path)) >= 3
+    os.truncate(first, first.stat().st_size - 10)
+
+    with pytest.raises(CorruptionError, match="file ends inside a frame body"):
+        run(read_all(tmp_path, strict=True))
+    store, found = run(read_all(tmp_path))
+    assert store.recovery.skipped_records == 1
+    assert len(found) == len(written) - 1
+
+
+def test_a_middle_segment_cut_at_a_record_boundary_shows_as_missing_positions(
+    tmp_path: Path,
+) -> None:
+    written = run(fill(tmp_path, 300, segment_bytes=4096))
+    locations = record_offsets(tmp_path)
+    first = segments(tmp_path)[0]
+    in_first = [loc for loc in locations if loc[0] == first]
+    os.truncate(first, in_first[-2][1])  # drop its last two records
+
+    with pytest.raises(CorruptionError, match="are missing"):
+        run(read_all(tmp_path, strict=True))
+    store, found = run(read_all(tmp_path))
+    assert store.recovery.skipped_records == 2
+    assert len(found) == len(written) - 2
+
+
+def test_a_deleted_middle_segment_is_detected(tmp_path: Path) -> None:
+    written = run(fill(tmp_path, 300, segment_bytes=4096))
+    middle = segments(tmp_path)[1]
+    lost = sum(1 for loc in record_offsets(tmp_path) if loc[0] == middle)
+    middle.unlink()
+
+    with pytest.raises(CorruptionError, match="missing before it"):
+        run(read_all(tmp_path, strict=True))
+    store, found = run(read_all(tmp_path))
+    assert store.recovery.skipped_records == lost
+    assert len(found) == len(written) - lost
+
+
+def test_a_damaged_segment_header_is_reported_and_its_records_still_read(tmp_path: Path) -> None:
+    written = run(fill(tmp_path, 5))
+    (segment,) = segments(tmp_path)
+    flip_byte(segment, 2)
+
+    with pytest.raises(CorruptionError, match="damaged segment header"):
+        run(read_all(tmp_path, strict=True))
+    store, found = run(read_all(tmp_path))
+    assert found == written
+    assert store.recovery.skipped_bytes > 0
+
+
+def test_a_segment_with_only_garbage_is_reported(tmp_path: Path) -> None:
+    written = run(fill(tmp_path, 3))
+    (tmp_path / segment_name(100)).write_bytes(b"garbage" * 10)
+    store, found = run(read_all(tmp_path))
+    assert found == written
+    assert store.recovery.corruptions[0].reason == "damaged segment header"
+
+
+def test_a_record_with_a_repeated_position_is_skipped(tmp_path: Path) -> None:
+    written = run(fill(tmp_path, 3))
+    (segment,) = segments(tmp_path)
+    with segment.open("ab") as f:
+        f.write(encode_frame(2, 2e9, FLAG_COMMIT, b"s", b"T", b"dup"))
+    with pytest.raises(CorruptionError, match="position 2 out of order"):
+        run(read_all(tmp_path, strict=True))
+    _, found = run(read_all(tmp_path))
+    assert found == written
+
+
+def test_bytes_changed_after_open_are_caught_on_read(tmp_path: Path) -> None:
+    run(fill(tmp_path, 3))
+    path, offset, size = record_offsets(tmp_path)[1]
+
+    async def read_after_damage() -> None:
+        async with FileEventStore(tmp_path) as store:
+            flip_byte(path, offset + size - 1)
+            assert await store.get(1) is not None
+            with pytest.raises(CorruptionError, match=r"position 2 .* changed on disk"):
+                await store.get(2)
+
+    run(read_after_damage())
+
+
+def test_a_file_shorter_than_its_index_is_caught_on_read(tmp_path: Path) -> None:
+    run(fill(tmp_path, 3))
+    path, offset, _ = record_offsets(tmp_path)[2]
+
+    async def read_after_truncate() -> None:
+        async with FileEventStore(tmp_path) as store:
+            os.truncate(path, offset + 5)
+            with pytest.raises(CorruptionError, match="position 3"):
+                await store.get(3)
+
+    run(read_after_truncate())
+
+
+# -- snapshots -------------------------------------------------------------------------------
+
+
+def test_a_corrupt_snapshot_is_raised_in_strict_mode_and_ignored_otherwise(tmp_path: Path) -> None:
+    async def save() -> None:
+        async with FileEventStore(tmp_path) as store:
+            await store.append("a", "T")
+            await store.append("b", "T")
+            await store.save_snapshot("a", 1, b"state-a")
+            await store.save_snapshot("b", 2, b"state-b")
+
+    run(save())
+    snapshot_files = sorted((tmp_path / "snapshots").glob("*.snap"))
+    assert len(snapshot_files) == 2
+    for path in snapshot_files:
+        data = path.read_bytes()
+        if b"state-a" in data:
+            flip_byte(path, len(data) - 1)
+
+    with pytest.raises(CorruptionError, match="snapshot files failed their checks"):
+        run(read_all(tmp_path, strict=True))
+
+    async def load() -> list[object]:
+        async with FileEventStore(tmp_path) as store:
+            assert len(store.recovery.snapshots_skipped) == 1
+            assert "corrupt snapshots ignored" in store.recovery.summary()
+            return [await store.load_snapshot("a"), await store.load_snapshot("b")]
+
+    missing, kept = run(load())
+    assert missing is None
+    assert kept is not None
+
+
+def _snapshot_bytes(body: bytes, magic: bytes = b"EVSNAP01") -> bytes:
+    return struct.pack("<8sII", magic, len(body), crc32(body)) + body
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"short",
+        _snapshot_bytes(b"\xc1", magic=b"EVSNAPXX"),
+        _snapshot_bytes(b"\xc1")[:-1] + b"\xc2",
+        _snapshot_bytes(b"\xc1"),  # checksum right, not MessagePack
+        _snapshot_bytes(msgspec.msgpack.encode(("a", 1, b""))),  # valid, but under a wrong name
+    ],
+)
+def test_snapshot_files_that_fail_to_decode_are_ignored(tmp_path: Path, content: bytes) -> None:
+    run(fill(tmp_path, 1))
+    (tmp_path / "snapshots").mkdir()
+    (tmp_path / "snapshots" / "x.snap").write_bytes(content)
+    store, _ = run(read_all(tmp_path))
+    assert store.recovery.snapshots_skipped == ("x.snap",)
+
+
+def test_a_snapshot_beyond_the_recovered_log_is_dropped(tmp_path: Path) -> None:
+    async def save() -> None:
+        async with FileEventStore(tmp_path) as store:
+            await store.append("a", "T", b"1")
+            await store.append("a", "T", b"2")
+            await store.save_snapshot("a", 2, b"after two")
+
+    run(save())
+    (segment,) = segments(tmp_path)
+    os.truncate(segment, segment.stat().st_size - 3)
+
+    async def load() -> object:
+        async with FileEventStore(tmp_path) as store:
+            assert store.recovery.snapshots_skipped == ("'a': position 2 beyond the log",)
+            return await store.load_snapshot("a")
+
+    assert run(load()) is None
