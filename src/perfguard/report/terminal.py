@@ -68,15 +68,15 @@ class _Column:
 
 
 _ROW_COLUMNS = (
-    _Column("benchmark", fold=True, shrink_to=24),
+    _Column("benchmark", fold=True, shrink_to=20),
     _Column("base", justify="right"),
     _Column("head", justify="right"),
     _Column("change", justify="right"),
     _Column("interval", justify="right"),
-    _Column("verdict", shrink_to=20),
+    _Column("verdict", shrink_to=16),
 )
 _BUDGET_COLUMNS = (
-    _Column("benchmark", fold=True, shrink_to=24),
+    _Column("benchmark", fold=True, shrink_to=20),
     _Column("limit", justify="right"),
     _Column("head", justify="right"),
     _Column("status", shrink_to=10),
@@ -114,8 +114,9 @@ def render_terminal(
             )
         )
     summary = fmt.summary_line(comparison)
-    parts.append(_styled(summary, "bold red" if comparison.failed else "bold", color) + "\n")
-    return "".join(parts)
+    parts.append("\n" + _styled(summary, "bold red" if comparison.failed else "bold", color) + "\n")
+    # Table padding leaves trailing spaces: noise in CI logs and in copied text.
+    return "\n".join(line.rstrip() for line in "".join(parts).split("\n"))
 
 
 def _side(run: RunInfo) -> str:
@@ -179,13 +180,12 @@ def _table(
     if len(cells) > RICH_ROW_LIMIT:
         return _plain_table(columns, cells, styles, color, widths, width)
     table = Table(box=box.SIMPLE, show_edge=False, header_style="bold")
-    for column, floor in zip(columns, floors, strict=True):
+    for column in columns:
         table.add_column(
             column.header,
             justify="right" if column.justify == "right" else "left",
             overflow="fold",
             no_wrap=column.shrink_to is None,
-            min_width=floor,
         )
     for row_cells, style in zip(cells, styles, strict=True):
         *plain, last = row_cells
