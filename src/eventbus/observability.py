@@ -176,6 +176,7 @@ class JsonlFileHandler:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
+        self._failing = False
 
     def __call__(self, trace: Trace) -> None:
         if self.filter is not None and not self.filter(trace):
@@ -202,7 +203,8 @@ class JsonlFileHandler:
         """Write everything buffered so far (errors are recorded in `stats`, never raised)."""
         async with self._write_lock:
             while self._buffer:
-                batch, self._buffer = self._buffer, []
+                batch = self._buffer[: self.batch_size]
+                del self._buffer[: self.batch_size]
                 data = b"".join(encode_trace(trace) + b"\n" for trace in batch)
                 await asyncio.get_running_loop().run_in_executor(
                     None, self._write, data, len(batch)
@@ -263,6 +265,7 @@ class JsonlFileHandler:
             self._fail(exc, count)
         else:
             self.stats.written += count
+            self._failing = False
 
     def _open(self) -> int:
         if self._fd is None:
@@ -286,7 +289,6 @@ class JsonlFileHandler:
         self.stats.rotations += 1
 
     def _fail(self, exc: OSError, count: int) -> None:
-        first = self.stats.errors == 0
         self.stats.errors += 1
         self.stats.lost += count
         reason = exc.strerror or str(exc)
@@ -295,7 +297,8 @@ class JsonlFileHandler:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
-        if first:
+        if not self._failing:  # log once per failure streak; count every time
+            self._failing = True
             log.error("%s", self.stats.last_error)
 
 
