@@ -71,12 +71,6 @@ class EventIndex:
     def has_stream(self, stream: str) -> bool:
         return stream in self._stream_ids
 
-    def stream_last_position(self, stream: str) -> int:
-        sid = self._stream_ids.get(stream)
-        if sid is None:
-            return 0
-        return self.positions[self._stream_rows[sid][-1]]
-
     def select(
         self,
         *,

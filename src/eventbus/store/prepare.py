@@ -114,7 +114,7 @@ def _first_bad_field(value: Any, path: str) -> str:
     if isinstance(value, dict):
         for key, item in value.items():
             where = f"{path}.{key}" if path else str(key)
-            if not isinstance(key, (str, int, float, bytes)):
+            if not _encodable(key):
                 return where
             if not _encodable(item):
                 return _first_bad_field(item, where)

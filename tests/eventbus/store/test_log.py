@@ -1,0 +1,259 @@
+"""What only the file backend does: persistence, segments, locking, group commit, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from eventbus.store import (
+    FileEventStore,
+    InMemoryEventStore,
+    InvalidEventError,
+    NewEvent,
+    Snapshot,
+    StoreClosedError,
+    StoredEvent,
+    StoreError,
+    StoreFailedError,
+)
+from eventbus.store import base as store_base
+from eventbus.store import log as store_log
+from eventbus.store import prepare as store_prepare
+
+from .support import events, fill, read_all, run, segments
+
+
+def test_events_and_snapshots_survive_a_reopen_and_positions_continue(tmp_path: Path) -> None:
+    async def first_session() -> list[StoredEvent]:
+        async with FileEventStore(tmp_path) as store:
+            written = await store.append_batch(events(3, "a"))
+            written.append(await store.append("b", "T", {"k": "v"}))
+            await store.save_snapshot("a", 3, b"snap")
+            return written
+
+    async def second_session() -> tuple[list[StoredEvent], Snapshot | None, StoredEvent]:
+        async with FileEventStore(tmp_path) as store:
+            assert store.recovery.clean
+            assert store.recovery.records == 4
+            replayed = [e async for e in store.replay()]
+            return replayed, await store.load_snapshot("a"), await store.append("a", "T")
+
+    written = run(first_session())
+    replayed, snapshot, appended = run(second_session())
+    assert replayed == written
+    assert snapshot == Snapshot("a", 3, b"snap")
+    assert appended.position == 5
+    assert appended.timestamp >= written[-1].timestamp
+
+
+def test_segments_rotate_by_size_and_reads_span_them(tmp_path: Path) -> None:
+    written = run(fill(tmp_path, 200, segment_bytes=4096))
+    files = segments(tmp_path)
+    assert len(files) >= 3
+    assert all(f.stat().st_size <= 4096 + 200 for f in files)
+    store, found = run(read_all(tmp_path, segment_bytes=4096))
+    assert found == written
+    assert store.recovery.segments == len(files)
+
+
+def test_segment_size_below_4096_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="segment_bytes must be at least 4096, not 100"):
+        FileEventStore(tmp_path, segment_bytes=100)
+
+
+def test_a_log_directory_is_opened_by_one_store_at_a_time(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with FileEventStore(tmp_path) as store:
+            await store.append("s", "T")
+            other = FileEventStore(tmp_path)
+            with pytest.raises(StoreError, match="is open elsewhere"):
+                await other.open()
+            assert not other.is_open
+        async with FileEventStore(tmp_path) as again:
+            assert again.last_position == 1
+
+    run(scenario())
+
+
+def test_a_failed_open_releases_the_lock(tmp_path: Path) -> None:
+    run(fill(tmp_path, 2))
+    (tmp_path / "snapshots").mkdir()
+    (tmp_path / "snapshots" / "bad.snap").write_bytes(b"junk")
+    with pytest.raises(StoreError):
+        run(read_all(tmp_path, strict=True))
+    _, found = run(read_all(tmp_path))
+    assert len(found) == 2
+
+
+def test_concurrent_appends_share_one_fdatasync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs: list[int] = []
+    real_fdatasync = os.fdatasync
+
+    def counting_fdatasync(fd: int) -> None:
+        syncs.append(fd)
+        real_fdatasync(fd)
+
+    monkeypatch.setattr(store_log.os, "fdatasync", counting_fdatasync)
+
+    async def scenario() -> list[StoredEvent]:
+        async with FileEventStore(tmp_path) as store:
+            return await asyncio.gather(*(store.append("s", "T", b"%d" % i) for i in range(64)))
+
+    acked = run(scenario())
+    assert sorted(e.position for e in acked) == list(range(1, 65))
+    assert 1 <= len(syncs) <= 2  # the first append may go alone; the rest share a sync
+
+
+def test_one_group_commit_never_writes_more_than_its_byte_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_log, "MAX_WRITE_BYTES", 500)
+    sizes: list[int] = []
+    real_write = os.write
+
+    def recording_write(fd: int, data: bytes) -> int:
+        sizes.append(len(data))
+        return real_write(fd, data)
+
+    async def scenario() -> list[int]:
+        async with FileEventStore(tmp_path) as store:
+            monkeypatch.setattr(store_log.os, "write", recording_write)
+            await asyncio.gather(*(store.append("s", "T", b"x" * 100) for _ in range(20)))
+            return [e.position async for e in store.replay()]
+
+    assert run(scenario()) == list(range(1, 21))
+    assert max(sizes) <= 500 + 200
+    assert len(sizes) >= 4
+
+
+def test_a_failed_sync_fails_the_waiting_appends_and_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed fsync cannot be retried safely (the kernel may drop dirty pages): stop writing."""
+
+    def failing_fdatasync(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    async def scenario() -> None:
+        async with FileEventStore(tmp_path) as store:
+            await store.append("s", "T", b"durable")
+            monkeypatch.setattr(store_log.os, "fdatasync", failing_fdatasync)
+            results = await asyncio.gather(
+                *(store.append("s", "T", b"lost") for _ in range(3)), return_exceptions=True
+            )
+            assert all(isinstance(r, StoreFailedError) for r in results)
+            assert "Input/output error" in str(results[0])
+            with pytest.raises(StoreFailedError, match="reopen it"):
+                await store.append("s", "T")
+            assert store.last_position == 1
+            assert (await store.get(1)) is not None
+        monkeypatch.undo()
+        async with FileEventStore(tmp_path) as reopened:
+            replayed = [e.payload async for e in reopened.replay()]
+            assert replayed[0] == b"durable"
+            assert all(p == b"lost" for p in replayed[1:])  # written, never acknowledged
+
+    run(scenario())
+
+
+def test_a_cancelled_append_still_lands_in_order(tmp_path: Path) -> None:
+    async def scenario() -> list[bytes]:
+        async with FileEventStore(tmp_path) as store:
+            task = asyncio.create_task(store.append("s", "T", b"cancelled"))
+            await asyncio.sleep(0)
+            task.cancel()
+            await store.append("s", "T", b"next")
+            return [e.payload async for e in store.replay()]
+
+    assert run(scenario()) == [b"cancelled", b"next"]
+
+
+def test_close_finishes_pending_appends(tmp_path: Path) -> None:
+    async def scenario() -> list[StoredEvent]:
+        store = FileEventStore(tmp_path)
+        await store.open()
+        tasks = [asyncio.create_task(store.append("s", "T", b"%d" % i)) for i in range(10)]
+        await asyncio.sleep(0)
+        await store.close()
+        with pytest.raises(StoreClosedError):
+            await store.append("s", "T")
+        return await asyncio.gather(*tasks)
+
+    acked = run(scenario())
+    _, found = run(read_all(tmp_path))
+    assert found == acked
+
+
+def test_closing_during_a_replay_stops_it_with_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_base, "REPLAY_CHUNK", 2)
+
+    async def scenario() -> list[int]:
+        seen: list[int] = []
+        store = FileEventStore(tmp_path)
+        await store.open()
+        await store.append_batch(events(6))
+
+        async def consume() -> None:
+            async for event in store.replay():
+                seen.append(event.position)
+                if event.position == 3:
+                    await store.close()
+
+        with pytest.raises(StoreClosedError):
+            await consume()
+        return seen
+
+    assert run(scenario()) == [1, 2, 3, 4]
+
+
+def test_reading_rows_of_a_closed_store_is_refused(tmp_path: Path) -> None:
+    store = FileEventStore(tmp_path)
+    with pytest.raises(StoreClosedError, match="closed during a read"):
+        store._read_sync([0])
+
+
+def test_the_clock_never_goes_backwards(tmp_path: Path) -> None:
+    async def scenario() -> list[float]:
+        async with InMemoryEventStore() as store:
+            first = await store.append("s", "T")
+            store._last_timestamp = first.timestamp + 1000.0  # as if the wall clock stepped back
+            second = await store.append("s", "T")
+            return [first.timestamp, second.timestamp]
+
+    first, second = run(scenario())
+    assert second == first + 1000.0
+
+
+def test_the_name_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_prepare, "_NAME_CACHE_SIZE", 3)
+    monkeypatch.setattr(store_prepare, "_names", {})
+    limits = store_base.StoreLimits()
+    for i in range(10):
+        store_prepare.prepare_event(f"s{i}", "T", b"", limits)
+    assert len(store_prepare._names) <= 3
+
+
+def test_an_unencodable_dict_key_is_named() -> None:
+    key = object()
+    with pytest.raises(InvalidEventError, match="payload field '<object object"):
+        store_prepare.prepare_event("s", "T", {"ok": 1, key: 2}, store_base.StoreLimits())
+
+
+def test_a_batch_lands_in_one_segment(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with FileEventStore(tmp_path, segment_bytes=4096) as store:
+            await store.append_batch([NewEvent("s", "T", b"x" * 1000) for _ in range(10)])
+            await store.append("s", "T")
+
+    run(scenario())
+    files = segments(tmp_path)
+    assert len(files) == 2
+    assert files[0].stat().st_size > 10_000
