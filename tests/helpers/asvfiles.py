@@ -48,6 +48,8 @@ RESULT_COLUMNS = [
 """asv 0.6's column order (``Results.save``)."""
 
 DEFAULT_UNITS = {"time": "seconds", "mem": "bytes", "peakmem": "bytes", "track": "unit"}
+ASV_TYPES = {"mem": "memory", "peakmem": "peakmemory"}
+"""What asv_runner writes as ``type`` for the mem and peakmem kinds."""
 MACHINE_INFO = {
     "arch": "x86_64",
     "cpu": "Test CPU @ 2.0GHz",
@@ -73,7 +75,12 @@ def benchmark_entry(
     param_names: Sequence[str] | None = None,
     version: str = "v1",
 ) -> dict[str, Any]:
-    """One ``benchmarks.json`` entry with the keys asv writes."""
+    """One ``benchmarks.json`` entry with the keys asv writes.
+
+    ``type`` is a perfguard kind (time, mem, peakmem, track), written as asv names it (``mem`` as
+    ``memory``, ``peakmem`` as ``peakmemory``); any other string is written unchanged, like the
+    custom ``type`` a track benchmark may declare.
+    """
     return {
         "code": f"def {name.rsplit('.', 1)[-1]}(self): pass",
         "name": name,
@@ -82,8 +89,8 @@ def benchmark_entry(
         else [f"param{i + 1}" for i in range(len(params))],
         "params": [list(p) for p in params],
         "timeout": 60.0,
-        "type": type,
-        "unit": unit or DEFAULT_UNITS[type],
+        "type": ASV_TYPES.get(type, type),
+        "unit": unit or DEFAULT_UNITS.get(type, "unit"),
         "version": version,
     }
 
