@@ -5,6 +5,7 @@ Every factory takes keyword overrides so a test states only what it is about.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from perfguard.models import (
@@ -246,9 +247,10 @@ def every_verdict() -> Comparison:
     )
 
 
+@functools.lru_cache(maxsize=8)
 def many_rows(count: int, *, changed_every: int = 50) -> Comparison:
     """A large comparison: mostly unchanged rows, every ``changed_every``-th one regressed,
-    improved or inconclusive, with parameterized names like a real suite."""
+    improved or inconclusive, with parameterized names like a real suite (cached: it is frozen)."""
     rows = []
     cycle = (Verdict.REGRESSED, Verdict.IMPROVED, Verdict.INCONCLUSIVE)
     for i in range(count):

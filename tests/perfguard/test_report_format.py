@@ -109,6 +109,7 @@ def test_direction_assumed_is_marked_and_clear_verdicts_carry_no_reason() -> Non
         "newly failing (head failed)"
     )
     assert fmt.format_verdict(row(Verdict.UNCHANGED, reason="within 5%")) == "unchanged"
+    assert fmt.format_verdict(row(Verdict.SKIPPED, ratio=None)) == "skipped"
 
 
 def test_budget_cells() -> None:
