@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import itertools
 import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -48,6 +50,8 @@ _KINDS = {
 """``benchmarks.json`` types: asv_runner writes memory and peakmemory; mem and peakmem too."""
 _MAX_NAMES_SHOWN = 5
 _NOT_PARAMETERIZED: list[tuple[Any, ...]] = [()]
+_BENCHMARKS_CACHE: dict[bytes, Mapping[str, BenchmarkInfo]] = {}
+_BENCHMARKS_CACHE_SIZE = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +66,19 @@ class BenchmarkInfo:
 
 def read_json(path: Path, what: str) -> Any:
     """Parse a JSON file, turning every way it can fail into one :class:`InputError` line."""
+    return decode_json(read_bytes(path, what), path, what)
+
+
+def read_bytes(path: Path, what: str) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{what} {path} does not exist") from None
     except OSError as exc:
         raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+
+
+def decode_json(raw: bytes, path: Path, what: str) -> Any:
     try:
         return msgspec.json.decode(raw)
     except (msgspec.DecodeError, UnicodeDecodeError):
@@ -102,11 +113,27 @@ def check_format(data: Any, path: Path, what: str, expected: int) -> dict[str, A
     return data
 
 
-def load_benchmarks(path: Path) -> dict[str, BenchmarkInfo]:
-    """Read ``benchmarks.json``: kind, unit, parameter names and code version per benchmark."""
-    data = check_format(
-        read_json(path, "asv benchmarks.json"), path, "asv benchmarks.json", BENCHMARKS_FORMAT
-    )
+def load_benchmarks(path: Path) -> Mapping[str, BenchmarkInfo]:
+    """Read ``benchmarks.json``: kind, unit, parameter names and code version per benchmark.
+
+    Both sides of a comparison usually share one ``benchmarks.json``; it is parsed once per
+    content (the cache is keyed on a hash of the bytes, so a rewritten file is read again).
+    """
+    raw = read_bytes(path, "asv benchmarks.json")
+    key = hashlib.blake2b(raw, digest_size=16).digest()
+    cached = _BENCHMARKS_CACHE.get(key)
+    if cached is None:
+        with _gc_paused():
+            cached = _parse_benchmarks(raw, path)
+        if len(_BENCHMARKS_CACHE) >= _BENCHMARKS_CACHE_SIZE:
+            _BENCHMARKS_CACHE.clear()
+        _BENCHMARKS_CACHE[key] = cached
+    return cached
+
+
+def _parse_benchmarks(raw: bytes, path: Path) -> Mapping[str, BenchmarkInfo]:
+    what = "asv benchmarks.json"
+    data = check_format(decode_json(raw, path, what), path, what, BENCHMARKS_FORMAT)
     benchmarks: dict[str, BenchmarkInfo] = {}
     for name, entry in data.items():
         if name == "version":
@@ -117,15 +144,15 @@ def load_benchmarks(path: Path) -> dict[str, BenchmarkInfo]:
         # as track: compared, with the direction left to a rule or the unit.
         kind = _KINDS.get(str(entry.get("type")), Kind.TRACK)
         unit = entry.get("unit")
-        param_names = entry.get("param_names") or ()
+        param_names = entry.get("param_names")
         version = entry.get("version")
         benchmarks[name] = BenchmarkInfo(
             kind=kind,
             unit=unit if isinstance(unit, str) and unit else _DEFAULT_UNITS[kind],
-            param_names=tuple(str(n) for n in param_names),
+            param_names=tuple(map(str, param_names)) if isinstance(param_names, list) else (),
             version=version if isinstance(version, str) else None,
         )
-    return benchmarks
+    return MappingProxyType(benchmarks)
 
 
 def load_machine_info(path: Path) -> dict[str, str]:
@@ -315,7 +342,9 @@ class _RowReader:
                 out.append(
                     Measurement(
                         benchmark=name,
-                        params=tuple(zip(names, map(str, combination), strict=True)),
+                        params=tuple(zip(names, map(str, combination), strict=True))
+                        if names
+                        else (),
                         kind=kind,
                         unit=unit,
                         status=status,

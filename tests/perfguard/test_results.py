@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,11 +56,13 @@ def git(root: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Repo:
-    """A git repo of five commits whose asv.conf.json (with comments) names .asv/results."""
-    root = tmp_path / "repo"
-    root.mkdir()
+@pytest.fixture(scope="module")
+def git_repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
+    """A git repo of five commits whose asv.conf.json (with comments) names .asv/results.
+
+    Built once per module: tests only read git; each gets an empty results dir (``repo``).
+    """
+    root = tmp_path_factory.mktemp("repo")
     git(root, "init", "-q", "-b", "main")
     (root / "asv.conf.json").write_text(
         '{\n  // asv allows comments\n  "version": 1,\n  "results_dir": ".asv/results",\n}\n',
@@ -70,6 +74,13 @@ def repo(tmp_path: Path) -> Repo:
         git(root, "commit", "-q", "--allow-empty", "-m", f"commit {i}")
         commits.append(git(root, "rev-parse", "HEAD"))
     return Repo(root, commits)
+
+
+@pytest.fixture
+def repo(git_repo: Repo) -> Iterator[Repo]:
+    shutil.rmtree(git_repo.results_dir, ignore_errors=True)
+    yield git_repo
+    shutil.rmtree(git_repo.results_dir, ignore_errors=True)
 
 
 # --- result files -------------------------------------------------------------------------

@@ -170,6 +170,14 @@ def test_asvs_own_type_names_and_custom_types_are_understood(tmp_path: Path) -> 
     }
 
 
+def test_a_rewritten_benchmarks_json_is_read_again(tmp_path: Path) -> None:
+    path = write_benchmarks_json(tmp_path, {"s.time_x": {}}, merge=False)
+    first = load_benchmarks(path)
+    assert load_benchmarks(path) is first  # parsed once for both sides of a comparison
+    write_benchmarks_json(tmp_path, {"s.time_x": {"type": "track"}}, merge=False)
+    assert load_benchmarks(path)["s.time_x"].kind is Kind.TRACK
+
+
 def test_a_benchmarks_json_entry_without_unit_gets_the_kinds_default(tmp_path: Path) -> None:
     path = write_json(
         tmp_path / "benchmarks.json",
