@@ -111,7 +111,11 @@ def test_no_ansi_codes_without_colour_even_when_the_environment_asks_for_it(
 
 
 @pytest.mark.parametrize("rows", [None, 300], ids=["rich", "fast-path"])
-def test_colour_changes_nothing_but_the_colour(rows: int | None) -> None:
+def test_colour_changes_nothing_but_the_colour(
+    rows: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The caller decided on colour; the environment does not overrule it.
+    monkeypatch.setenv("NO_COLOR", "1")
     c = report_comparison() if rows is None else many_rows(rows)
     coloured = render_terminal(c, color=True)
     assert "\x1b[1;31m" in coloured  # regressions in bold red

@@ -190,11 +190,13 @@ def _table(
     for row_cells, style in zip(cells, styles, strict=True):
         *plain, last = row_cells
         table.add_row(*(Text(c) for c in plain), Text(last, style=style))
+    # Every setting explicit: the CLI has already read NO_COLOR, FORCE_COLOR and the TTY.
     console = Console(
         file=io.StringIO(),
         width=width,
         color_system="standard" if color else None,
         force_terminal=color,
+        no_color=not color,
     )
     console.print(table)
     file = console.file
