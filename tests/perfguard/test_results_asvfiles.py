@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import logging
 import math
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from asv.results import Results
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perfguard.asvfiles import (
     BenchmarkInfo,
@@ -477,3 +481,40 @@ def test_a_bad_benchmarks_json_is_one_clear_line(
     with pytest.raises(InputError, match=message) as info:
         load_benchmarks(path)
     assert str(path) in str(info.value)
+
+
+# --- any parameter grid, checked against asv's own reader -----------------------------------
+
+param_values = st.lists(
+    st.text(alphabet="abc'019 ", min_size=1, max_size=4), min_size=1, max_size=3, unique=True
+)
+outcomes = st.one_of(
+    st.none(), st.just(SKIPPED), st.floats(min_value=1e-9, max_value=1e9, allow_nan=False)
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(grid=st.lists(param_values, max_size=3), data=st.data())
+def test_any_parameter_grid_reads_like_asv_reads_it(
+    grid: list[list[str]], data: st.DataObject
+) -> None:
+    size = math.prod(len(values) for values in grid)
+    values = data.draw(st.lists(outcomes, min_size=size, max_size=size))
+    names = [f"p{i}" for i in range(len(grid))]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write(
+            Path(tmp),
+            {SORT: {"params": grid, "param_names": names}},
+            {SORT: {"result": values}},
+        )
+        ours = read(path).measurements
+        theirs = Results.load(str(path)).get_result_value(SORT, grid)
+    assert len(ours) == len(theirs) == size
+    for measurement, value, combination in zip(ours, theirs, itertools.product(*grid), strict=True):
+        assert measurement.params == tuple(zip(names, combination, strict=True))
+        if value is None:
+            assert measurement.status is Status.FAILED
+        elif math.isnan(value):
+            assert measurement.status is Status.SKIPPED
+        else:
+            assert (measurement.status, measurement.value) == (Status.OK, value)
