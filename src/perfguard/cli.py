@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from perfguard import __version__
-from perfguard.errors import EXIT_INTERNAL, EXIT_USAGE, PerfguardError
+from perfguard.errors import EXIT_INTERNAL, PerfguardError
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -29,7 +29,38 @@ Exit codes:
 """
 
 
-@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+class _Boundary(click.Group):
+    """The one error boundary, inside click so that CliRunner tests meet it too.
+
+    A command returns its exit code; a PerfguardError prints ``error: <message>`` and exits
+    with its code; anything unexpected prints one line, writes a crash log and exits 70.
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            code = super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except PerfguardError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except Exception as exc:  # the crash boundary: one line + a crash log
+            log = _write_crash_log(exc)
+            click.echo(
+                f"error: internal error ({type(exc).__name__}: {exc}); crash log: {log}",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERNAL)
+        if isinstance(code, int):
+            ctx.exit(code)
+        return code
+
+
+@click.group(
+    cls=_Boundary,
+    epilog=EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="perfguard")
 def cli() -> None:
     """perfguard: catch performance regressions in asv benchmark results.
@@ -52,27 +83,8 @@ def _write_crash_log(exc: BaseException) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; the single place that turns errors into one line and an exit code."""
-    try:
-        code = cli.main(args=argv, prog_name="perfguard", standalone_mode=False)
-    except PerfguardError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("error: aborted", err=True)
-        sys.exit(EXIT_USAGE)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # the crash boundary: one line + a crash log
-        log = _write_crash_log(exc)
-        click.echo(
-            f"error: internal error ({type(exc).__name__}: {exc}); crash log: {log}", err=True
-        )
-        sys.exit(EXIT_INTERNAL)
-    sys.exit(code if isinstance(code, int) else 0)
+    """Run the CLI (console script and ``python -m perfguard``)."""
+    cli.main(args=argv, prog_name="perfguard")
 
 
 # --- command registration: one line per command module (each defines ``command``) ---

@@ -103,14 +103,6 @@ def asv_project(tmp_path: Path, benchmarks: str, workload: str) -> AsvProject:
         "html_dir": "html",
         "env_dir": "env",
     }
-    subprocess.run(
-        [sys.executable, "-m", "asv", "machine", "--yes", "--machine", MACHINE],
-        cwd=root,
-        env=project.env(),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
     project.commit(
         {
             "asv.conf.json": json.dumps(config, indent=2),
@@ -120,5 +112,13 @@ def asv_project(tmp_path: Path, benchmarks: str, workload: str) -> AsvProject:
             "benchmarks/bench.py": benchmarks,
         },
         "initial",
+    )
+    subprocess.run(
+        [sys.executable, "-m", "asv", "machine", "--yes", "--machine", MACHINE],
+        cwd=root,
+        env=project.env(),
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return project

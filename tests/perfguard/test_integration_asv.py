@@ -1,0 +1,132 @@
+"""perfguard compare on results written by a real asv run, in a temporary git repository.
+
+Two commits of a tiny suite: the second makes ``time_slowed`` do 30 % more work, leaves
+``time_steady`` alone and drops ``track_rate`` (events/s, higher is better) by 30 %. The suite
+times CPU (asv's ``timer`` attribute) and the gate uses a 15 % threshold: the machine is shared
+with other jobs and base and head are measured at different moments, which moves unchanged
+timings by several percent (the paired rounds of ``perfguard run`` are the remedy for that;
+here the point is reading real asv output and deciding on it).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from perfguard.cli import cli
+from tests.helpers.asvrepo import MACHINE, AsvProject, asv_project
+
+BENCHMARKS = """
+from benchmarks import _workload
+
+
+def _work(n):
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def time_slowed():
+    _work(_workload.SLOWED)
+
+
+def time_steady():
+    _work(_workload.STEADY)
+
+
+def track_rate():
+    return _workload.RATE
+
+
+track_rate.unit = "events/s"
+"""
+
+WORKLOAD = "SLOWED = 20000\nSTEADY = 20000\nRATE = 100000.0\n"
+SLOWER = "SLOWED = 26000\nSTEADY = 20000\nRATE = 70000.0\n"
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory) -> tuple[AsvProject, str, str]:
+    project = asv_project(tmp_path_factory.mktemp("asv"), BENCHMARKS, WORKLOAD)
+    base = project.git("rev-parse", "HEAD")
+    head = project.commit({"benchmarks/_workload.py": SLOWER}, "slow down time_slowed")
+    args = ("-a", "repeat=15", "-a", "processes=1", "-a", "warmup_time=0.05")
+    project.asv_run(base, *args)
+    project.asv_run(head, *args)
+    project.git("checkout", "-q", "main")
+    return project, base, head
+
+
+pytestmark = pytest.mark.integration
+
+
+def run_cli(project: AsvProject, *args: str) -> tuple[int, dict]:
+    result = CliRunner().invoke(
+        cli,
+        ["compare", *args, "--repo", str(project.root), "--threshold", "15%", "--format", "json"],
+        catch_exceptions=False,
+    )
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_real_asv_slowdown_is_flagged_exactly_there(measured: tuple[AsvProject, str, str]) -> None:
+    project, base, _head = measured
+    code, report = run_cli(project, base[:10], "main")
+    verdicts = {row["benchmark"]: row["verdict"] for row in report["rows"]}
+    assert verdicts["bench.time_slowed"] == "regressed"
+    assert verdicts["bench.track_rate"] == "regressed"
+    assert verdicts["bench.time_steady"] not in ("regressed", "improved")
+    assert code == 1
+    slowed = next(r for r in report["rows"] if r["benchmark"] == "bench.time_slowed")
+    assert slowed["method"] == "samples"
+    assert 0.15 < slowed["change"] < 1.0
+
+
+def test_reverse_order_is_an_improvement(measured: tuple[AsvProject, str, str]) -> None:
+    project, base, head = measured
+    code, report = run_cli(project, head, base)
+    verdicts = {row["benchmark"]: row["verdict"] for row in report["rows"]}
+    assert verdicts["bench.time_slowed"] == "improved"
+    assert verdicts["bench.track_rate"] == "improved"
+    assert "regressed" not in verdicts.values()
+    assert code == 0
+
+
+def test_result_files_given_directly_and_through_a_real_subprocess(
+    measured: tuple[AsvProject, str, str],
+) -> None:
+    project, base, head = measured
+    files = {p.name[:8]: p for p in (project.results_dir / MACHINE).glob("*.json")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "perfguard",
+            "compare",
+            str(files[base[:8]]),
+            str(files[head[:8]]),
+            "--threshold",
+            "15%",
+            "--format",
+            "markdown",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1"},
+    )
+    assert done.returncode == 1, done.stderr
+    assert "bench.time\\_slowed" in done.stdout or "bench.time_slowed" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_unknown_commit_is_one_line_exit_2(measured: tuple[AsvProject, str, str]) -> None:
+    project, _, _ = measured
+    result = CliRunner().invoke(cli, ["compare", "deadbeef", "main", "--repo", str(project.root)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
