@@ -33,10 +33,10 @@ FRAME_MAGIC = 0x52465645  # b"EVFR" little-endian
 FRAME_MAGIC_BYTES = struct.pack("<I", FRAME_MAGIC)
 _FRAME_LEAD = struct.Struct("<II")
 _FRAME_CRCS = struct.Struct("<II")
-_FRAME_HEADER = struct.Struct("<IIII")
-FRAME_HEADER_SIZE = _FRAME_HEADER.size
-_BODY = struct.Struct("<QdBHH")
-BODY_FIXED_SIZE = _BODY.size
+FRAME_HEADER = struct.Struct("<IIII")
+FRAME_HEADER_SIZE = FRAME_HEADER.size
+BODY = struct.Struct("<QdBHH")
+BODY_FIXED_SIZE = BODY.size
 
 FLAG_COMMIT = 1
 FLAG_ENCODED = 2
@@ -65,7 +65,7 @@ def encode_frame(
     position: int, timestamp: float, flags: int, stream: bytes, type: bytes, payload: bytes
 ) -> bytes:
     body = b"".join(
-        (_BODY.pack(position, timestamp, flags, len(stream), len(type)), stream, type, payload)
+        (BODY.pack(position, timestamp, flags, len(stream), len(type)), stream, type, payload)
     )
     lead = _FRAME_LEAD.pack(FRAME_MAGIC, len(body))
     return b"".join((lead, _FRAME_CRCS.pack(crc32(lead), crc32(body)), body))
@@ -90,7 +90,7 @@ def check_frame(data: bytes | memoryview, offset: int) -> FrameCheck:
     end = len(data)
     if end - offset < FRAME_HEADER_SIZE:
         return FrameCheck(FrameStatus.INCOMPLETE, 0, "file ends inside a frame header")
-    magic, length, lead_crc, body_crc = _FRAME_HEADER.unpack_from(data, offset)
+    magic, length, lead_crc, body_crc = FRAME_HEADER.unpack_from(data, offset)
     if magic != FRAME_MAGIC:
         return FrameCheck(FrameStatus.BAD, 0, "no frame magic")
     if crc32(data[offset : offset + 8]) != lead_crc:
@@ -115,7 +115,7 @@ class FrameBody(NamedTuple):
 def decode_body(data: bytes | memoryview, offset: int, size: int) -> FrameBody:
     """Split the body of a checked frame that starts at ``offset`` and is ``size`` bytes long."""
     start = offset + FRAME_HEADER_SIZE
-    position, timestamp, flags, stream_len, type_len = _BODY.unpack_from(data, start)
+    position, timestamp, flags, stream_len, type_len = BODY.unpack_from(data, start)
     names = start + BODY_FIXED_SIZE
     types = names + stream_len
     payload = types + type_len

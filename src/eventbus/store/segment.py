@@ -6,13 +6,18 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
+from zlib import crc32
 
 from .framing import (
+    BODY,
+    BODY_FIXED_SIZE,
     FLAG_COMMIT,
+    FRAME_HEADER,
+    FRAME_HEADER_SIZE,
+    FRAME_MAGIC,
     SEGMENT_HEADER_SIZE,
     FrameStatus,
     check_frame,
-    decode_body,
     decode_segment_header,
     encode_segment_header,
     find_next_frame,
@@ -109,19 +114,33 @@ def scan_segment(name: str, data: bytes, *, last: bool) -> SegmentScan:
         offset = resync
     names: dict[bytes, str] = {}
     size = len(data)
+    view = memoryview(data)
+    records = scan.records
     while offset < size:
-        check = check_frame(data, offset)
-        if check.status is FrameStatus.OK:
-            body = decode_body(data, offset, check.size)
-            stream = names.get(body.stream) or names.setdefault(body.stream, body.stream.decode())
-            type = names.get(body.type) or names.setdefault(body.type, body.type.decode())
-            scan.records.append(
-                ScannedRecord(
-                    body.position, offset, check.size, body.timestamp, body.flags, stream, type
+        # Fast path for an intact frame; anything else is classified by check_frame below.
+        if size - offset >= FRAME_HEADER_SIZE:
+            magic, length, lead_crc, body_crc = FRAME_HEADER.unpack_from(data, offset)
+            start = offset + FRAME_HEADER_SIZE
+            end = start + length
+            if (
+                magic == FRAME_MAGIC
+                and length >= BODY_FIXED_SIZE
+                and end <= size
+                and crc32(view[offset : offset + 8]) == lead_crc
+                and crc32(view[start:end]) == body_crc
+            ):
+                position, timestamp, flags, stream_len, type_len = BODY.unpack_from(data, start)
+                at = start + BODY_FIXED_SIZE
+                raw_stream = data[at : at + stream_len]
+                raw_type = data[at + stream_len : at + stream_len + type_len]
+                stream = names.get(raw_stream) or names.setdefault(raw_stream, raw_stream.decode())
+                type = names.get(raw_type) or names.setdefault(raw_type, raw_type.decode())
+                records.append(
+                    ScannedRecord(position, offset, end - offset, timestamp, flags, stream, type)
                 )
-            )
-            offset += check.size
-            continue
+                offset = end
+                continue
+        check = check_frame(data, offset)
         resync = find_next_frame(data, offset + 1)
         if resync is None:
             torn = check.status is FrameStatus.INCOMPLETE or data.count(0, offset) == size - offset
