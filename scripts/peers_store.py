@@ -147,9 +147,7 @@ def run(n_events: int) -> list[tuple[str, float]]:
     ):
         figures.append((f"eventsourcing-sqlite {label}", theirs[key]))
         figures.append((f"eventbus.store {label}", ours[key]))
-        figures.append(
-            (f"ratio eventbus.store / eventsourcing-sqlite, {label}", ours[key] / theirs[key])
-        )
+        figures.append((f"ratio ours/peer, {label}", ours[key] / theirs[key]))
     figures.append(
         ("eventsourcing-sqlite default PRAGMA synchronous (2 = FULL)", theirs["synchronous"])
     )
