@@ -562,7 +562,9 @@ class EventBus:
 
     def _drop(self, event: Event) -> None:
         self._counters.dropped += 1
-        self._emit("dropped", event, error=f"queue full ({self.max_queue}), policy {self.policy.value}")
+        self._emit(
+            "dropped", event, error=f"queue full ({self.max_queue}), policy {self.policy.value}"
+        )
 
     def _refuse(self, event: Event, error: Exception) -> None:
         self._counters.rejected += 1

@@ -116,8 +116,7 @@ class ContextStore:
     def _fits(self, size: int) -> bool:
         limits = self.limits
         return (
-            len(self._entries) < limits.max_messages
-            and self.size_bytes + size <= limits.max_bytes
+            len(self._entries) < limits.max_messages and self.size_bytes + size <= limits.max_bytes
         )
 
     def _push(self, message: Message, size: int) -> None:

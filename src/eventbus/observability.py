@@ -15,6 +15,7 @@ import logging
 import os
 import stat
 import sys
+import threading
 from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
@@ -176,7 +177,11 @@ class JsonlFileHandler:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
+        # Serialises the writer threads even if a flush is cancelled while its write runs.
+        self._thread_lock = threading.Lock()
+        self._stats_lock = threading.Lock()  # stats change on the loop and in writer threads
         self._failing = False
+        self._stopping = False
 
     def __call__(self, trace: Trace) -> None:
         if self.filter is not None and not self.filter(trace):
@@ -186,8 +191,9 @@ class JsonlFileHandler:
         if len(buffer) >= self.batch_size:
             if len(buffer) > self.max_buffer:
                 del buffer[0]
-                self.stats.lost += 1
-                self.stats.last_error = "writer behind: oldest buffered trace discarded"
+                with self._stats_lock:
+                    self.stats.lost += 1
+                    self.stats.last_error = "writer behind: oldest buffered trace discarded"
             if self._wake is not None:
                 self._wake.set()
 
@@ -213,9 +219,10 @@ class JsonlFileHandler:
     async def aclose(self) -> None:
         """Stop the flusher, write what is left and close the file."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            assert self._wake is not None
+            self._wake.set()
+            await self._task
             self._task = None
         await self.flush()
         if self._fd is not None:
@@ -236,7 +243,7 @@ class JsonlFileHandler:
 
     async def _flush_loop(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._stopping:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.flush_interval)
             self._wake.clear()
@@ -245,6 +252,10 @@ class JsonlFileHandler:
     # The methods below run in a worker thread, one batch at a time (the write lock).
 
     def _write(self, data: bytes, count: int) -> None:
+        with self._thread_lock:
+            self._write_locked(data, count)
+
+    def _write_locked(self, data: bytes, count: int) -> None:
         try:
             fd = self._open()
             if self._size and self._size + len(data) > self.max_bytes and _is_regular(fd):
@@ -264,7 +275,8 @@ class JsonlFileHandler:
         except OSError as exc:
             self._fail(exc, count)
         else:
-            self.stats.written += count
+            with self._stats_lock:
+                self.stats.written += count
             self._failing = False
 
     def _open(self) -> int:
@@ -289,10 +301,11 @@ class JsonlFileHandler:
         self.stats.rotations += 1
 
     def _fail(self, exc: OSError, count: int) -> None:
-        self.stats.errors += 1
-        self.stats.lost += count
         reason = exc.strerror or str(exc)
-        self.stats.last_error = f"cannot write {self.path}: {reason} ({count} traces lost)"
+        with self._stats_lock:
+            self.stats.errors += 1
+            self.stats.lost += count
+            self.stats.last_error = f"cannot write {self.path}: {reason} ({count} traces lost)"
         if self._fd is not None:  # reopen next time: the path may have been fixed
             with contextlib.suppress(OSError):
                 os.close(self._fd)

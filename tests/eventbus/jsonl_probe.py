@@ -22,14 +22,14 @@ from tests.eventbus.support import Pong
 
 
 async def probe(path: str, events: int) -> dict[str, object]:
-    async with JsonlFileHandler(path, batch_size=10, max_buffer=2 * events + 10) as log:
-        async with EventBus() as bus:
-            bus.observe(log)
-            bus.subscribe(Pong, lambda e: None)
-            for n in range(events):
-                await bus.publish(Pong(text=f"{n:04d}" * 10))
-            await bus.join()
-            stats = bus.stats()
+    log = JsonlFileHandler(path, batch_size=10, max_buffer=2 * events + 10)
+    async with log, EventBus() as bus:  # the bus stops first, then the log flushes
+        bus.observe(log)
+        bus.subscribe(Pong, lambda e: None)
+        for n in range(events):
+            await bus.publish(Pong(text=f"{n:04d}" * 10))
+        await bus.join()
+        stats = bus.stats()
     return {
         "published": stats.published,
         "delivered": stats.delivered,

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 from eventbus import Command, Event, HandlerFailed, Message
-from eventbus.messages import describe, new_message_id
+from eventbus.messages import describe
 from tests.eventbus.support import Add, Ping
 
 

@@ -145,13 +145,12 @@ def test_jsonl_handler_writes_every_trace_as_a_json_line(tmp_path: Path) -> None
             raise RuntimeError("two")
 
     async def scenario() -> JsonlFileHandler:
-        async with JsonlFileHandler(path) as log:
-            async with EventBus() as bus:
-                bus.observe(log)
-                bus.subscribe(Ping, broken)
-                for n in range(5):
-                    await bus.publish(Ping(n=n, session_id="s"))
-                await bus.join()
+        async with JsonlFileHandler(path) as log, EventBus() as bus:
+            bus.observe(log)
+            bus.subscribe(Ping, broken)
+            for n in range(5):
+                await bus.publish(Ping(n=n, session_id="s"))
+            await bus.join()
         return log
 
     log = run(scenario())
@@ -197,13 +196,17 @@ def test_jsonl_filter(tmp_path: Path) -> None:
 
 def test_jsonl_rotation_by_size(tmp_path: Path) -> None:
     path = tmp_path / "bus.jsonl"
-    line_size = len(encode_trace(trace(message=Pong(text="x" * 100)))) + 1
+
+    def same_size() -> Pong:  # fixed id and timestamp: every line has the same length
+        return Pong(id="fixed", timestamp=1.5, text="x" * 100)
+
+    line_size = len(encode_trace(trace(message=same_size()))) + 1
 
     async def scenario() -> JsonlFileHandler:
         log = JsonlFileHandler(path, max_bytes=line_size * 10, backups=2, batch_size=5)
         for _ in range(6):  # six batches of five lines: rotate every two batches
             for _ in range(5):
-                log(trace(message=Pong(text="x" * 100)))
+                log(trace(message=same_size()))
             await log.flush()
         await log.aclose()
         return log
@@ -268,15 +271,14 @@ def test_jsonl_settings_are_validated(tmp_path: Path) -> None:
 
 def run_bus_with_log(path: Path | str, events: int) -> tuple[EventBus, JsonlFileHandler]:
     async def scenario() -> tuple[EventBus, JsonlFileHandler]:
-        async with JsonlFileHandler(path, batch_size=10) as log:
-            async with EventBus() as bus:
-                bus.observe(log)
-                seen: list[int] = []
-                bus.subscribe(Ping, lambda e: seen.append(e.n))
-                for n in range(events):
-                    await bus.publish(Ping(n=n))
-                await bus.join()
-                assert seen == list(range(events))
+        async with JsonlFileHandler(path, batch_size=10) as log, EventBus() as bus:
+            bus.observe(log)
+            seen: list[int] = []
+            bus.subscribe(Ping, lambda e: seen.append(e.n))
+            for n in range(events):
+                await bus.publish(Ping(n=n))
+            await bus.join()
+            assert seen == list(range(events))
         return bus, log
 
     return run(scenario())
