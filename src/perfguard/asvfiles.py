@@ -50,8 +50,6 @@ _KINDS = {
 """``benchmarks.json`` types: asv_runner writes memory and peakmemory; mem and peakmem too."""
 _MAX_NAMES_SHOWN = 5
 _NOT_PARAMETERIZED: list[tuple[Any, ...]] = [()]
-_BENCHMARKS_CACHE: dict[bytes, Mapping[str, BenchmarkInfo]] = {}
-_BENCHMARKS_CACHE_SIZE = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +60,10 @@ class BenchmarkInfo:
     unit: str
     param_names: tuple[str, ...] = ()
     version: str | None = None
+
+
+_BENCHMARKS_CACHE: dict[bytes, Mapping[str, BenchmarkInfo]] = {}
+_BENCHMARKS_CACHE_SIZE = 8
 
 
 def read_json(path: Path, what: str) -> Any:
