@@ -192,6 +192,17 @@ def test_non_finite_numbers_become_null() -> None:
     validate(document)
 
 
+def test_lone_surrogates_become_replacement_characters() -> None:
+    r = row(Verdict.REGRESSED, benchmark="a\ud800b", params=(("p\udfff", "v"),), ratio=1.3)
+    c = comparison([r], warnings=["machine \ud800"])
+    document = parse(render_json(c))
+    assert document["rows"][0]["benchmark"] == "a\ufffdb"
+    assert document["rows"][0]["params"] == {"p\ufffd": "v"}
+    assert document["warnings"] == ["machine \ufffd"]
+    assert document["rows"][0]["change"] == pytest.approx(0.3)
+    validate(document)
+
+
 def test_only_changed_filters_rows_but_not_the_summary() -> None:
     document = parse(render_json(report_comparison(), only_changed=True))
     assert document["only_changed"] is True

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from perfguard.errors import ConfigError
 from perfguard.models import Verdict
@@ -225,6 +226,45 @@ def test_any_name_and_unit_stay_inside_their_row(name: str, unit: str) -> None:
     assert not re.search(r"@\w", out)
 
 
+COMMONMARK_WITH_TABLES = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+OUR_HTML = re.compile(
+    r"<!-- perfguard:sticky-comment key=default -->|</?code>|</details>"
+    r"|<details><summary>[^<>]*</summary>"
+)
+
+
+MARKDOWN_HEAVY = st.text(
+    alphabet=st.sampled_from("|`<>&@*_[]~$\\\n\r#!()/:;= aZ9") | st.characters(),
+    min_size=1,
+    max_size=80,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=MARKDOWN_HEAVY)
+@example("<script>alert(1)</script>")
+@example("_em_ *em* **strong** ~~del~~ `code` $x$")
+@example("[link](http://example.com) ![img](x.png) <http://auto.link>")
+@example("&#124; &amp; &lt;b&gt; @octocat @org/team")
+@example("a\n\n# heading\r\n- item")
+def test_a_markdown_parser_sees_the_name_as_plain_text_in_its_cell(name: str) -> None:
+    """Parse the comment with a CommonMark + GFM tables parser (markdown-it, as rich uses): the
+    name's cell must hold one plain text run equal to the name, and the only HTML is ours."""
+    c = comparison([row(Verdict.REGRESSED, benchmark=name, ratio=1.3)], warnings=[name])
+    tokens = COMMONMARK_WITH_TABLES.parse(render_markdown(c))
+    html = [t.content.strip() for t in tokens if t.type == "html_block"]
+    for t in tokens:
+        html += [child.content for child in t.children or () if child.type == "html_inline"]
+    assert all(OUR_HTML.fullmatch(h) for h in html), html
+    body_cells = [tokens[i + 1] for i, t in enumerate(tokens) if t.type == "td_open"]
+    assert len(body_cells) == 6  # one row of six cells: nothing leaked into another cell
+    children = body_cells[0].children or []
+    assert {child.type for child in children} <= {"text"}
+    visible = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", name).replace("@", "@\u200b")
+    visible = re.sub("[\ud800-\udfff]", "\ufffd", visible)
+    assert "".join(child.content for child in children).strip() == visible.strip()
+
+
 def test_very_long_cells_are_cut() -> None:
     c = comparison([row(Verdict.REGRESSED, benchmark="n" * 5000, ratio=1.3)])
     out = render_markdown(c)
@@ -306,6 +346,13 @@ def test_a_section_is_left_out_whole_when_not_even_its_header_fits() -> None:
         assert table_rows(out) + (int(note.group(1)) if note else 0) == 13
         outcomes.add((bool(regressions.group(1)), improvements))
     assert outcomes == {(False, True), (False, False), (True, False)}
+
+
+def test_lone_surrogates_in_names_become_replacement_characters() -> None:
+    c = comparison([row(Verdict.REGRESSED, benchmark="a\ud800b", ratio=1.3)])
+    out = render_markdown(c)
+    assert "a\ufffdb" in out
+    out.encode("utf-8")  # postable
 
 
 def test_characters_outside_the_bmp_count_twice() -> None:

@@ -173,6 +173,15 @@ def test_control_characters_in_names_are_shown_escaped_not_obeyed() -> None:
     assert "WARNING: machine \\x1b]0;title\\x07 changed" in out
 
 
+@pytest.mark.parametrize("limit", [200, 0], ids=["rich", "fast-path"])
+def test_lone_surrogates_are_shown_escaped(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    monkeypatch.setattr(terminal, "RICH_ROW_LIMIT", limit)
+    c = comparison([row(Verdict.REGRESSED, benchmark="a\ud800b", ratio=1.2)])
+    out = render_terminal(c)
+    assert "a\\ud800b" in out
+    out.encode("utf-8")  # printable
+
+
 def test_rich_markup_in_names_is_printed_literally() -> None:
     c = comparison([row(Verdict.REGRESSED, benchmark="bench.[bold red]x[/]", ratio=1.2)])
     assert "bench.[bold red]x[/]" in render_terminal(c, color=True)

@@ -97,7 +97,23 @@ def render_json(comparison: Comparison, *, only_changed: bool = False) -> str:
     }
     # msgspec writes NaN and infinities as null (JSON has no such numbers), enums as their
     # values, and is several times faster than the json module on 10 000 rows.
-    return msgspec.json.format(msgspec.json.encode(document), indent=2).decode() + "\n"
+    try:
+        encoded = msgspec.json.encode(document)
+    except UnicodeEncodeError:
+        # A lone surrogate in a name read from JSON: UTF-8 cannot carry it.
+        encoded = msgspec.json.encode(_scrub(msgspec.to_builtins(document)))
+    return msgspec.json.format(encoded, indent=2).decode() + "\n"
+
+
+def _scrub(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {_scrub(key): _scrub(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    return value
 
 
 def load_schema() -> dict[str, Any]:

@@ -24,6 +24,8 @@ CELL_LIMIT = 300
 
 _ESCAPES: dict[int, str] = {
     **dict.fromkeys((*range(32), *range(127, 160), 8232, 8233), " "),
+    # Lone surrogates (possible in names read from JSON) cannot be sent as UTF-8.
+    **dict.fromkeys(range(0xD800, 0xE000), "\ufffd"),
     ord("\\"): "\\\\",
     ord("&"): "&amp;",
     ord("<"): "&lt;",
@@ -48,7 +50,8 @@ def escape_cell(text: str) -> str:
     - ``@`` gets a zero-width space after it, so ``@name`` notifies nobody (GitHub resolves
       entities before it looks for mentions, so ``&#64;`` would not be enough);
     - markdown punctuation (``\\ * _ [ ] ~ $``) is backslash-escaped: no emphasis, links or math;
-    - newlines, carriage returns and other control characters become spaces.
+    - newlines, carriage returns and other control characters become spaces, and lone
+      surrogates (which cannot be encoded) become U+FFFD.
 
     ``#123`` stays as it is: an issue link is harmless.
     """
@@ -87,7 +90,9 @@ def render_markdown(
 
 def _size(text: str) -> int:
     """Length in UTF-16 code units: characters outside the BMP count twice."""
-    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _note(count: int) -> str:

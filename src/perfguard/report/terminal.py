@@ -45,6 +45,7 @@ _GAP = "   "
 
 _CONTROL_ESCAPES = {
     **{code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))},
+    **{code: f"\\u{code:04x}" for code in range(0xD800, 0xE000)},
     ord("\n"): "\\n",
     ord("\r"): "\\r",
     ord("\t"): "\\t",
@@ -53,7 +54,8 @@ _CONTROL_ESCAPES = {
 
 def terminal_text(text: str) -> str:
     """Control characters shown escaped (``\\x1b``, ``\\n``): a benchmark name must not be able
-    to move the cursor, recolour the terminal or break a table row."""
+    to move the cursor, recolour the terminal or break a table row. Lone surrogates, which no
+    terminal encoding can print, are shown escaped too (``\\ud800``)."""
     return text.translate(_CONTROL_ESCAPES)
 
 
