@@ -84,7 +84,7 @@ def test_real_asv_slowdown_is_flagged_exactly_there(measured: tuple[AsvProject, 
     assert code == 1
     slowed = next(r for r in report["rows"] if r["benchmark"] == "bench.time_slowed")
     assert slowed["method"] == "samples"
-    assert 0.15 < slowed["change"] < 1.0
+    assert slowed["change"] > 0.15
 
 
 def test_reverse_order_is_an_improvement(measured: tuple[AsvProject, str, str]) -> None:
