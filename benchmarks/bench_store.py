@@ -168,6 +168,22 @@ async def query_latencies(directory: Path) -> list[float]:
         return samples
 
 
+def fdatasync_latencies(directory: Path, n: int = LATENCY_APPENDS) -> list[float]:
+    """The disk's own floor: append 100 bytes and fdatasync, with no store around it."""
+    fd = os.open(directory / "floor", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        samples = []
+        clock = time.perf_counter
+        for _ in range(n):
+            os.write(fd, PAYLOAD)
+            start = clock()
+            os.fdatasync(fd)
+            samples.append(clock() - start)
+        return samples
+    finally:
+        os.close(fd)
+
+
 # -- asv benchmarks ------------------------------------------------------------------------
 
 
@@ -190,6 +206,19 @@ class AppendLatency(_Directory):
 
     def track_append_latency_p99(self) -> float:
         return percentile(asyncio.run(append_latencies(self.directory)), 0.99)
+
+
+class DiskFloor(_Directory):
+    """fdatasync latency of the disk under the benchmark directory, to read the others against."""
+
+    unit = "seconds"
+    timeout = 120
+
+    def track_disk_fdatasync_p50(self) -> float:
+        return percentile(fdatasync_latencies(self.directory), 0.50)
+
+    def track_disk_fdatasync_p99(self) -> float:
+        return percentile(fdatasync_latencies(self.directory), 0.99)
 
 
 class GroupCommit(_Directory):
@@ -234,7 +263,7 @@ def main(rounds: int) -> None:
     """Every figure ``rounds`` times on fresh directories; print the median and the spread."""
     figures: dict[str, list[float]] = {}
     for _ in range(rounds):
-        for cls in (AppendLatency, GroupCommit, Replay):
+        for cls in (DiskFloor, AppendLatency, GroupCommit, Replay):
             for name in sorted(n for n in dir(cls) if n.startswith("track_")):
                 bench = cls()
                 bench.setup()
