@@ -99,3 +99,6 @@ cli.add_command(comment.command)
 from perfguard.commands import summary  # noqa: E402
 
 cli.add_command(summary.command)
+from perfguard.commands import run  # noqa: E402
+
+cli.add_command(run.command)

@@ -1,0 +1,185 @@
+"""``perfguard run [BASE] [HEAD]``: measure both commits here, in paired rounds, and gate."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from perfguard import paired, rounds
+from perfguard.commands.compare import Outputs, emit, gate, use_color
+from perfguard.errors import ConfigError
+from perfguard.policy import load_policy
+from perfguard.runner import RunSettings, execute
+from perfguard.runner.progress import make_display
+from perfguard.runner.schedule import Effort
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$")
+
+
+def parse_budget(text: str | None) -> float | None:
+    """``90s``, ``10m``, ``1.5h`` or plain seconds -> seconds."""
+    if text is None:
+        return None
+    match = _DURATION.match(text)
+    if not match:
+        raise ConfigError(f"--budget {text!r}: use e.g. 90s, 10m or 1h")
+    value = float(match.group(1))
+    unit = (match.group(2) or "s")[0]
+    seconds = value * {"s": 1, "m": 60, "h": 3600}[unit]
+    if seconds <= 0:
+        raise ConfigError("--budget must be positive")
+    return seconds
+
+
+def effort_from(min_rounds: int, max_rounds: int, budget: str | None) -> Effort:
+    try:
+        return Effort(min_rounds=min_rounds, max_rounds=max_rounds, budget=parse_budget(budget))
+    except ValueError:
+        raise ConfigError(
+            f"--min-rounds {min_rounds} / --max-rounds {max_rounds}: need 2 <= min <= max"
+        ) from None
+
+
+@click.command(
+    "run",
+    epilog="""\b
+Examples:
+  perfguard run                          # merge base with the default branch vs HEAD
+  perfguard run main HEAD -b 'bus\\.' --budget 10m
+  perfguard run --quick                  # a first look: 3 short rounds
+\b
+Exit codes: 0 no regression, 1 regression, 2 usage, input or build error.""",
+)
+@click.argument("base", required=False)
+@click.argument("head", required=False)
+@click.option(
+    "--config",
+    "asv_config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("asv.conf.json"),
+    show_default=True,
+    help="asv configuration of the project.",
+)
+@click.option("-b", "--bench", help="Regular expression selecting benchmarks (as asv -b).")
+@click.option("--quick", is_flag=True, help="A first look: 3 rounds of few samples.")
+@click.option("--min-rounds", default=5, show_default=True, help="Rounds every benchmark gets.")
+@click.option(
+    "--max-rounds", default=20, show_default=True, help="Rounds an undecided benchmark may get."
+)
+@click.option("--budget", help="Wall-time limit for the rounds, e.g. 10m [default: none].")
+@click.option("--seed", type=int, help="Seed of the random round order [default: random].")
+@click.option("--machine", help="asv machine name [default: this host's].")
+@click.option("--env", "env_spec", help="asv environment to use [default: the first one].")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Rounds file to write [default: <results_dir>/../perfguard/BASE-HEAD.rounds.json].",
+)
+@click.option(
+    "--correction",
+    type=click.Choice([c.value for c in paired.Correction]),
+    default=paired.Correction.HOLM.value,
+    show_default=True,
+    help="Family correction of the p-values across benchmarks.",
+)
+@click.option(
+    "--perfguard-config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="perfguard.toml or pyproject.toml [default: nearest one].",
+)
+@click.option("--threshold", help="Relative change that matters, e.g. 5% [default: 5%].")
+@click.option("--fail-on", type=click.Choice(["regression", "never"]), help="'never': exit 0.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--only-changed", is_flag=True, help="Hide unchanged and skipped benchmarks.")
+@click.option("--markdown-file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json-file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--color/--no-color", default=None)
+def command(
+    base: str | None,
+    head: str | None,
+    asv_config: Path,
+    bench: str | None,
+    quick: bool,
+    min_rounds: int,
+    max_rounds: int,
+    budget: str | None,
+    seed: int | None,
+    machine: str | None,
+    env_spec: str | None,
+    output: Path | None,
+    correction: str,
+    perfguard_config: Path | None,
+    threshold: str | None,
+    fail_on: str | None,
+    fmt: str,
+    only_changed: bool,
+    markdown_file: Path | None,
+    json_file: Path | None,
+    color: bool | None,
+) -> int:
+    """Build BASE and HEAD with asv and measure them in paired, random-order rounds.
+
+    Every round runs the selected benchmarks for both commits back to back, each in a fresh
+    process, in an order drawn at random (the seed is recorded). Benchmarks still undecided
+    after --min-rounds get more rounds, up to --max-rounds and within --budget. The verdict
+    rests on the per-round log-ratios ln(head/base): regressed, improved, unchanged, or
+    inconclusive when the noise is too large to tell. asv's results stay valid for
+    `asv publish`; the pairs are kept in perfguard's rounds file.
+    """
+    if bench is not None:
+        try:
+            re.compile(bench)
+        except re.error as exc:
+            raise ConfigError(f"-b {bench!r} is not a regular expression: {exc}") from None
+    policy = load_policy(
+        perfguard_config, start=asv_config.resolve().parent, threshold=threshold, fail_on=fail_on
+    )
+    settings = RunSettings(
+        config=asv_config,
+        base=base,
+        head=head,
+        bench=bench,
+        quick=quick,
+        effort=effort_from(min_rounds, max_rounds, budget),
+        seed=seed,
+        machine=machine,
+        env_spec=env_spec,
+        output=output,
+        policy=policy,
+        correction=paired.Correction(correction),
+    )
+    display = make_display(sys.stderr, settings.effort.max_rounds, tty=sys.stderr.isatty())
+    try:
+        outcome = execute(settings, display)
+    finally:
+        display.close()
+    click.echo(f"{outcome.stopped}; rounds written to {outcome.path}", err=True)
+    comparison = rounds.to_comparison(
+        outcome.data, policy, source=str(outcome.path), correction=settings.correction
+    )
+    for warning in comparison.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    emit(
+        comparison,
+        Outputs(
+            fmt=fmt,
+            only_changed=only_changed,
+            color=use_color(color, os.environ),
+            markdown_file=markdown_file,
+            json_file=json_file,
+        ),
+    )
+    return gate(comparison, policy.fail_on)
+
+
+__all__ = ["command", "parse_budget"]

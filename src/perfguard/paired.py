@@ -1,0 +1,160 @@
+"""The paired-rounds estimate: base and head measured back to back, round after round.
+
+Within one round both commits share the machine's state (other load, frequency, thermal), so
+the per-round log-ratio d_r = ln(head_r / base_r) cancels most of the drift that makes two
+separate runs differ by several percent. The round, not the sample, is the independent unit:
+samples inside one process share hash seeds and memory layout (RESEARCH.md, "Noise").
+
+:func:`estimate` turns the rounds into an :class:`~perfguard.models.Estimate` (a t-interval on
+the mean of d_r, its p-value and the minimum detectable effect), so that
+:func:`perfguard.stats.decide` applies the one decision rule. The sign by metric direction is
+applied there: the estimate is always head/base. :func:`family_significance` corrects the
+p-values of many benchmarks (Holm by default) and returns the ``significant=`` override that
+``decide`` accepts.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import special, stats
+
+from perfguard.models import Estimate
+
+CONFIDENCE = 0.99
+"""Two-sided confidence of the interval; 1 - CONFIDENCE is the family's false-alarm budget."""
+POWER = 0.80
+"""Probability with which the minimum detectable effect would be caught."""
+
+
+class Correction(str, enum.Enum):
+    """How p-values of many benchmarks are corrected for the family."""
+
+    HOLM = "holm"
+    """Holm's step-down: controls the chance of any false alarm (family-wise error rate)."""
+    BH = "bh"
+    """Benjamini-Hochberg: controls the expected share of false alarms among those flagged."""
+    NONE = "none"
+    """Each benchmark on its own: about benchmarks x alpha false alarms per run."""
+
+
+def log_ratios(base: Sequence[float], head: Sequence[float]) -> list[float]:
+    """d_r = ln(head_r / base_r) for every round where both sides have a positive value."""
+    if len(base) != len(head):
+        raise ValueError(f"base has {len(base)} rounds, head {len(head)}")
+    return [math.log(h / b) for b, h in zip(base, head, strict=True) if b > 0 and h > 0]
+
+
+def estimate(
+    base: Sequence[float], head: Sequence[float], *, confidence: float = CONFIDENCE
+) -> Estimate:
+    """Mean paired log-ratio with a Student-t interval, p-value and minimum detectable effect.
+
+    With one round there is no spread to speak of: the interval is the point and the minimum
+    detectable effect infinite, so the rule says "inconclusive". With identical log-ratios in
+    every round (deterministic metrics such as allocation counts) the change is exact.
+    """
+    d = np.asarray(log_ratios(base, head), dtype=float)
+    n = len(d)
+    if n == 0:
+        raise ValueError("no round with positive values on both sides")
+    mean = float(d.mean())
+    alpha = 1.0 - confidence
+    if n == 1:
+        return Estimate(
+            ratio=math.exp(mean),
+            low=math.exp(mean),
+            high=math.exp(mean),
+            confidence=confidence,
+            mde=math.inf,
+            method="paired",
+            p_value=1.0,
+            note="1 paired round: no spread to judge the noise by",
+        )
+    sd = float(d.std(ddof=1))
+    if sd == 0.0:
+        return Estimate(
+            ratio=math.exp(mean),
+            low=math.exp(mean),
+            high=math.exp(mean),
+            confidence=confidence,
+            mde=0.0,
+            method="paired-exact",
+            p_value=1.0 if mean == 0.0 else 0.0,
+            note=f"{n} paired rounds with identical ratios",
+        )
+    se = sd / math.sqrt(n)
+    df = n - 1
+    t_crit = float(special.stdtrit(df, 1 - alpha / 2))
+    t_power = float(special.stdtrit(df, POWER))
+    half = t_crit * se
+    return Estimate(
+        ratio=math.exp(mean),
+        low=math.exp(mean - half),
+        high=math.exp(mean + half),
+        confidence=confidence,
+        mde=math.expm1((t_crit + t_power) * se),
+        method="paired",
+        p_value=float(2 * special.stdtr(df, -abs(mean) / se)),
+        note=f"paired t over {n} rounds, per-round spread {sd * 100:.2f}%",
+    )
+
+
+def adjust(p_values: Sequence[float], correction: Correction) -> list[float]:
+    """Family-corrected p-values, in the input order."""
+    if correction is Correction.NONE or len(p_values) <= 1:
+        return list(p_values)
+    p = np.asarray(p_values, dtype=float)
+    if correction is Correction.BH:
+        return [float(x) for x in stats.false_discovery_control(p, method="bh")]
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return [float(x) for x in adjusted]
+
+
+def family_significance(
+    p_values: Sequence[float | None],
+    *,
+    correction: Correction = Correction.HOLM,
+    confidence: float = CONFIDENCE,
+) -> list[bool | None]:
+    """``significant=`` for :func:`perfguard.stats.decide`, per benchmark; None where no p-value."""
+    known = [(i, p) for i, p in enumerate(p_values) if p is not None]
+    adjusted = adjust([p for _, p in known], correction)
+    result: list[bool | None] = [None] * len(p_values)
+    for (i, _), q in zip(known, adjusted, strict=True):
+        result[i] = q < 1.0 - confidence
+    return result
+
+
+def detection_probability(
+    change: float,
+    *,
+    spread: float,
+    rounds: int,
+    threshold: float,
+    confidence: float = CONFIDENCE,
+    replicates: int = 20_000,
+    seed: int = 0,
+) -> float:
+    """How often the rule flags a true ``change`` (0.07 = 7 % worse) as a regression.
+
+    Simulated: ``rounds`` normal log-ratios with per-round standard deviation ``spread`` (log
+    units), flagged when the mean is past ln(1 + threshold) and the t-test is significant,
+    exactly as :func:`estimate` + :func:`perfguard.stats.decide` do for one benchmark.
+    """
+    if rounds < 2:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    d = rng.normal(math.log1p(change), spread, size=(replicates, rounds))
+    mean = d.mean(axis=1)
+    se = d.std(axis=1, ddof=1) / math.sqrt(rounds)
+    t_crit = float(special.stdtrit(rounds - 1, 1 - (1 - confidence) / 2))
+    flagged = (mean > math.log1p(threshold)) & (mean > t_crit * se)
+    return float(flagged.mean())

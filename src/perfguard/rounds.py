@@ -1,0 +1,249 @@
+"""perfguard's own results file for paired rounds: what ``perfguard run`` measured, kept paired.
+
+asv's result files pool samples per commit and lose which base value ran next to which head
+value; this file keeps the pairing (one value per side per round), the random order of every
+round, its seed and the machine's fingerprint. It is versioned (``format``) and written
+atomically; :func:`to_comparison` turns it into a :class:`~perfguard.models.Comparison` through
+:mod:`perfguard.compare`, with the paired estimate and a family correction in place of the
+unpaired one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import statistics
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from perfguard import paired, stats
+from perfguard.compare import compare
+from perfguard.errors import InputError
+from perfguard.fingerprint import Fingerprint
+from perfguard.models import Comparison, Kind, Measurement, ResultSet, Row, Status, Verdict
+from perfguard.policy import Policy
+
+FORMAT = 1
+"""Version of the rounds file layout; readers refuse other versions."""
+FILE_KIND = "perfguard-rounds"
+
+
+class Side(msgspec.Struct, frozen=True, kw_only=True):
+    """One commit of the pair."""
+
+    ref: str
+    commit: str
+
+
+class RoundRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One round: which side ran first, when, how long, and how many benchmarks it measured."""
+
+    index: int
+    order: tuple[str, str]
+    """``("base", "head")`` or ``("head", "base")``, drawn at random per round."""
+    started: str
+    seconds: float
+    benchmarks: int
+
+
+class Series(msgspec.Struct, frozen=True, kw_only=True):
+    """One benchmark (one parameter combination): its value per round on each side.
+
+    ``rounds[i]`` is the round index of ``base[i]`` and ``head[i]``; a benchmark decided early
+    has fewer rounds than the run. ``None`` is a round without a value (failed or skipped).
+    """
+
+    benchmark: str
+    params: tuple[tuple[str, str], ...] = ()
+    kind: Kind
+    unit: str
+    version: str | None = None
+    rounds: list[int] = msgspec.field(default_factory=list)
+    base: list[float | None] = msgspec.field(default_factory=list)
+    head: list[float | None] = msgspec.field(default_factory=list)
+    base_status: Status = Status.OK
+    head_status: Status = Status.OK
+
+    @property
+    def key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        return (self.benchmark, self.params)
+
+    def pairs(self) -> tuple[list[float], list[float]]:
+        """The rounds where both sides have a positive value, as two aligned lists."""
+        both = [
+            (b, h)
+            for b, h in zip(self.base, self.head, strict=True)
+            if b is not None and h is not None and b > 0 and h > 0
+        ]
+        return [b for b, _ in both], [h for _, h in both]
+
+
+class RoundsFile(msgspec.Struct, kw_only=True):
+    """Everything one ``perfguard run`` measured."""
+
+    kind: Literal["perfguard-rounds"] = "perfguard-rounds"
+    format: int = FORMAT
+    perfguard_version: str
+    created: str
+    seed: int
+    base: Side
+    head: Side
+    machine: str
+    env: str
+    fingerprint: Fingerprint
+    settings: dict[str, str | int | float | bool] = msgspec.field(default_factory=dict)
+    rounds: list[RoundRecord] = msgspec.field(default_factory=list)
+    series: list[Series] = msgspec.field(default_factory=list)
+
+
+class _Header(msgspec.Struct):
+    kind: str = ""
+    format: int = 0
+
+
+def write(path: Path, data: RoundsFile) -> None:
+    """Write next to the target and rename: a crash never leaves half a file behind."""
+    tmp = path.with_name(f".{path.name}.perfguard-tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(msgspec.json.format(msgspec.json.encode(data)) + b"\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write rounds file {path}: {exc.strerror or exc}") from None
+
+
+def is_rounds_file(path: Path) -> bool:
+    """True for a readable JSON file that says it is a perfguard rounds file."""
+    try:
+        header = msgspec.json.decode(path.read_bytes(), type=_Header)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return False
+    return header.kind == FILE_KIND
+
+
+def read(path: Path) -> RoundsFile:
+    """Read and check a rounds file; every way it can fail is one :class:`InputError` line."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"rounds file {path} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"cannot read rounds file {path}: {exc.strerror or exc}") from None
+    try:
+        header = msgspec.json.decode(raw, type=_Header)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InputError(f"rounds file {path} is not valid JSON: {exc}") from None
+    if header.kind != FILE_KIND:
+        raise InputError(f"{path} is not a perfguard rounds file (kind {header.kind!r})")
+    if header.format != FORMAT:
+        raise InputError(
+            f"rounds file {path} has format {header.format}, this perfguard reads format "
+            f"{FORMAT}: re-run `perfguard run` or use a matching perfguard version"
+        )
+    try:
+        return msgspec.json.decode(raw, type=RoundsFile)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InputError(f"rounds file {path} is malformed: {exc}") from None
+
+
+def _measurement(series: Series, side: str) -> Measurement:
+    values = [v for v in (series.base if side == "base" else series.head) if v is not None]
+    status = series.base_status if side == "base" else series.head_status
+    if status is Status.OK and not values:
+        status = Status.FAILED
+    return Measurement(
+        benchmark=series.benchmark,
+        params=series.params,
+        kind=series.kind,
+        unit=series.unit,
+        status=status,
+        value=statistics.median(values) if status is Status.OK else None,
+        samples=tuple(values) if status is Status.OK else None,
+        repeat=len(values),
+        version=series.version,
+    )
+
+
+def result_set(data: RoundsFile, side: str, source: str) -> ResultSet:
+    """One side of a rounds file as asv-like results: per benchmark the median over rounds.
+
+    The per-round values are independent processes, so they are honest ``samples`` for the
+    unpaired comparison of two different runs.
+    """
+    commit = data.base.commit if side == "base" else data.head.commit
+    return ResultSet(
+        commit=commit,
+        machine=data.machine,
+        env=data.env,
+        source=source,
+        machine_info=dict(data.fingerprint.machine),
+        measurements=tuple(_measurement(s, side) for s in data.series),
+    )
+
+
+def paired_row(row: Row, series: Series, significant: bool | None) -> Row:
+    """Replace a row's unpaired estimate by the paired one and decide again."""
+    base, head = series.pairs()
+    est = paired.estimate(base, head)
+    verdict, reason = stats.decide(
+        est, threshold=row.threshold, direction=row.direction, significant=significant
+    )
+    if len(base) < 2:
+        verdict, reason = Verdict.INCONCLUSIVE, f"only {len(base)} paired round: re-run"
+    return dataclasses.replace(row, estimate=est, verdict=verdict, reason=reason)
+
+
+def decidable(row: Row) -> bool:
+    """Rows whose verdict comes from the numbers (not from asv's status or configuration)."""
+    return row.estimate is not None
+
+
+def to_comparison(
+    data: RoundsFile,
+    policy: Policy,
+    *,
+    source: str = "",
+    correction: paired.Correction = paired.Correction.HOLM,
+) -> Comparison:
+    """The paired comparison of one run: compare's rows, re-decided on the paired rounds."""
+    base = result_set(data, "base", source)
+    head = result_set(data, "head", source)
+    unpaired = compare(base, head, policy)
+    by_key = {s.key: s for s in data.series}
+    candidates = [
+        i
+        for i, row in enumerate(unpaired.rows)
+        if decidable(row) and by_key[(row.benchmark, row.params)].pairs()[0]
+    ]
+    estimates = [
+        paired.estimate(*by_key[(unpaired.rows[i].benchmark, unpaired.rows[i].params)].pairs())
+        for i in candidates
+    ]
+    significance = paired.family_significance([e.p_value for e in estimates], correction=correction)
+    rows = list(unpaired.rows)
+    for i, significant in zip(candidates, significance, strict=True):
+        rows[i] = paired_row(rows[i], by_key[(rows[i].benchmark, rows[i].params)], significant)
+    return dataclasses.replace(unpaired, rows=tuple(rows))
+
+
+def undecided(comparison: Comparison) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    """Benchmarks that more rounds could still decide."""
+    return {
+        (row.benchmark, row.params)
+        for row in comparison.rows
+        if row.verdict is Verdict.INCONCLUSIVE and not _hopeless(row)
+    }
+
+
+def _hopeless(row: Row) -> bool:
+    """An estimate that is exactly known (deterministic metric) will not change with rounds."""
+    return row.estimate is not None and row.estimate.method == "paired-exact"
+
+
+def finite(value: float) -> float | None:
+    """Values for the file: NaN/inf (asv's skipped) become None."""
+    return value if math.isfinite(value) else None

@@ -1,0 +1,179 @@
+"""``perfguard run``: build base and head through asv, measure them in paired random-order rounds.
+
+- :mod:`.asvenv` drives asv (configuration, environments, builds, one side's round);
+- :mod:`.schedule` orders the rounds and decides when to stop;
+- :mod:`.progress` shows where the run stands;
+- :mod:`.refs` picks the commits.
+
+:func:`execute` ties them together and returns the rounds file it wrote.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from perfguard import __version__, fingerprint, paired, rounds
+from perfguard.models import Status as ValueStatus
+from perfguard.policy import Policy
+from perfguard.runner import asvenv, refs
+from perfguard.runner.progress import Display
+from perfguard.runner.schedule import Effort, Key, run_rounds
+
+QUICK_ATTRIBUTES: Mapping[str, Any] = {"repeat": 3, "warmup_time": 0.0}
+"""``--quick``: few samples per process (asv's own ``--quick`` takes one, too few to pair)."""
+QUICK_EFFORT = Effort(min_rounds=3, max_rounds=3)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunSettings:
+    """Everything one ``perfguard run`` needs, from the command line and the configuration."""
+
+    config: Path
+    base: str | None = None
+    head: str | None = None
+    bench: str | None = None
+    quick: bool = False
+    effort: Effort = field(default_factory=Effort)
+    seed: int | None = None
+    machine: str | None = None
+    machine_file: Path | None = None
+    env_spec: str | None = None
+    output: Path | None = None
+    policy: Policy = field(default_factory=Policy)
+    correction: paired.Correction = paired.Correction.HOLM
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOutcome:
+    data: rounds.RoundsFile
+    path: Path
+    stopped: str
+
+
+def default_output(conf: Any, base: str, head: str) -> Path:
+    """``<results_dir>/../perfguard/<base>-<head>.rounds.json``, beside asv's own results."""
+    return Path(conf.results_dir).parent / "perfguard" / f"{base[:12]}-{head[:12]}.rounds.json"
+
+
+def _series(benchmarks: Any) -> list[rounds.Series]:
+    return [
+        rounds.Series(
+            benchmark=meta.name,
+            params=combo,
+            kind=meta.kind,
+            unit=meta.unit,
+            version=meta.version,
+        )
+        for meta in asvenv.describe(benchmarks).values()
+        for combo in meta.combinations
+    ]
+
+
+def undecided_names(
+    policy: Policy, correction: paired.Correction
+) -> Callable[[rounds.RoundsFile], set[str]]:
+    def undecided(data: rounds.RoundsFile) -> set[str]:
+        comparison = rounds.to_comparison(data, policy, correction=correction)
+        return {name for name, _ in rounds.undecided(comparison)}
+
+    return undecided
+
+
+def _mark_status(data: rounds.RoundsFile, last: Mapping[str, Mapping[Key, asvenv.Outcome]]) -> None:
+    """A benchmark asv skipped (NaN) on a side is skipped, not failed."""
+    for i, series in enumerate(data.series):
+        statuses = {}
+        for side in ("base", "head"):
+            outcome = last.get(side, {}).get(series.key)
+            statuses[side] = (
+                ValueStatus.SKIPPED if outcome is not None and outcome.skipped else ValueStatus.OK
+            )
+        data.series[i] = msgspec.structs.replace(
+            series, base_status=statuses["base"], head_status=statuses["head"]
+        )
+
+
+def execute(settings: RunSettings, display: Display) -> RunOutcome:
+    """Build both commits, run the rounds, keep asv's results and the rounds file up to date."""
+    conf = asvenv.load_config(settings.config)
+    base_ref, base, head_ref, head = refs.resolve_pair(
+        settings.base, settings.head, Path(conf.repo)
+    )
+    machine = asvenv.machine_params(settings.machine, settings.machine_file)
+    asvenv.save_machine(conf, machine)
+    workspace = asvenv.Workspace(conf, settings.env_spec)
+    display.message(f"building base {base[:8]} and head {head[:8]} with asv")
+    envs = workspace.prepare(base, head)
+    benchmarks = workspace.discover(envs["base"], base, settings.bench)
+    if len(benchmarks) == 0:
+        raise asvenv.AsvError(
+            f"no benchmarks selected{f' by {settings.bench!r}' if settings.bench else ''}"
+        )
+    sides = {
+        side: asvenv.SideRun(workspace, envs[side], commit, machine)
+        for side, commit in (("base", base), ("head", head))
+    }
+    attributes = dict(settings.attributes)
+    attributes.setdefault("rounds", 1)
+    if settings.quick:
+        for key, value in QUICK_ATTRIBUTES.items():
+            attributes.setdefault(key, value)
+    effort = QUICK_EFFORT if settings.quick else settings.effort
+    seed = settings.seed if settings.seed is not None else secrets.randbits(32)
+    data = rounds.RoundsFile(
+        perfguard_version=__version__,
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        seed=seed,
+        base=rounds.Side(ref=base_ref, commit=base),
+        head=rounds.Side(ref=head_ref, commit=head),
+        machine=machine["machine"],
+        env=workspace.env_name,
+        fingerprint=fingerprint.current(machine),
+        settings={
+            "min_rounds": effort.min_rounds,
+            "max_rounds": effort.max_rounds,
+            "budget": effort.budget if effort.budget is not None else 0,
+            "bench": settings.bench or "",
+            "quick": settings.quick,
+            "correction": settings.correction.value,
+            "threshold": settings.policy.threshold,
+        },
+        series=_series(benchmarks),
+    )
+    path = settings.output or default_output(conf, base, head)
+    last: dict[str, dict[Key, asvenv.Outcome]] = {}
+
+    def measure(side: str, names: Collection[str]) -> dict[Key, asvenv.Outcome]:
+        selected = benchmarks.filter_out([n for n in benchmarks if n not in set(names)])
+        outcome = sides[side].run_round(selected, attributes)
+        last.setdefault(side, {}).update(outcome)
+        return outcome
+
+    def save(current: rounds.RoundsFile) -> None:
+        for side in sides.values():
+            side.save()
+        rounds.write(path, current)
+
+    display.message(
+        f"measuring {len(data.series)} benchmarks, rounds {effort.min_rounds}-"
+        f"{effort.max_rounds}, seed {seed}"
+    )
+    stopped = run_rounds(
+        data,
+        measure,
+        effort=effort,
+        undecided=undecided_names(settings.policy, settings.correction),
+        display=display,
+        on_round=save,
+    )
+    _mark_status(data, last)
+    rounds.write(path, data)
+    return RunOutcome(data=data, path=path, stopped=stopped)

@@ -1,0 +1,279 @@
+"""asv's own machinery, driven from Python: configuration, environments, builds, one side's run.
+
+perfguard keeps two asv environments of the same kind, one per commit, so that switching
+between base and head in every round costs nothing: asv's regular environment (``env_dir``)
+and a twin under ``<env_dir>-perfguard``. Each has asv's build cache, so a commit built once is
+not built again, and a commit already installed in either environment is used where it is.
+Every benchmark runs in a fresh process (asv's ``spawn`` launcher, ``rounds=1`` per call).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asv import environment, util
+from asv.benchmarks import Benchmarks
+from asv.config import Config
+from asv.machine import Machine, MachineCollection
+from asv.repo import get_repo
+from asv.results import Results
+from asv.runner import BenchmarkResult, run_benchmarks
+
+from perfguard.errors import InputError, PerfguardError
+from perfguard.models import Kind, Params
+
+TWIN_SUFFIX = "-perfguard"
+"""The second environment lives in ``<env_dir>-perfguard``."""
+
+
+class AsvError(PerfguardError):
+    """asv could not build, install or discover: the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """One benchmark (one parameter combination) in one process of one round."""
+
+    value: float | None
+    """The round's value (the fastest of its samples for time benchmarks); None if failed."""
+    skipped: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BenchmarkMeta:
+    """What perfguard needs to know about one discovered benchmark."""
+
+    name: str
+    kind: Kind
+    unit: str
+    version: str | None
+    combinations: tuple[Params, ...]
+
+
+def combinations(info: Mapping[str, Any]) -> list[Params]:
+    """Every parameter combination of one asv benchmark, in asv's order (``()`` if none)."""
+    names = info.get("param_names") or []
+    combos = [
+        tuple(zip(names, values, strict=True)) for values in itertools.product(*info["params"])
+    ]
+    return combos or [()]
+
+
+def load_config(path: Path) -> Any:
+    """Read asv.conf.json with asv itself, every relative path made absolute."""
+    if not path.is_file():
+        raise InputError(f"asv configuration {path} does not exist (pass --config)")
+    try:
+        conf = Config.load(str(path))
+    except util.UserError as exc:
+        raise InputError(f"cannot read asv configuration {path}: {exc}") from None
+    root = path.resolve().parent
+    for attr in ("env_dir", "results_dir", "html_dir", "benchmark_dir"):
+        setattr(conf, attr, str((root / getattr(conf, attr)).resolve()))
+    if "://" not in conf.repo:
+        conf.repo = str((root / conf.repo).resolve())
+    return conf
+
+
+def machine_params(name: str | None, machine_file: Path | None = None) -> dict[str, str]:
+    """asv's machine parameters: stored ones if asv knows the machine, else asv's defaults.
+
+    Unlike ``asv run`` this never asks questions; it records the defaults as ``asv machine
+    --yes`` would, so later ``asv`` commands see the same machine.
+    """
+    path = None if machine_file is None else str(machine_file)
+    wanted = name or Machine.get_unique_machine_name()
+    try:
+        stored = MachineCollection.load(wanted, _path=path)
+    except util.UserError:
+        stored = {}
+    if not stored:
+        stored = Machine.get_defaults()
+        if name:
+            stored["machine"] = name
+        MachineCollection.save(stored["machine"], stored, _path=path)
+    return {str(k): str(v) for k, v in stored.items()}
+
+
+def save_machine(conf: Any, params: Mapping[str, str]) -> None:
+    machine = Machine()
+    machine.__dict__.update(params)
+    machine.save(conf.results_dir)
+
+
+class Workspace:
+    """The asv configuration, repository and the two environments of one ``perfguard run``."""
+
+    def __init__(self, conf: Any, env_spec: str | None = None) -> None:
+        self.conf = conf
+        self.repo = get_repo(conf)
+        twin_conf = copy.copy(conf)
+        twin_conf.env_dir = conf.env_dir.rstrip("/\\") + TWIN_SUFFIX
+        specs = [env_spec] if env_spec else None
+        try:
+            main = list(environment.get_environments(conf, specs, verbose=False))
+            twin = list(environment.get_environments(twin_conf, specs, verbose=False))
+        except util.UserError as exc:
+            raise AsvError(f"asv cannot set up the environment: {exc}") from None
+        if not main:
+            raise AsvError("asv found no usable environment (check pythons/environment_type)")
+        if not main[0].can_install_project():
+            raise AsvError(
+                "perfguard run builds both commits, which an 'existing' environment "
+                "(python=same) cannot: use environment_type virtualenv or conda"
+            )
+        self.envs = (main[0], twin[0])
+
+    @property
+    def env_name(self) -> str:
+        return str(self.envs[0].name)
+
+    @property
+    def python(self) -> str:
+        return str(self.envs[0].python)
+
+    def commit_date(self, commit: str) -> int:
+        return int(self.repo.get_date(commit))
+
+    def prepare(self, base: str, head: str) -> dict[str, Any]:
+        """Create both environments and install base and head, one in each.
+
+        The assignment keeps whatever is already installed where it is (no rebuild, no
+        reinstall); asv's build cache makes any other install a wheel install.
+        """
+        first, second = self.envs
+        installed = (first.installed_commit_hash, second.installed_commit_hash)
+        if installed[0] == head or installed[1] == base:
+            first, second = second, first
+        chosen = {"base": first, "head": second}
+        for side, commit in (("base", base), ("head", head)):
+            env = chosen[side]
+            try:
+                env.create()
+                env.install_project(self.conf, self.repo, commit)
+            except util.ProcessError as exc:
+                raise AsvError(
+                    f"asv could not build or install the {side} commit {commit[:8]}: {exc}"
+                ) from None
+        return chosen
+
+    def discover(self, env: Any, commit: str, regex: str | None) -> Any:
+        """asv's benchmark discovery (in the base environment); saves benchmarks.json."""
+        try:
+            found = Benchmarks.discover(
+                self.conf, self.repo, [env], [commit], regex=[regex] if regex else []
+            )
+        except util.UserError as exc:
+            raise AsvError(f"asv could not discover the benchmarks: {exc}") from None
+        found.save()
+        return found
+
+
+def describe(benchmarks: Any) -> dict[str, BenchmarkMeta]:
+    """perfguard's view of asv's discovered benchmarks, by name."""
+    out: dict[str, BenchmarkMeta] = {}
+    for name, info in benchmarks.items():
+        out[name] = BenchmarkMeta(
+            name=name,
+            kind=Kind(info["type"]),
+            unit=str(info.get("unit") or "unit"),
+            version=info.get("version"),
+            combinations=tuple(combinations(info)),
+        )
+    return out
+
+
+class SideRun:
+    """asv's result file for one commit, growing round by round (asv's append_samples)."""
+
+    def __init__(self, workspace: Workspace, env: Any, commit: str, params: Mapping[str, str]):
+        self.workspace = workspace
+        self.env = env
+        self.commit = commit
+        result_params = dict(params)
+        result_params["python"] = env.python
+        result_params.update(env.requirements)
+        self.results = Results(
+            result_params,
+            env.requirements,
+            commit,
+            workspace.commit_date(commit),
+            env.python,
+            env.name,
+            env.env_vars,
+        )
+
+    def run_round(
+        self, benchmarks: Any, extra_params: Mapping[str, Any]
+    ) -> dict[tuple[str, Params], Outcome]:
+        """Each selected benchmark once, in a fresh process; the round's value per combination."""
+        fresh = Results.unnamed()
+        run_benchmarks(
+            benchmarks,
+            self.env,
+            results=fresh,
+            record_samples=True,
+            extra_params=dict(extra_params),
+            launch_method="spawn",
+        )
+        outcomes: dict[tuple[str, Params], Outcome] = {}
+        for name, info in benchmarks.items():
+            values = fresh.get_result_value(name, info["params"])
+            samples = fresh.get_result_samples(name, info["params"])
+            stats = fresh.get_result_stats(name, info["params"])
+            for combo, value, sample in zip(combinations(info), values, samples, strict=True):
+                outcomes[(name, combo)] = _outcome(value, sample)
+            self._append(info, values, samples, stats, fresh, name)
+        return outcomes
+
+    def _append(
+        self,
+        info: Mapping[str, Any],
+        values: list[Any],
+        samples: list[Any],
+        stats: list[Any],
+        fresh: Any,
+        name: str,
+    ) -> None:
+        numbers = [s.get("number") if s else None for s in stats]
+        result = [
+            (True if n is not None and sample else value)
+            for value, sample, n in zip(values, samples, numbers, strict=True)
+        ]
+        self.results.add_result(
+            info,
+            BenchmarkResult(
+                result=result,
+                samples=samples,
+                number=numbers,
+                errcode=fresh.errcode.get(name, 0),
+                stderr=fresh.stderr.get(name, ""),
+                profile=None,
+            ),
+            started_at=datetime.datetime.now(datetime.timezone.utc),
+            record_samples=True,
+            append_samples=True,
+        )
+
+    def save(self) -> None:
+        """asv's results file for this commit: valid input for ``asv publish`` and compare."""
+        self.results.save(self.workspace.conf.results_dir)
+
+
+def _outcome(value: Any, samples: list[float] | None) -> Outcome:
+    if value is None:
+        return Outcome(value=None)
+    if isinstance(value, float) and math.isnan(value):
+        return Outcome(value=None, skipped=True)
+    if samples:
+        # The fastest sample: noise from other processes only ever adds time, so the minimum
+        # inside one process is the steadiest per-round value on a shared machine.
+        return Outcome(value=float(min(samples)))
+    return Outcome(value=float(value))
