@@ -63,7 +63,8 @@ def write_report_file(path: Path, text: str) -> None:
 
 
 def emit(comparison: Comparison, outputs: Outputs) -> None:
-    click.echo(render(comparison, outputs.fmt, outputs), nl=False)
+    # click strips ANSI codes off a non-TTY unless told: the colour decision is already made.
+    click.echo(render(comparison, outputs.fmt, outputs), nl=False, color=outputs.color)
     if outputs.markdown_file is not None:
         write_report_file(outputs.markdown_file, render(comparison, "markdown", outputs))
     if outputs.json_file is not None:
