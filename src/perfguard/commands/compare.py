@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
 
+from perfguard import rounds as rounds_file
 from perfguard.compare import compare
 from perfguard.errors import EXIT_OK, EXIT_REGRESSION, InputError
 from perfguard.models import Comparison
@@ -83,7 +84,7 @@ def gate(comparison: Comparison, fail_on: FailOn) -> int:
 
 def run_compare(
     base: str,
-    head: str,
+    head: str | None,
     *,
     results_dir: Path | None,
     repo: Path,
@@ -94,21 +95,34 @@ def run_compare(
     threshold: str | None,
     fail_on: str | None,
     outputs: Outputs,
+    strict: bool = False,
 ) -> int:
     """Load both sides, compare under the policy, write the reports, return the exit code."""
     policy = load_policy(config, start=repo, threshold=threshold, fail_on=fail_on)
-    sides = [
-        load_result_set(
-            spec,
-            results_dir=results_dir,
-            repo=repo,
-            machine=machine,
-            env=env,
-            benchmarks_json=benchmarks_json,
-        )
-        for spec in (base, head)
-    ]
-    comparison = compare(sides[0], sides[1], policy)
+    if head is None:  # one perfguard rounds file: its own paired comparison
+        comparison = rounds_file.to_comparison(rounds_file.read(Path(base)), policy, source=base)
+    else:
+        loaded = [
+            rounds_file.load_side(
+                spec,
+                lambda spec: load_result_set(
+                    spec,
+                    results_dir=results_dir,
+                    repo=repo,
+                    machine=machine,
+                    env=env,
+                    benchmarks_json=benchmarks_json,
+                ),
+            )
+            for spec in (base, head)
+        ]
+        sides = [side for side, _ in loaded]
+        mismatch = rounds_file.machine_mismatch(sides[0], sides[1], (loaded[0][1], loaded[1][1]))
+        if strict and mismatch:
+            raise InputError(f"--strict: {'; '.join(mismatch)}")
+        comparison = compare(sides[0], sides[1], policy)
+        if loaded[0][1] is not None and loaded[1][1] is not None and mismatch:
+            comparison = replace(comparison, warnings=(*comparison.warnings, mismatch[0]))
     for warning in comparison.warnings:
         click.echo(f"warning: {warning}", err=True)
     emit(comparison, outputs)
@@ -135,7 +149,7 @@ Examples:
 Exit codes: 0 no regression, 1 regression or broken budget, 2 usage or input error.""",
 )
 @click.argument("base")
-@click.argument("head")
+@click.argument("head", required=False)
 @click.option(
     "--results-dir",
     type=click.Path(path_type=Path, file_okay=False),
@@ -196,9 +210,14 @@ Exit codes: 0 no regression, 1 regression or broken budget, 2 usage or input err
     default=None,
     help="Force colour on or off [default: on a TTY, unless NO_COLOR].",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse (exit 2) when base and head come from different machines or fingerprints.",
+)
 def command(
     base: str,
-    head: str,
+    head: str | None,
     results_dir: Path | None,
     repo: Path,
     machine: str | None,
@@ -213,13 +232,15 @@ def command(
     json_file: Path | None,
     marker_key: str,
     color: bool | None,
+    strict: bool,
 ) -> int:
     """Compare HEAD against BASE and fail on regressions.
 
     BASE and HEAD are asv result files, or commits (hashes, prefixes, refs such as main or
     HEAD~1) looked up in the asv results directory. Each benchmark is regressed, improved,
     unchanged, inconclusive (cannot be told from noise), new, removed, newly failing, fixed,
-    incomparable (benchmark code changed) or skipped.
+    incomparable (benchmark code changed) or skipped. A perfguard rounds file (from
+    `perfguard run`) stands for its head commit; given alone, it is compared paired.
     """
     outputs = Outputs(
         fmt=fmt,
@@ -241,4 +262,5 @@ def command(
         threshold=threshold,
         fail_on=fail_on,
         outputs=outputs,
+        strict=strict,
     )
