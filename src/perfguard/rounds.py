@@ -14,15 +14,16 @@ import dataclasses
 import math
 import os
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 
 from perfguard import paired, stats
-from perfguard.compare import compare
+from perfguard.compare import MACHINE_KEYS, compare
 from perfguard.errors import InputError
-from perfguard.fingerprint import Fingerprint
+from perfguard.fingerprint import Fingerprint, mismatch_warning
 from perfguard.models import Comparison, Kind, Measurement, ResultSet, Row, Status, Verdict
 from perfguard.policy import Policy
 
@@ -247,3 +248,35 @@ def _hopeless(row: Row) -> bool:
 def finite(value: float) -> float | None:
     """Values for the file: NaN/inf (asv's skipped) become None."""
     return value if math.isfinite(value) else None
+
+
+def load_side(spec: str, load: Callable[[str], ResultSet]) -> tuple[ResultSet, Fingerprint | None]:
+    """One side for ``perfguard compare``: a rounds file's head side, else what ``load`` reads."""
+    path = Path(spec)
+    if path.is_file() and is_rounds_file(path):
+        data = read(path)
+        return result_set(data, "head", spec), data.fingerprint
+    return load(spec), None
+
+
+def machine_mismatch(
+    base: ResultSet,
+    head: ResultSet,
+    prints: tuple[Fingerprint | None, Fingerprint | None],
+) -> list[str]:
+    """Reasons the two sides come from different machines: fingerprints, else asv's params."""
+    reasons = []
+    if prints[0] is not None and prints[1] is not None:
+        warning = mismatch_warning(prints[0], prints[1])
+        if warning:
+            reasons.append(warning)
+    differing = [
+        key
+        for key in MACHINE_KEYS
+        if base.machine_info.get(key)
+        and head.machine_info.get(key)
+        and base.machine_info[key] != head.machine_info[key]
+    ]
+    if base.machine != head.machine or differing:
+        reasons.append(f"asv machine {base.machine!r} vs {head.machine!r}")
+    return reasons
