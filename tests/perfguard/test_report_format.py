@@ -54,7 +54,15 @@ def test_format_measurement_says_why_there_is_no_value() -> None:
 
 @pytest.mark.parametrize(
     ("fraction", "expected"),
-    [(0.123, "+12.3%"), (-0.04, "-4.0%"), (0.0, "+0.0%"), (12.5, "+1250.0%"), (math.inf, "+inf%")],
+    [
+        (0.123, "+12.3%"),
+        (-0.04, "-4.0%"),
+        (0.0, "+0.0%"),
+        (0.999, "+99.9%"),
+        (12.5, "+1250%"),
+        (-1.0, "-100%"),
+        (math.inf, "+inf%"),
+    ],
 )
 def test_format_percent_is_signed(fraction: float, expected: str) -> None:
     assert fmt.format_percent(fraction) == expected
@@ -77,22 +85,26 @@ def test_change_and_interval_columns() -> None:
     assert fmt.format_interval(bare) == ""
 
 
-def test_inconclusive_rows_say_what_could_be_detected() -> None:
-    r = row(Verdict.INCONCLUSIVE, ratio=1.04, mde=0.12, reason="noise too large")
-    assert fmt.format_verdict(r) == "inconclusive (noise too large; could detect ±12%)"
-    bare = row(Verdict.INCONCLUSIVE, ratio=1.04, mde=0.031)
-    assert fmt.format_verdict(bare) == "inconclusive (could detect ±3.1%)"
+def test_inconclusive_rows_say_why_and_what_could_be_detected() -> None:
+    # Within the threshold, but the data could only have seen a 12 % change.
+    quiet = row(Verdict.INCONCLUSIVE, ratio=1.04, mde=0.12, reason="compare's long sentence")
+    assert fmt.format_verdict(quiet) == "inconclusive (noise too large: could detect ±12%)"
+    # Past the threshold (either way), but the interval includes no change.
+    for ratio in (1.25, 0.8):
+        moved = row(Verdict.INCONCLUSIVE, ratio=ratio, low=0.8, high=1.9, mde=0.761)
+        assert fmt.format_verdict(moved) == "inconclusive (within the noise: could detect ±76%)"
+    # The row's own threshold decides, not the default.
+    strict = row(Verdict.INCONCLUSIVE, ratio=1.04, mde=0.031, threshold=0.02)
+    assert fmt.format_verdict(strict) == "inconclusive (within the noise: could detect ±3.1%)"
 
 
-def test_a_reason_that_already_gives_the_detectable_change_is_not_repeated() -> None:
-    reason = "noise too large to decide at 5%: could detect about ±12.0%"
-    r = row(Verdict.INCONCLUSIVE, ratio=1.01, mde=0.12, reason=reason)
-    assert fmt.format_verdict(r) == f"inconclusive ({reason})"
-
-
-def test_inconclusive_without_estimate_shows_only_its_reason() -> None:
+def test_inconclusive_without_a_detectable_change_shows_compare_s_reason() -> None:
     r = row(Verdict.INCONCLUSIVE, ratio=None, reason="too few samples")
     assert fmt.format_verdict(r) == "inconclusive (too few samples)"
+    no_mde = row(Verdict.INCONCLUSIVE, ratio=1.2, mde=None, reason="one sample each")
+    assert fmt.format_verdict(no_mde) == "inconclusive (one sample each)"
+    degenerate = row(Verdict.INCONCLUSIVE, ratio=0.0, low=0.0, high=0.0, mde=0.5)
+    assert fmt.format_verdict(degenerate) == "inconclusive (noise too large: could detect ±50%)"
 
 
 def test_direction_assumed_is_marked_and_clear_verdicts_carry_no_reason() -> None:

@@ -65,7 +65,7 @@ Base <code>111111111111</code> (ci-runner, virtualenv-py3.11) → head <code>222
 | Benchmark | Base | Head | Change | Interval | Verdict |
 |:--|--:|--:|--:|--:|:--|
 | bench.time\\_noisy | 1.00 ms | 1.04 ms | +4.0% | [-10.0%, +20.0%] | \
-inconclusive (noise too large to decide at 5%; could detect ±12%) |
+inconclusive (noise too large: could detect ±12%) |
 
 </details>
 

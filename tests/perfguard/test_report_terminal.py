@@ -48,8 +48,8 @@ base 111111111111 (ci-runner, virtualenv-py3.11) -> head 222222222222 (ci-runner
  bench.time_broken              1.00 ms           failed                               newly failing (head
                                                                                        failed)
  bench.time_noisy               1.00 ms          1.04 ms    +4.0%   [-10.0%, +20.0%]   inconclusive (noise
-                                                                                       too large to decide at
-                                                                                       5%; could detect ±12%)
+                                                                                       too large: could
+                                                                                       detect ±12%)
  bench.time_edited              1.00 ms          1.00 ms                               incomparable
                                                                                        (benchmark version
                                                                                        changed)
@@ -91,7 +91,7 @@ def test_the_fast_path_draws_the_same_table_as_rich(monkeypatch: pytest.MonkeyPa
     assert render_terminal(report_comparison(), width=110) == drawn_by_rich
 
 
-@pytest.mark.parametrize("width", [110, 140, 200])
+@pytest.mark.parametrize("width", [40, 80, 103, 110, 140, 200])
 def test_fast_path_matches_rich_at_several_widths(
     monkeypatch: pytest.MonkeyPatch, width: int
 ) -> None:
@@ -122,6 +122,26 @@ def test_colour_changes_nothing_but_the_colour(
     assert "\x1b[32m" in coloured  # improvements in green
     plain = render_terminal(c, color=False)
     assert [line.rstrip() for line in ANSI.sub("", coloured).splitlines()] == plain.splitlines()
+
+
+def test_long_names_get_the_larger_share_of_a_narrow_table() -> None:
+    name = "query_benchmarks.query_delete_related.benchmark.QueryDeleteRel.time_query_del_rel"
+    c = comparison(
+        [
+            row(Verdict.REGRESSED, benchmark=name, ratio=5.6),
+            row(
+                Verdict.INCONCLUSIVE, benchmark="b.time_x", ratio=1.25, low=0.8, high=1.9, mde=0.76
+            ),
+        ]
+    )
+    lines = render_terminal(c, width=120).splitlines()
+    assert max(cell_len(line) for line in lines[1:-2]) == 120
+    chunks = [line[1:].split("   ")[0] for line in lines[3:5]]
+    assert "".join(chunks) == name  # two lines for the name...
+    verdict = [line.rsplit("   ", 1)[1] for line in lines[5:7]]
+    assert len(chunks[0]) >= 1.4 * max(map(len, verdict))  # ...which gets the larger share
+    assert verdict[0].startswith("inconclusive")
+    assert "+460%" in lines[3]
 
 
 def test_a_large_comparison_lists_every_row_on_the_fast_path() -> None:

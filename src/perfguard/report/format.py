@@ -108,10 +108,10 @@ def format_measurement(measurement: Measurement | None) -> str:
 
 
 def format_percent(fraction: float) -> str:
-    """A signed relative change: ``+12.3%``, ``-4.0%``."""
+    """A signed relative change: ``+12.3%``, ``-4.0%``; whole percents from 100 % up (``+250%``)."""
     if not math.isfinite(fraction):
         return f"{fraction * 100:+}%"
-    return f"{fraction * 100:+.1f}%"
+    return f"{fraction * 100:+.0f}%" if abs(fraction) >= 1 else f"{fraction * 100:+.1f}%"
 
 
 def format_threshold(fraction: float) -> str:
@@ -148,20 +148,28 @@ def verdict_label(verdict: Verdict) -> str:
 def verdict_note(row: Row) -> str:
     """What to add after the verdict: the assumed direction and, where it matters, the reason.
 
-    An inconclusive row always says how large a change the data could have detected.
+    An inconclusive row with an estimate gets a short reason that says how large a change the
+    data could have detected (``noise too large: could detect ±12%``); the numbers behind it are
+    in the change and interval columns, and compare's full sentence stays in the JSON report.
     """
     notes = []
     if row.direction_assumed:
         notes.append("direction assumed")
     if row.verdict in _REASON_SHOWN:
         reason = row.reason
-        mde = None if row.estimate is None else row.estimate.mde
-        if row.verdict is Verdict.INCONCLUSIVE and mde is not None and "could detect" not in reason:
-            detect = f"could detect {format_magnitude(mde)}"
-            reason = f"{reason}; {detect}" if reason else detect
+        est = row.estimate
+        if row.verdict is Verdict.INCONCLUSIVE and est is not None and est.mde is not None:
+            reason = f"{_inconclusive_because(row)}: could detect {format_magnitude(est.mde)}"
         if reason:
             notes.append(reason)
     return "; ".join(notes)
+
+
+def _inconclusive_because(row: Row) -> str:
+    """``within the noise`` when the estimate is past the threshold, else ``noise too large``."""
+    ratio = row.estimate.ratio if row.estimate is not None else 1.0
+    past = 0.0 < ratio < math.inf and abs(math.log(ratio)) > math.log1p(row.threshold)
+    return "within the noise" if past else "noise too large"
 
 
 def format_verdict(row: Row) -> str:

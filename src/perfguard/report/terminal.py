@@ -67,18 +67,20 @@ class _Column:
     """Breaks anywhere rather than at spaces (names have none)."""
     shrink_to: int | None = None
     """Narrowest the column wraps to when the table is too wide; ``None``: it never wraps."""
+    share: int = 1
+    """Its weight when wrapping columns split the room left by the others."""
 
 
 _ROW_COLUMNS = (
-    _Column("benchmark", fold=True, shrink_to=20),
+    _Column("benchmark", fold=True, shrink_to=20, share=3),
     _Column("base", justify="right"),
     _Column("head", justify="right"),
     _Column("change", justify="right"),
     _Column("interval", justify="right"),
-    _Column("verdict", shrink_to=16),
+    _Column("verdict", shrink_to=16, share=2),
 )
 _BUDGET_COLUMNS = (
-    _Column("benchmark", fold=True, shrink_to=20),
+    _Column("benchmark", fold=True, shrink_to=20, share=3),
     _Column("limit", justify="right"),
     _Column("head", justify="right"),
     _Column("status", shrink_to=10),
@@ -167,27 +169,25 @@ def _table(
 ) -> str:
     """One table as text; the last column carries the row's style (the verdict or status).
 
-    When even the narrowest layout is wider than ``width`` the table is drawn wider than asked:
-    long lines are better than columns silently dropped.
+    Column widths are decided here (:func:`_fit`) for both paths, so a table looks the same
+    whichever draws it. When even the narrowest layout is wider than ``width`` the table is
+    drawn wider than asked: long lines are better than columns silently dropped.
     """
     widths = [
         max(_cells(column.header), max(map(_cells, column_cells)))
         for column, column_cells in zip(columns, zip(*cells, strict=True), strict=True)
     ]
-    floors = [
-        w if c.shrink_to is None else min(w, c.shrink_to)
-        for c, w in zip(columns, widths, strict=True)
-    ]
-    width = max(width, sum(floors) + _overhead(columns))
+    _fit(columns, widths, width)
     if len(cells) > RICH_ROW_LIMIT:
-        return _plain_table(columns, cells, styles, color, widths, width)
+        return _plain_table(columns, cells, styles, color, widths)
     table = Table(box=box.SIMPLE, show_edge=False, header_style="bold")
-    for column in columns:
+    for column, column_width in zip(columns, widths, strict=True):
         table.add_column(
             column.header,
             justify="right" if column.justify == "right" else "left",
             overflow="fold",
             no_wrap=column.shrink_to is None,
+            width=column_width,
         )
     for row_cells, style in zip(cells, styles, strict=True):
         *plain, last = row_cells
@@ -195,7 +195,7 @@ def _table(
     # Every setting explicit: the CLI has already read NO_COLOR, FORCE_COLOR and the TTY.
     console = Console(
         file=io.StringIO(),
-        width=width,
+        width=sum(widths) + _overhead(columns),
         color_system="standard" if color else None,
         force_terminal=color,
         no_color=not color,
@@ -211,11 +211,9 @@ def _plain_table(
     cells: Sequence[tuple[str, ...]],
     styles: Sequence[str],
     color: bool,
-    widths: list[int],
-    width: int,
+    widths: Sequence[int],
 ) -> str:
     """The fast path for large tables: rich's ``box.SIMPLE`` look, without its per-cell cost."""
-    _fit(columns, widths, width)
     lines = [_line([c.header for c in columns], columns, widths)]
     if color:
         lines[0] = Style.parse("bold").render(lines[0], color_system=ColorSystem.STANDARD)
@@ -252,19 +250,38 @@ def _overhead(columns: Sequence[_Column]) -> int:
 
 
 def _fit(columns: Sequence[_Column], widths: list[int], width: int) -> None:
-    """Narrow the wrapping columns, the last first, until the table fits ``width``.
+    """Narrow the wrapping columns until the table fits ``width``.
 
-    Verdicts wrap gracefully at words, so they give way before benchmark names do. No column goes
-    below its ``shrink_to``: a very narrow terminal gets long lines rather than fragments.
+    They split the room the other columns leave by their ``share`` (a column that needs less
+    than its part keeps its natural width and frees the rest), and never go below
+    ``shrink_to``: a very narrow terminal gets long lines rather than fragments.
     """
-    excess = sum(widths) + _overhead(columns) - width
-    for i in reversed(range(len(columns))):
-        if excess <= 0:
-            return
-        floor = columns[i].shrink_to
-        cut = 0 if floor is None else min(excess, max(0, widths[i] - floor))
-        widths[i] -= cut
-        excess -= cut
+    flex = [i for i, c in enumerate(columns) if c.shrink_to is not None]
+    room = width - _overhead(columns) - sum(w for i, w in enumerate(widths) if i not in flex)
+    if sum(widths[i] for i in flex) <= room:
+        return
+    floors = {i: min(widths[i], columns[i].shrink_to or 0) for i in flex}
+    pending = list(flex)
+    while pending:
+        shares = sum(columns[i].share for i in pending)
+        quota = {i: room * columns[i].share / shares for i in pending}
+        # A column whose part is below its floor gets the floor; then one that needs no more
+        # than its part keeps its natural width. Either changes the room left: repeat.
+        floored = [i for i in pending if floors[i] >= quota[i]]
+        for i in floored:
+            widths[i] = floors[i]
+        settled = floored or [i for i in pending if widths[i] <= quota[i]]
+        if not settled:
+            break
+        for i in settled:
+            room -= widths[i]
+            pending.remove(i)
+    if pending:
+        shares = sum(columns[i].share for i in pending)
+        parts = {i: room * columns[i].share // shares for i in pending}
+        parts[pending[0]] += room - sum(parts.values())  # the rounding remainder: the name
+        for i in pending:
+            widths[i] = parts[i]
 
 
 def _cells(text: str) -> int:
