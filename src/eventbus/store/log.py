@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import os
 import struct
+import threading
 from array import array
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from zlib import crc32
@@ -39,6 +42,8 @@ __all__ = ["FileEventStore"]
 
 DEFAULT_SEGMENT_BYTES = 64 << 20
 MAX_WRITE_BYTES = 16 << 20
+MAX_IN_FLIGHT = 4
+"""Batches written but not yet synced; their fdatasyncs overlap (see ``_writer``)."""
 """Most bytes one group commit writes; whole appends and batches are never split."""
 MAX_READ_SPAN = 4 << 20
 MAX_READ_GAP = 4096
@@ -99,6 +104,17 @@ class FileEventStore(IndexedEventStore):
         self._failure: BaseException | None = None
         self._closing = False
         self._lock_fd: int | None = None
+        # Pipelined group commit (see _writer): batches numbered in write order.
+        self._executor: ThreadPoolExecutor | None = None
+        self._in_flight: dict[int, list[_Pending]] = {}
+        self._placed: dict[int, tuple[int, int]] = {}
+        self._next_seq = 0
+        self._acked_seq = -1
+        self._turn = threading.Condition()
+        self._write_turn = 0
+        self._write_error: BaseException | None = None
+        self._sync_fds: list[int] = []
+        self._retired_fds: list[int] = []
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -107,7 +123,9 @@ class FileEventStore(IndexedEventStore):
         await asyncio.to_thread(self._open_sync)
         self._closing = False
         self._failure = None
+        self._write_error = None
         self._wake = asyncio.Event()
+        self._executor = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="eventlog-writer")
         self._writer_task = asyncio.create_task(self._writer(), name=f"eventlog {self.directory}")
         self._is_open = True
         return self._report
@@ -143,8 +161,7 @@ class FileEventStore(IndexedEventStore):
         self._last_timestamp = self._index.last_timestamp
         if recovered.segments and recovered.append_to_last:
             tail = recovered.segments[-1]
-            self._active_fd = os.open(tail.path, os.O_WRONLY | os.O_APPEND)
-            self._active_size = tail.end
+            self._activate(tail.path, tail.end)
         self._report = replace(recovered.report, snapshots_skipped=tuple(bad))
 
     def _lock(self) -> None:
@@ -175,9 +192,15 @@ class FileEventStore(IndexedEventStore):
         await asyncio.to_thread(self._close_files)
 
     def _close_files(self) -> None:
-        if self._active_fd is not None:
-            os.close(self._active_fd)
-            self._active_fd = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        for fd in (self._active_fd, *self._sync_fds, *self._retired_fds):
+            if fd is not None:
+                os.close(fd)
+        self._active_fd = None
+        self._sync_fds = []
+        self._retired_fds = []
         for segment in self._segments:
             os.close(segment.read_fd)
         self._segments.clear()
@@ -242,36 +265,60 @@ class FileEventStore(IndexedEventStore):
         return await future
 
     async def _writer(self) -> None:
-        """The one writer: each round writes and syncs everything queued, then acknowledges."""
+        """Hands queued appends to the writer threads, keeping up to MAX_IN_FLIGHT syncs going.
+
+        Writes happen in order (one at a time, see ``_write_and_sync``); their fdatasyncs may
+        overlap, which lets the kernel merge them into fewer device flushes. When a sync
+        returns, that batch and every batch written before it are durable (same file, or an
+        older segment synced at rotation), so they are acknowledged in order right away.
+        """
+        loop = asyncio.get_running_loop()
         while True:
+            while self._pending and self._failure is None:
+                free = MAX_IN_FLIGHT - len(self._in_flight)
+                if free <= 0:
+                    break
+                batch = self._take_batch(-(-len(self._pending) // free))
+                seq = self._next_seq
+                self._next_seq += 1
+                self._in_flight[seq] = batch
+                chunks = [item.data for item in batch]
+                first = batch[0].events[0].position
+                synced = loop.run_in_executor(
+                    self._executor, self._write_and_sync, seq, first, chunks
+                )
+                synced.add_done_callback(functools.partial(self._synced, seq))
+            if not self._in_flight and (self._closing or self._failure is not None):
+                return
             await self._wake.wait()
             self._wake.clear()
-            while self._pending:
-                batch = self._take_batch()
-                first = batch[0].events[0].position
-                try:
-                    segment, offset = await asyncio.to_thread(
-                        self._write_durably, first, [item.data for item in batch]
-                    )
-                except Exception as exc:
-                    self._fail(exc, batch)
-                    return
-                self._acknowledge(batch, segment, offset)
-            if self._closing:
-                return
 
-    def _take_batch(self) -> list[_Pending]:
+    def _take_batch(self, max_items: int) -> list[_Pending]:
         pending = self._pending
         total = 0
         count = 0
         for item in pending:
-            if count and total + len(item.data) > MAX_WRITE_BYTES:
+            if count and (count >= max_items or total + len(item.data) > MAX_WRITE_BYTES):
                 break
             total += len(item.data)
             count += 1
         batch = pending[:count]
         del pending[:count]
         return batch
+
+    def _synced(self, seq: int, synced: asyncio.Future[None]) -> None:
+        """Loop thread: batch ``seq`` is durable (or failed); acknowledge up to it, in order."""
+        self._wake.set()
+        error = synced.exception() if not synced.cancelled() else asyncio.CancelledError()
+        if error is not None and self._failure is None:
+            self._fail(error)
+        if self._failure is not None:
+            self._in_flight.pop(seq, None)
+            return
+        for done in range(self._acked_seq + 1, seq + 1):
+            segment, offset = self._placed.pop(done)
+            self._acknowledge(self._in_flight.pop(done), segment, offset)
+        self._acked_seq = max(self._acked_seq, seq)
 
     def _acknowledge(self, batch: list[_Pending], segment: int, offset: int) -> None:
         index = self._index
@@ -285,40 +332,72 @@ class FileEventStore(IndexedEventStore):
             if not item.future.done():
                 item.future.set_result(item.events)
 
-    def _fail(self, exc: Exception, batch: list[_Pending]) -> None:
+    def _fail(self, exc: BaseException) -> None:
         self._failure = exc
         error = StoreFailedError(f"event log {self.directory}: write failed: {exc}")
         error.__cause__ = exc
-        for item in [*batch, *self._pending]:
+        waiting = [item for batch in self._in_flight.values() for item in batch]
+        for item in [*waiting, *self._pending]:
             if not item.future.done():
                 item.future.set_exception(error)
         self._pending.clear()
 
-    def _write_durably(self, first_position: int, chunks: list[bytes]) -> tuple[int, int]:
-        """Worker thread: one write, one fdatasync. Returns (segment index, start offset)."""
-        if self._active_fd is None or self._active_size >= self.segment_bytes:
-            self._rotate(first_position)
-        fd = self._active_fd
-        assert fd is not None
-        data = b"".join(chunks) if len(chunks) > 1 else chunks[0]
-        view = memoryview(data)
-        written = 0
-        while written < len(data):
-            written += os.write(fd, view[written:])
-        os.fdatasync(fd)
-        start = self._active_size
-        self._active_size += len(data)
-        return len(self._segments) - 1, start
+    def _write_and_sync(self, seq: int, first_position: int, chunks: list[bytes]) -> None:
+        """Writer thread: write batch ``seq`` after every earlier one, then fdatasync it."""
+        with self._turn:
+            while self._write_turn != seq:
+                self._turn.wait()
+            try:
+                if self._write_error is not None:
+                    raise StoreFailedError(f"an earlier write failed: {self._write_error}")
+                if self._active_fd is None or self._active_size >= self.segment_bytes:
+                    self._rotate(first_position)
+                fd = self._active_fd
+                assert fd is not None
+                data = b"".join(chunks) if len(chunks) > 1 else chunks[0]
+                view = memoryview(data)
+                written = 0
+                while written < len(data):
+                    written += os.write(fd, view[written:])
+                self._placed[seq] = (len(self._segments) - 1, self._active_size)
+                self._active_size += len(data)
+                sync_fd = self._sync_fds[seq % MAX_IN_FLIGHT]
+            except BaseException as exc:
+                self._write_error = exc
+                raise
+            finally:
+                self._write_turn += 1
+                self._turn.notify_all()
+        try:
+            os.fdatasync(sync_fd)
+        except BaseException as exc:
+            self._write_error = exc
+            raise
 
     def _rotate(self, base_position: int) -> None:
-        path = create_segment(self.directory, base_position)
-        read_fd = os.open(path, os.O_RDONLY)
-        write_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        """Writer thread, holding the turn: sync the old segment, then start a new one.
+
+        Syncing first keeps "a batch is durable once its own fdatasync returns" true for
+        every batch written before it, across segments. The old descriptor stays open until
+        close, as syncs of earlier batches may still be running on it.
+        """
         if self._active_fd is not None:
-            os.close(self._active_fd)
-        self._active_fd = write_fd
-        self._active_size = os.fstat(write_fd).st_size
-        self._segments.append(_Segment(path, read_fd))
+            os.fdatasync(self._active_fd)
+        path = create_segment(self.directory, base_position)
+        self._segments.append(_Segment(path, os.open(path, os.O_RDONLY)))
+        self._activate(path, os.path.getsize(path))
+
+    def _activate(self, path: Path, size: int) -> None:
+        """Make ``path`` the segment appends go to.
+
+        Each in-flight sync gets its own open file description: the kernel reports a
+        writeback error once per description, so with a shared descriptor one sync could
+        consume the error another one needed to see (the "fsyncgate" problem).
+        """
+        self._retired_fds += [fd for fd in (self._active_fd, *self._sync_fds) if fd is not None]
+        self._active_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        self._sync_fds = [os.open(path, os.O_RDONLY) for _ in range(MAX_IN_FLIGHT)]
+        self._active_size = size
 
     # -- reading -------------------------------------------------------------------------
 

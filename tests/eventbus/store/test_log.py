@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import itertools
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -107,7 +109,8 @@ def test_concurrent_appends_share_one_fdatasync(
 
     acked = run(scenario())
     assert sorted(e.position for e in acked) == list(range(1, 65))
-    assert 1 <= len(syncs) <= 2  # the first append may go alone; the rest share a sync
+    # The first append may go alone; the rest share at most one sync per writer thread.
+    assert 1 <= len(syncs) <= 1 + store_log.MAX_IN_FLIGHT
 
 
 def test_one_group_commit_never_writes_more_than_its_byte_cap(
@@ -257,3 +260,47 @@ def test_a_batch_lands_in_one_segment(tmp_path: Path) -> None:
     files = segments(tmp_path)
     assert len(files) == 2
     assert files[0].stat().st_size > 10_000
+
+
+def test_a_later_sync_acknowledges_the_batches_written_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Overlapping syncs: when batch 2's fdatasync returns, batch 1's bytes are durable too."""
+    real_fdatasync = os.fdatasync
+    first_started = threading.Event()
+    second_done = threading.Event()
+    calls = itertools.count()
+
+    def ordered_fdatasync(fd: int) -> None:
+        call = next(calls)
+        if call == 0:
+            first_started.set()
+            assert second_done.wait(timeout=30)
+        real_fdatasync(fd)
+        if call == 1:
+            second_done.set()
+
+    async def scenario() -> tuple[bool, list[int]]:
+        async with FileEventStore(tmp_path) as store:
+            monkeypatch.setattr(store_log.os, "fdatasync", ordered_fdatasync)
+            first = asyncio.create_task(store.append("s", "T", b"first"))
+            assert await asyncio.to_thread(first_started.wait, 30)
+            second = await store.append("s", "T", b"second")
+            first_done_with_second = first.done()
+            await first
+            return first_done_with_second, [second.position, store.last_position]
+
+    assert run(scenario()) == (True, [2, 2])
+
+
+def test_appending_while_the_store_closes_is_refused(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = FileEventStore(tmp_path)
+        await store.open()
+        closing = asyncio.create_task(store.close())
+        await asyncio.sleep(0)
+        with pytest.raises(StoreClosedError, match="closing"):
+            await store.append("s", "T")
+        await closing
+
+    run(scenario())
