@@ -173,11 +173,15 @@ def _table(
     whichever draws it. When even the narrowest layout is wider than ``width`` the table is
     drawn wider than asked: long lines are better than columns silently dropped.
     """
-    widths = [
-        max(_cells(column.header), max(map(_cells, column_cells)))
-        for column, column_cells in zip(columns, zip(*cells, strict=True), strict=True)
+    sizes = [sorted(map(_cells, column_cells)) for column_cells in zip(*cells, strict=True)]
+    header = [_cells(column.header) for column in columns]
+    natural = [max(h, column[-1]) for h, column in zip(header, sizes, strict=True)]
+    # Names count whole; other wrapping columns (verdicts) by their 90th percentile.
+    typical = [
+        n if column.fold else max(h, sizes_i[(len(sizes_i) - 1) * 9 // 10])
+        for column, n, h, sizes_i in zip(columns, natural, header, sizes, strict=True)
     ]
-    _fit(columns, widths, width)
+    widths = _fit(columns, natural, typical, width)
     if len(cells) > RICH_ROW_LIMIT:
         return _plain_table(columns, cells, styles, color, widths)
     table = Table(box=box.SIMPLE, show_edge=False, header_style="bold")
@@ -189,9 +193,13 @@ def _table(
             no_wrap=column.shrink_to is None,
             width=column_width,
         )
+    folds = [i for i, column in enumerate(columns) if column.fold]
     for row_cells, style in zip(cells, styles, strict=True):
-        *plain, last = row_cells
-        table.add_row(*(Text(c) for c in plain), Text(last, style=style))
+        texts = [Text(c) for c in row_cells[:-1]] + [Text(row_cells[-1], style=style)]
+        for i in folds:
+            # Our own break points (after dots and underscores), the same as the fast path's.
+            texts[i] = Text("\n".join(_wrap(row_cells[i], columns[i], widths[i])))
+        table.add_row(*texts)
     # Every setting explicit: the CLI has already read NO_COLOR, FORCE_COLOR and the TTY.
     console = Console(
         file=io.StringIO(),
@@ -249,39 +257,62 @@ def _overhead(columns: Sequence[_Column]) -> int:
     return 2 + len(_GAP) * (len(columns) - 1)
 
 
-def _fit(columns: Sequence[_Column], widths: list[int], width: int) -> None:
-    """Narrow the wrapping columns until the table fits ``width``.
+def _fit(
+    columns: Sequence[_Column], natural: Sequence[int], typical: Sequence[int], width: int
+) -> list[int]:
+    """Column widths: natural ones when the table fits ``width``, else narrower wrapping columns.
 
-    They split the room the other columns leave by their ``share`` (a column that needs less
-    than its part keeps its natural width and frees the rest), and never go below
-    ``shrink_to``: a very narrow terminal gets long lines rather than fragments.
+    The wrapping columns first split the room the others leave by their ``share``, each asking
+    for its *typical* width (whole names; the 90th percentile of verdicts); what is left goes
+    to their longest cells. So a column of short verdicts with a few long reasons wraps those
+    few rows, rather than every benchmark name wrapping to make room for them. No column goes
+    below ``shrink_to``: a very narrow terminal gets long lines rather than fragments.
     """
+    widths = list(natural)
     flex = [i for i, c in enumerate(columns) if c.shrink_to is not None]
     room = width - _overhead(columns) - sum(w for i, w in enumerate(widths) if i not in flex)
     if sum(widths[i] for i in flex) <= room:
-        return
-    floors = {i: min(widths[i], columns[i].shrink_to or 0) for i in flex}
-    pending = list(flex)
+        return widths
+    floors = {i: min(natural[i], columns[i].shrink_to or 0) for i in flex}
+    shares = {i: columns[i].share for i in flex}
+    first = _split(room, {i: max(typical[i], floors[i]) for i in flex}, shares, floors)
+    left = room - sum(first.values())
+    extra = _split(left, {i: natural[i] - first[i] for i in flex}, shares, dict.fromkeys(flex, 0))
+    for i in flex:
+        widths[i] = first[i] + extra[i]
+    return widths
+
+
+def _split(
+    room: int, demand: dict[int, int], shares: dict[int, int], floors: dict[int, int]
+) -> dict[int, int]:
+    """Share ``room`` out by ``shares``: nobody gets more than its demand or less than its floor
+    (so the total exceeds ``room`` only when the floors do)."""
+    given: dict[int, int] = {}
+    pending = list(demand)
     while pending:
-        shares = sum(columns[i].share for i in pending)
-        quota = {i: room * columns[i].share / shares for i in pending}
-        # A column whose part is below its floor gets the floor; then one that needs no more
-        # than its part keeps its natural width. Either changes the room left: repeat.
-        floored = [i for i in pending if floors[i] >= quota[i]]
-        for i in floored:
-            widths[i] = floors[i]
-        settled = floored or [i for i in pending if widths[i] <= quota[i]]
+        total = sum(shares[i] for i in pending)
+        quota = {i: room * shares[i] / total for i in pending}
+        # A floor above the quota is granted first; then a demand below it. Either changes
+        # the room left for the others: repeat.
+        settled = [i for i in pending if floors[i] >= quota[i]]
+        for i in settled:
+            given[i] = floors[i]
+        if not settled:
+            settled = [i for i in pending if demand[i] <= quota[i]]
+            for i in settled:
+                given[i] = demand[i]
         if not settled:
             break
         for i in settled:
-            room -= widths[i]
+            room -= given[i]
             pending.remove(i)
     if pending:
-        shares = sum(columns[i].share for i in pending)
-        parts = {i: room * columns[i].share // shares for i in pending}
-        parts[pending[0]] += room - sum(parts.values())  # the rounding remainder: the name
+        total = sum(shares[i] for i in pending)
         for i in pending:
-            widths[i] = parts[i]
+            given[i] = room * shares[i] // total
+        given[pending[0]] += room - sum(given[i] for i in pending)  # rounding: to the name
+    return given
 
 
 def _cells(text: str) -> int:
@@ -294,18 +325,31 @@ def _wrap(text: str, column: _Column, width: int) -> list[str]:
         return [text]
     if not column.fold:
         return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
-    if text.isascii():
-        return [text[i : i + width] for i in range(0, len(text), width)]
-    parts, current, used = [], "", 0
-    for char in text:
-        size = get_character_cell_size(char)
-        if used + size > width and current:
-            parts.append(current)
-            current, used = "", 0
-        current += char
-        used += size
-    parts.append(current)
+    parts = []
+    while _cells(text) > width:
+        cut = _fold_at(text, width)
+        parts.append(text[:cut])
+        text = text[cut:]
+    parts.append(text)
     return parts
+
+
+_BREAK_AFTER = "._(,/- "
+"""Where a benchmark name reads well broken: after a dot, an underscore, a comma..."""
+
+
+def _fold_at(text: str, width: int) -> int:
+    """Where to cut ``text`` so the first part fits ``width`` cells: after the last natural
+    break in the second half of that part, else exactly at the width."""
+    end = width
+    if not text.isascii():
+        used = end = 0
+        while used + get_character_cell_size(text[end]) <= width:
+            used += get_character_cell_size(text[end])
+            end += 1
+        end = max(end, 1)
+    best = max(text.rfind(char, 0, end) for char in _BREAK_AFTER) + 1
+    return best if best > end // 2 else end
 
 
 def _line(
