@@ -144,6 +144,29 @@ def test_long_names_get_the_larger_share_of_a_narrow_table() -> None:
     assert "+460%" in lines[3]
 
 
+@pytest.mark.parametrize("limit", [200, 0], ids=["rich", "fast-path"])
+def test_a_few_long_verdicts_wrap_rather_than_every_name(
+    monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    monkeypatch.setattr(terminal, "RICH_ROW_LIMIT", limit)
+    names = [f"suite.Class.time_case_number_{i:03d}(n=100, kind='long')" for i in range(30)]
+    rows = [row(Verdict.UNCHANGED, benchmark=name) for name in names[1:]]
+    rows.append(row(Verdict.INCONCLUSIVE, benchmark=names[0], ratio=1.04, mde=0.12))
+    out = render_terminal(comparison(rows), width=120)
+    for name in names:
+        assert f" {name} " in out  # every name whole, on one line
+    assert "inconclusive (noise too large: could detect ±12%)" not in out  # that one wraps
+    assert "inconclusive (noise too large: could detect ±12%)" in " ".join(out.split())
+
+
+def test_names_break_after_dots_and_underscores() -> None:
+    name = "benchmarks.serialization.JsonEncoding.time_encode_large_nested_documents"
+    out = render_terminal(comparison([row(Verdict.REGRESSED, benchmark=name, ratio=1.3)]), width=80)
+    chunks = [line[1:].split("   ")[0] for line in out.splitlines()[3:] if line.strip()][:-1]
+    assert "".join(chunks) == name
+    assert all(chunk[-1] in "._" for chunk in chunks[:-1])
+
+
 def test_a_large_comparison_lists_every_row_on_the_fast_path() -> None:
     c = many_rows(1000)
     out = render_terminal(c, width=200)
