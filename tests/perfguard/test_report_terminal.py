@@ -205,8 +205,9 @@ def test_a_terminal_too_narrow_for_the_table_gets_long_lines_not_missing_columns
 def test_control_characters_in_names_are_shown_escaped_not_obeyed() -> None:
     name = "evil\x1b[31mred\nsecond line\rback\tand\x07bell"
     c = comparison(
-        [row(Verdict.REGRESSED, benchmark=name, ratio=1.2)],
+        [row(Verdict.REGRESSED, benchmark=name, kind=Kind.TRACK, unit="ev\x1b[2J", ratio=1.2)],
         warnings=["machine \x1b]0;title\x07 changed"],
+        budgets=[budget(f"{name}.b", unit="x\x1b[2J")],
     )
     out = render_terminal(c, width=200)
     assert "\x1b" not in out
@@ -214,6 +215,8 @@ def test_control_characters_in_names_are_shown_escaped_not_obeyed() -> None:
     assert "\r" not in out
     assert "evil\\x1b[31mred\\nsecond line\\rback\\tand\\x07bell" in out
     assert "WARNING: machine \\x1b]0;title\\x07 changed" in out
+    assert "0.0012 ev\\x1b[2J" in out
+    assert "12.3k x\\x1b[2J" in out
 
 
 @pytest.mark.parametrize("limit", [200, 0], ids=["rich", "fast-path"])

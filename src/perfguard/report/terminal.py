@@ -1,9 +1,11 @@
 """The terminal report: a worst-first table, the budgets beside it and a one-line summary.
 
 Tables up to :data:`RICH_ROW_LIMIT` rows are drawn by rich. Larger ones go through
-:func:`_plain_table`, which draws the same columns in the same look: rich measures and wraps
-every cell and needs seconds for 10 000 rows, while a comparison of that size must render in
-well under a second. Nothing is left out on either path.
+:func:`_plain_table`, which draws the same table character for character: rich measures and
+wraps every cell and needs seconds for 10 000 rows, while a comparison of that size must render
+in well under a second. Column widths and name breaks are decided here for both paths
+(:func:`_fit`, :func:`_wrap`), which is what keeps them identical. Nothing is left out on
+either path.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class _Column:
     header: str
     justify: str = "left"
     fold: bool = False
-    """Breaks anywhere rather than at spaces (names have none)."""
+    """Breaks after dots and underscores, else anywhere, rather than at spaces (names have none)."""
     shrink_to: int | None = None
     """Narrowest the column wraps to when the table is too wide; ``None``: it never wraps."""
     share: int = 1
@@ -130,8 +132,9 @@ def _side(run: RunInfo) -> str:
 def _row_cells(row: Row) -> tuple[str, ...]:
     return (
         terminal_text(row.label),
-        fmt.format_measurement(row.base),
-        fmt.format_measurement(row.head),
+        # Units come from benchmarks.json: as untrusted as names.
+        terminal_text(fmt.format_measurement(row.base)),
+        terminal_text(fmt.format_measurement(row.head)),
         fmt.format_change(row),
         fmt.format_interval(row),
         terminal_text(fmt.format_verdict(row)),
@@ -148,8 +151,8 @@ def _budget_cells(budget: BudgetCheck) -> tuple[str, ...]:
         status = f"{status} ({budget.reason})"
     return (
         terminal_text(budget.benchmark),
-        fmt.format_bound(budget),
-        fmt.format_value(budget.value, budget.unit),
+        terminal_text(fmt.format_bound(budget)),
+        terminal_text(fmt.format_value(budget.value, budget.unit)),
         terminal_text(status),
     )
 
