@@ -23,7 +23,7 @@ from urllib3.exceptions import MaxRetryError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-from perfguard.errors import GitHubError
+from perfguard.errors import ConfigError, GitHubError
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -144,7 +144,7 @@ def redact(text: str, token: str | None) -> str:
 def parse_repo(repo: str) -> tuple[str, str]:
     """``OWNER/NAME`` -> (owner, name), or a clear error."""
     if not _REPO_RE.match(repo):
-        raise GitHubError(f"--repo must look like OWNER/NAME, got {repo!r}")
+        raise ConfigError(f"--repo must look like OWNER/NAME, got {repo!r}")
     owner, name = repo.split("/")
     return owner, name
 
@@ -335,9 +335,9 @@ class GitHubClient:
     ) -> None:
         """Create a commit status (``POST /repos/{o}/{r}/statuses/{sha}``)."""
         if state not in STATUS_STATES:
-            raise GitHubError(f"status state must be one of {', '.join(STATUS_STATES)}")
+            raise ConfigError(f"status state must be one of {', '.join(STATUS_STATES)}")
         if not _SHA_RE.match(sha):
-            raise GitHubError(f"--sha must be a full 40-character commit sha, got {sha!r}")
+            raise ConfigError(f"--sha must be a full 40-character commit sha, got {sha!r}")
         owner, name = parse_repo(repo)
         payload: dict[str, str] = {
             "state": state,

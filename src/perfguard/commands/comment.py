@@ -7,6 +7,7 @@ never changes the comparison's own result, which was decided and reported by ``c
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import click
@@ -51,6 +52,30 @@ def status_from_report(path: Path) -> tuple[str, str]:
     return "failure", "perfguard: " + ", ".join(parts)
 
 
+def _print_dry_run(
+    client: GitHubClient,
+    repo: str,
+    pr: int,
+    body: str,
+    marker: str,
+    sha: str | None,
+    status_context: str,
+    state_description: tuple[str, str] | None,
+) -> None:
+    """What would be sent: method, URL and JSON body of each call (no token needed)."""
+    comments = client.comments_url(repo, pr)
+    click.echo(f"dry run: GET {comments}?per_page=100 (every page, looking for {marker})")
+    click.echo(
+        f"dry run: PATCH {client.comment_url(repo, 0)[:-1]}{{id}} if found, else POST {comments}"
+    )
+    click.echo(json.dumps({"body": body}, ensure_ascii=False))
+    if state_description is not None:
+        state, description = state_description
+        click.echo(f"dry run: POST {client.url(f'/repos/{repo}/statuses/{sha}')}")
+        payload = {"state": state, "context": status_context, "description": description}
+        click.echo(json.dumps(payload))
+
+
 def run_comment(
     *,
     repo: str,
@@ -74,46 +99,41 @@ def run_comment(
         raise ConfigError(f"--pr must be a positive pull request number, got {pr}")
     if status and (sha is None or status_state_from is None):
         raise ConfigError("--status needs --sha and --status-state-from (the JSON report)")
+    if status and not re.fullmatch(r"[0-9a-f]{40}", sha or ""):
+        raise ConfigError(f"--sha must be a full 40-character commit sha, got {sha!r}")
     marker = sticky_marker(marker_key)
     body = with_marker(read_body(body_file), marker)
     state_description = (
         status_from_report(status_state_from) if status and status_state_from else None
     )
-    client = GitHubClient(
-        make_session(retries=retries, backoff_factor=backoff, max_wait=max(1.0, 60 * backoff)),
-        token=None if dry_run else token,
-        api_url=api_url,
-        timeout=timeout,
-        create_backoff=backoff,
-    )
-    if dry_run:
-        click.echo(f"dry run: GET {client.comments_url(repo, pr)}?per_page=100 (find {marker})")
-        click.echo(
-            f"dry run: PATCH {client.url(f'/repos/{repo}/issues/comments/')}{{id}} if found, "
-            f"else POST {client.comments_url(repo, pr)}"
+    with make_session(
+        retries=retries, backoff_factor=backoff, max_wait=max(1.0, 60 * backoff)
+    ) as session:
+        client = GitHubClient(
+            session,
+            token=None if dry_run else token,
+            api_url=api_url,
+            timeout=timeout,
+            create_backoff=backoff,
         )
-        click.echo(json.dumps({"body": body}, ensure_ascii=False))
-        if state_description is not None:
+        if dry_run:
+            _print_dry_run(client, repo, pr, body, marker, sha, status_context, state_description)
+            return EXIT_OK
+        if not token:
+            raise ConfigError("no GitHub token: set GITHUB_TOKEN or pass --token")
+        done = client.upsert_sticky_comment(repo, pr, body, marker)
+        click.echo(f"perfguard: {done.action} comment {done.comment.html_url or done.comment.id}")
+        if state_description is not None and sha is not None:
             state, description = state_description
-            click.echo(f"dry run: POST {client.url(f'/repos/{repo}/statuses/{sha}')}")
-            payload = {"state": state, "context": status_context, "description": description}
-            click.echo(json.dumps(payload))
-        return EXIT_OK
-    if not token:
-        raise ConfigError("no GitHub token: set GITHUB_TOKEN or pass --token")
-    done = client.upsert_sticky_comment(repo, pr, body, marker)
-    click.echo(f"perfguard: {done.action} comment {done.comment.html_url or done.comment.id}")
-    if state_description is not None and sha is not None:
-        state, description = state_description
-        client.set_commit_status(
-            repo,
-            sha,
-            state=state,
-            context=status_context,
-            description=description,
-            target_url=done.comment.html_url or None,
-        )
-        click.echo(f"perfguard: set status {status_context}={state} on {sha[:12]}")
+            client.set_commit_status(
+                repo,
+                sha,
+                state=state,
+                context=status_context,
+                description=description,
+                target_url=done.comment.html_url or None,
+            )
+            click.echo(f"perfguard: set status {status_context}={state} on {sha[:12]}")
     return EXIT_OK
 
 

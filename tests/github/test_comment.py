@@ -1,0 +1,318 @@
+"""`perfguard comment` against the local GitHub double: one sticky comment, whatever happens."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from perfguard.report import sticky_marker
+from tests.github.conftest import HEAD_SHA, REPO, TOKEN, Run
+from tests.github.double import GitHubDouble
+
+MARKER = sticky_marker("default")
+FAST = ("--backoff", "0.01", "--timeout", "0.5")
+
+Cli = Callable[..., Run]
+
+
+def report(tmp_path: Path, text: str, name: str = "report.md") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def comment(cli: Cli, body: Path, *extra: str, pr: str = "7") -> Run:
+    return cli("comment", "--repo", REPO, "--pr", pr, "--body-file", str(body), *FAST, *extra)
+
+
+def test_first_run_creates_and_second_run_updates_the_same_comment(
+    github: GitHubDouble, cli: Cli, tmp_path: Path
+) -> None:
+    github.add_comment(REPO, 7, "LGTM")
+    first = comment(cli, report(tmp_path, "## perfguard\nfirst"))
+    assert first.code == 0, first.err
+    assert "created comment https://github.com/octo/app/pull/7#issuecomment-" in first.out
+
+    second = comment(cli, report(tmp_path, "## perfguard\nsecond"))
+    assert second.code == 0, second.err
+    assert "updated comment" in second.out
+
+    bodies = github.bodies_with(REPO, 7, MARKER)
+    assert bodies == [f"{MARKER}\n## perfguard\nsecond"]
+    assert next(c["body"] for c in github.comments(REPO, 7)) == "LGTM"
+    methods = [r.method for r in github.requests]
+    assert methods == ["GET", "POST", "GET", "PATCH"]
+
+
+def test_marker_found_on_a_later_page_by_following_the_link_header(
+    github: GitHubDouble, cli: Cli, tmp_path: Path
+) -> None:
+    for i in range(150):
+        github.add_comment(REPO, 7, f"chatter {i}")
+    github.add_comment(REPO, 7, f"{MARKER}\nold report")
+    for i in range(120):
+        github.add_comment(REPO, 7, f"more chatter {i}")
+
+    run = comment(cli, report(tmp_path, "new report"))
+
+    assert run.code == 0, run.err
+    assert github.bodies_with(REPO, 7, MARKER) == [f"{MARKER}\nnew report"]
+    pages = [r.query.get("page", ["1"])[0] for r in github.requests if r.method == "GET"]
+    assert pages == ["1", "2"]  # stopped at the page holding the marker
+    assert len(github.comments(REPO, 7)) == 271
+
+
+def test_marker_keys_keep_separate_comments(github: GitHubDouble, cli: Cli, tmp_path: Path) -> None:
+    assert comment(cli, report(tmp_path, "suite a"), "--marker-key", "a").code == 0
+    assert comment(cli, report(tmp_path, "suite b"), "--marker-key", "b").code == 0
+    assert comment(cli, report(tmp_path, "suite a v2"), "--marker-key", "a").code == 0
+    assert github.bodies_with(REPO, 7, sticky_marker("a")) == [f"{sticky_marker('a')}\nsuite a v2"]
+    assert github.bodies_with(REPO, 7, sticky_marker("b")) == [f"{sticky_marker('b')}\nsuite b"]
+
+
+def test_a_body_that_already_carries_the_marker_is_sent_as_is(
+    github: GitHubDouble, cli: Cli, tmp_path: Path
+) -> None:
+    body = f"## report\n\n{MARKER}\n"
+    assert comment(cli, report(tmp_path, body)).code == 0
+    assert github.bodies_with(REPO, 7, MARKER) == [body]
+
+
+def test_an_oversized_report_is_cut_to_fit_instead_of_being_refused(
+    github: GitHubDouble, cli: Cli, tmp_path: Path
+) -> None:
+    big = "".join(f"| row {i} | {'x' * 60} |\n" for i in range(3000))
+    run = comment(cli, report(tmp_path, big))
+    assert run.code == 0, run.err
+    [body] = github.bodies_with(REPO, 7, MARKER)
+    assert len(body) <= 65536
+    assert "report truncated" in body
+
+
+# --- faults: transient ones end with exactly one comment holding the latest body -----------
+
+TRANSIENT = [
+    pytest.param("500", "GET", False, id="500-on-list"),
+    pytest.param("502", "GET", False, id="502-on-list"),
+    pytest.param("500", "POST", False, id="500-on-create"),
+    pytest.param("502", "POST", True, id="502-after-create-stored"),
+    pytest.param("502", "PATCH", False, id="502-on-update"),
+    pytest.param("429", "POST", False, id="429-retry-after-on-create"),
+    pytest.param("403-secondary", "POST", False, id="403-secondary-on-create"),
+    pytest.param("403-secondary", "PATCH", False, id="403-secondary-on-update"),
+    pytest.param("403-ratelimit", "GET", False, id="403-ratelimit-reset-on-list"),
+    pytest.param("slow", "GET", False, id="slow-list"),
+    pytest.param("slow", "POST", True, id="slow-after-create-stored"),
+    pytest.param("slow", "PATCH", False, id="slow-update"),
+    pytest.param("reset", "GET", False, id="reset-on-list"),
+    pytest.param("reset", "POST", False, id="reset-on-create"),
+    pytest.param("reset", "POST", True, id="reset-after-create-stored"),
+    pytest.param("reset", "PATCH", True, id="reset-after-update-stored"),
+]
+
+
+@pytest.mark.parametrize(("kind", "method", "after"), TRANSIENT)
+@pytest.mark.parametrize("existing", [False, True], ids=["no-comment-yet", "comment-exists"])
+def test_transient_fault_leaves_exactly_one_comment_with_the_latest_body(
+    github: GitHubDouble,
+    cli: Cli,
+    tmp_path: Path,
+    kind: str,
+    method: str,
+    after: bool,
+    existing: bool,
+) -> None:
+    if existing:
+        github.add_comment(REPO, 7, f"{MARKER}\nold", login="github-actions[bot]")
+    github.inject(kind, method=method, after_processing=after)
+
+    run = comment(cli, report(tmp_path, "latest"))
+
+    assert run.code == 0, run.err
+    assert github.bodies_with(REPO, 7, MARKER) == [f"{MARKER}\nlatest"]
+
+
+PERMANENT = [
+    pytest.param("403", "POST", "Resource not accessible by integration", id="403-permissions"),
+    pytest.param("403", "GET", "Resource not accessible by integration", id="403-on-list"),
+]
+
+
+@pytest.mark.parametrize(("kind", "method", "message"), PERMANENT)
+def test_permanent_fault_is_one_clear_line_and_exit_3(
+    github: GitHubDouble, cli: Cli, tmp_path: Path, kind: str, method: str, message: str
+) -> None:
+    github.inject(kind, method=method, times=99)
+    run = comment(cli, report(tmp_path, "latest"))
+    assert run.code == 3
+    assert run.err.count("\n") == 1
+    assert run.err.startswith("error: ")
+    assert message in run.err
+    assert "permissions" in run.err
+    assert github.bodies_with(REPO, 7, MARKER) == []
+
+
+@pytest.mark.parametrize("kind", ["500", "502", "reset", "slow"])
+def test_a_fault_that_never_clears_gives_exit_3_and_never_two_comments(
+    github: GitHubDouble, cli: Cli, tmp_path: Path, kind: str
+) -> None:
+    github.inject(kind, method="POST", times=99, after_processing=True, delay=1.0)
+    run = comment(cli, report(tmp_path, "latest"), "--retries", "1")
+    # the create was stored before the failure, so the reconcile pass finds and updates it
+    assert run.code == 0, run.err
+    assert github.bodies_with(REPO, 7, MARKER) == [f"{MARKER}\nlatest"]
+
+    github.inject(kind, method=".*", times=99, delay=1.0)
+    run = comment(cli, report(tmp_path, "newer"), "--retries", "1")
+    assert run.code == 3
+    assert run.err.startswith("error: ") and run.err.count("\n") == 1
+    assert github.bodies_with(REPO, 7, MARKER) == [f"{MARKER}\nlatest"]
+
+
+def test_read_only_token_of_a_fork_pr_fails_with_exit_3(
+    monkeypatch: pytest.MonkeyPatch, cli: Cli, tmp_path: Path
+) -> None:
+    with GitHubDouble(token=TOKEN, read_only=True) as double:
+        monkeypatch.setenv("GITHUB_API_URL", double.url)
+        run = comment(cli, report(tmp_path, "x"), "--token", TOKEN)
+    assert double.violations == []
+    assert run.code == 3
+    assert "HTTP 403: Resource not accessible by integration" in run.err
+
+
+def test_bad_credentials_fail_with_exit_3_without_echoing_the_token(
+    github: GitHubDouble, cli: Cli, tmp_path: Path
+) -> None:
+    run = comment(cli, report(tmp_path, "x"), "--token", TOKEN + "-wrong")
+    assert run.code == 3
+    assert "HTTP 401: Bad credentials" in run.err
+    assert "-wrong" not in run.err
+
+
+def test_usage_errors_exit_2(github: GitHubDouble, cli: Cli, tmp_path: Path) -> None:
+    body = report(tmp_path, "x")
+    assert comment(cli, tmp_path / "missing.md").code == 2
+    assert cli("comment", "--repo", "not-a-repo", "--pr", "7", "--body-file", str(body)).code == 2
+    assert comment(cli, body, pr="0").code == 2
+    assert comment(cli, body, "--status").code == 2
+    bad_sha = comment(cli, body, "--status", "--sha", "abc", "--status-state-from", str(body))
+    assert bad_sha.code == 2 and "40-character" in bad_sha.err
+    assert github.requests == []
+
+
+def test_no_token_is_a_usage_error(
+    github: GitHubDouble, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN")
+    run = comment(cli, report(tmp_path, "x"))
+    assert run.code == 2
+    assert "GITHUB_TOKEN" in run.err
+
+
+def test_dry_run_prints_what_would_be_sent_and_sends_nothing(
+    github: GitHubDouble, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN")
+    json_report = report(tmp_path, json.dumps({"rows": []}), "report.json")
+    run = comment(
+        cli,
+        report(tmp_path, "## hello"),
+        "--dry-run",
+        "--status",
+        "--sha",
+        HEAD_SHA,
+        "--status-state-from",
+        str(json_report),
+    )
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert lines[
+        0
+    ] == f"dry run: GET {github.url}/repos/octo/app/issues/7/comments?per_page=100 " + (
+        f"(every page, looking for {MARKER})"
+    )
+    assert f"PATCH {github.url}/repos/octo/app/issues/comments/{{id}} if found" in lines[1]
+    assert json.loads(lines[2]) == {"body": f"{MARKER}\n## hello"}
+    assert lines[3] == f"dry run: POST {github.url}/repos/octo/app/statuses/{HEAD_SHA}"
+    assert json.loads(lines[4])["state"] == "success"
+    assert github.requests == []
+
+
+def test_status_reflects_the_json_report(github: GitHubDouble, cli: Cli, tmp_path: Path) -> None:
+    rows = [
+        {
+            "label": "bench_bus.time_publish",
+            "verdict": "regressed",
+            "reason": "slower",
+            "change": 0.2,
+        },
+        {"label": "bench_bus.time_other", "verdict": "unchanged"},
+    ]
+    json_report = report(tmp_path, json.dumps({"rows": rows}), "report.json")
+    run = comment(
+        cli,
+        report(tmp_path, "body"),
+        "--status",
+        "--sha",
+        HEAD_SHA,
+        "--status-context",
+        "perf/bus",
+        "--status-state-from",
+        str(json_report),
+    )
+    assert run.code == 0, run.err
+    [status] = github.state.statuses
+    assert status["sha"] == HEAD_SHA
+    assert (status["state"], status["context"]) == ("failure", "perf/bus")
+    assert status["description"] == "perfguard: 1 regressed"
+    assert status["target_url"].startswith("https://github.com/octo/app/pull/7#issuecomment-")
+    assert f"set status perf/bus=failure on {HEAD_SHA[:12]}" in run.out
+
+
+@pytest.mark.integration
+def test_real_entry_point_exit_3_and_token_redacted(github: GitHubDouble, tmp_path: Path) -> None:
+    github.inject("500", times=99)
+    body = report(tmp_path, "x")
+    env = {**os.environ, "GITHUB_API_URL": github.url, "GITHUB_TOKEN": TOKEN}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "perfguard",
+            "comment",
+            "--repo",
+            REPO,
+            "--pr",
+            "7",
+            "--body-file",
+            str(body),
+            "--retries",
+            "1",
+            "--backoff",
+            "0.01",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 3
+    assert TOKEN not in proc.stdout + proc.stderr
+    assert proc.stderr.startswith("error: GET ")
+    assert "HTTP 500" in proc.stderr
+
+
+def test_everything_sent_is_free_of_the_token_outside_the_auth_header(
+    github: GitHubDouble, cli: Cli, tmp_path: Path
+) -> None:
+    assert comment(cli, report(tmp_path, "x")).code == 0
+    assert github.requests
+    assert all(TOKEN not in text for text in github.all_traffic_text())
+    assert {r.headers["authorization"] for r in github.requests} == {f"Bearer {TOKEN}"}
