@@ -222,7 +222,7 @@ class Memory:
 
 def main(rounds: int) -> None:
     """Print the median (and spread) of every figure over `rounds` runs, without asv."""
-    suites = [PublishThroughput, CommandLatency, Sessions, Memory]
+    suites: list[Any] = [PublishThroughput, CommandLatency, Sessions, Memory]
     figures: dict[str, list[float]] = {}
     for _ in range(rounds):
         for cls in suites:
