@@ -19,7 +19,7 @@ from perfguard.report.markdown import (
     escape_cell,
     render_markdown,
 )
-from tests.helpers.comparisons import budget, comparison, many_rows, row
+from tests.helpers.comparisons import budget, comparison, many_rows, row, run_info
 from tests.perfguard.test_report_terminal import report_comparison
 
 TABLE_ROW = re.compile(r"^\| (?!Benchmark \|)(?!:--)", re.MULTILINE)
@@ -128,7 +128,7 @@ def test_the_sticky_marker_is_the_hidden_first_line() -> None:
     assert out.splitlines()[0] == sticky_marker("suite-bus")
 
 
-@pytest.mark.parametrize("key", ["a\nb", "x-->y", "r\rr"])
+@pytest.mark.parametrize("key", ["a\nb", "x-->y", "r\rr", "k" * 201])
 def test_a_marker_key_that_could_break_out_of_the_comment_is_refused(key: str) -> None:
     with pytest.raises(ConfigError, match="comment key"):
         render_markdown(comparison(), marker_key=key)
@@ -332,18 +332,18 @@ def test_a_section_is_left_out_whole_when_not_even_its_header_fits() -> None:
     outcomes = set()
     for length in range(20, 160, 3):
         c = comparison(
-            [row(Verdict.REGRESSED, benchmark=f"{i}" + "r" * length, ratio=1.3) for i in range(12)]
+            [row(Verdict.REGRESSED, benchmark=f"{i}" + "r" * length, ratio=1.3) for i in range(30)]
             + [row(Verdict.IMPROVED, benchmark="b.time_better", ratio=0.5)]
         )
         out = render_markdown(c, max_chars=MIN_MAX_CHARS)
         assert utf16_len(out) <= MIN_MAX_CHARS
-        regressions = re.search(r"### Regressions \(12(, first (\d+) shown)?\)", out)
+        regressions = re.search(r"### Regressions \(30(, first (\d+) shown)?\)", out)
         assert regressions is not None
         improvements = "### Improvements (1)" in out
         # Improvements only ever appear after every regression is shown.
         assert not (improvements and regressions.group(1))
         note = NOTE.search(out)
-        assert table_rows(out) + (int(note.group(1)) if note else 0) == 13
+        assert table_rows(out) + (int(note.group(1)) if note else 0) == 31
         outcomes.add((bool(regressions.group(1)), improvements))
     assert outcomes == {(False, True), (False, False), (True, False)}
 
@@ -353,6 +353,27 @@ def test_lone_surrogates_in_names_become_replacement_characters() -> None:
     out = render_markdown(c)
     assert "a\ufffdb" in out
     out.encode("utf-8")  # postable
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    text=st.text(alphabet="&<>|@\U0001f680x", min_size=1000, max_size=3000),
+    rows=st.integers(min_value=0, max_value=50),
+)
+def test_hostile_runs_and_warnings_cannot_push_the_comment_over_the_limit(
+    text: str, rows: int
+) -> None:
+    side = run_info(text[:40], machine=text, env=text)
+    c = comparison(
+        [row(Verdict.REGRESSED, benchmark=text, ratio=1.3) for _ in range(rows)],
+        warnings=[text] * 5,
+        base=side,
+        head=side,
+    )
+    out = render_markdown(c, max_chars=MIN_MAX_CHARS, marker_key="k" * 200)
+    assert utf16_len(out) <= MIN_MAX_CHARS
+    note = NOTE.search(out)
+    assert table_rows(out) + (int(note.group(1)) if note else 0) == rows
 
 
 def test_characters_outside_the_bmp_count_twice() -> None:

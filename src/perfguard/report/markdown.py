@@ -17,8 +17,12 @@ from perfguard.report import format as fmt
 from perfguard.report import sticky_marker
 
 GITHUB_COMMENT_LIMIT = 65_536
-MIN_MAX_CHARS = 2_048
-"""Room for the marker, the status, the warnings and a few rows; smaller limits are refused."""
+MIN_MAX_CHARS = 4_096
+"""Room for the marker, the status, the commits, some warnings and a few rows; smaller limits
+are refused."""
+MARKER_KEY_LIMIT = 200
+SIDE_LIMIT = 60
+"""Longest machine or environment name shown (before escaping) in the commits line."""
 CELL_LIMIT = 300
 """Longest a single cell's text gets (before escaping); longer text is cut with an ellipsis."""
 
@@ -66,16 +70,23 @@ def render_markdown(
     max_chars: int = GITHUB_COMMENT_LIMIT,
 ) -> str:
     """The PR comment body: marker, status, warnings, regressions and improvements, budgets, the
-    rest folded in ``<details>``; never longer than ``max_chars`` (counted in UTF-16 code units,
-    as GitHub does, which is never less than Python's ``len``)."""
+    rest folded in ``<details>``; never longer than ``max_chars``.
+
+    Length is counted in UTF-16 code units, never less than Python's ``len`` (characters
+    outside the BMP count twice), so the limit holds whichever way GitHub counts.
+    """
     if max_chars < MIN_MAX_CHARS:
         raise ConfigError(f"the markdown limit must be at least {MIN_MAX_CHARS} characters")
-    if "\n" in marker_key or "\r" in marker_key or "-->" in marker_key:
-        raise ConfigError(f"the comment key {marker_key!r} must be one line without '-->'")
-    head = _head(comparison, marker_key, max_chars // 4)
+    bad_key = "\n" in marker_key or "\r" in marker_key or "-->" in marker_key
+    if bad_key or len(marker_key) > MARKER_KEY_LIMIT:
+        raise ConfigError(
+            f"the comment key {marker_key[:MARKER_KEY_LIMIT]!r} must be one line without '-->',"
+            f" at most {MARKER_KEY_LIMIT} characters"
+        )
     sections = _sections(comparison, only_changed=only_changed)
     total_rows = sum(len(s.items) for s in sections)
     reserve = _size(_note(total_rows))
+    head = _head(comparison, marker_key, max_chars - reserve)
     kept = _fill(sections, max_chars - _size(head) - reserve)
     dropped = total_rows - sum(kept.values())
     body = [head]
@@ -123,20 +134,25 @@ def _status(comparison: Comparison) -> str:
 
 
 def _side(run: RunInfo) -> str:
-    return f"<code>{_cell(run.commit[:12])}</code> ({_cell(run.machine)}, {_cell(run.env)})"
+    machine, env = _clip(run.machine, SIDE_LIMIT), _clip(run.env, SIDE_LIMIT)
+    return f"<code>{_cell(run.commit[:12])}</code> ({escape_cell(machine)}, {escape_cell(env)})"
 
 
-def _head(comparison: Comparison, marker_key: str, warning_room: int) -> str:
+def _head(comparison: Comparison, marker_key: str, room: int) -> str:
     """Marker, status, summary, commits and warnings: the part that is never dropped.
 
-    Warnings are ours (short), but one could quote a long machine name: they get at most
-    ``warning_room`` characters, and a count of any left out.
+    Without warnings it is bounded (every part is clipped) and well inside
+    :data:`MIN_MAX_CHARS`. Warnings are ours and short, but one could quote a long machine
+    name: together they get at most a quarter of ``room`` and never more than it leaves, with
+    a count of any left out.
     """
     lines = [
         sticky_marker(marker_key) + "\n",
         f"{_status(comparison)} · {fmt.summary_line(comparison)}\n\n",
         f"Base {_side(comparison.base)} → head {_side(comparison.head)}\n",
     ]
+    more = "\n> … 999999 more warnings not shown\n"
+    warning_room = min(room // 4, room - _size("".join(lines)) - len(more))
     used = 0
     for shown, warning in enumerate(comparison.warnings):
         block = f"\n> [!WARNING]\n> {_cell(warning)}\n"
