@@ -10,14 +10,16 @@ better). Each library runs the handler style it is built for:
   - sync handlers: eventbus, pyee's EventEmitter, blinker's send.
 Each peer's ratio is eventbus's figure for the same handler style divided by the peer's.
 
-Usage: ``python scripts/peers_bus.py [n_events]`` (default 100 000; bubus runs at most 20 000
-because it is about 1000x slower). Needs the optional peers: ``pip install -e '.[peers]'``.
+Usage: ``python scripts/peers_bus.py [n_events] [rounds]`` (defaults 100 000 and 3; prints the
+median of the rounds; bubus runs at most 2 000 events a round, since it handles only a few
+hundred per second here). Needs the optional peers: ``pip install -e '.[peers]'``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 HANDLERS = 3
-BUBUS_MAX_EVENTS = 20_000
+BUBUS_MAX_EVENTS = 2_000
 BUBUS_WINDOW = 50
 
 
@@ -227,7 +229,14 @@ def render(figures: list[tuple[str, float]]) -> str:
 
 def main() -> None:
     n_events = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    print(render(run(n_events)))
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    results = [run(n_events) for _ in range(rounds)]
+    medians = [
+        (name, statistics.median(result[index][1] for result in results))
+        for index, (name, _) in enumerate(results[0])
+    ]
+    print(render(medians))
+    print(f"(median of {rounds} rounds of {n_events} events)")
 
 
 if __name__ == "__main__":
