@@ -143,7 +143,7 @@ def redact(text: str, token: str | None) -> str:
 
 def parse_repo(repo: str) -> tuple[str, str]:
     """``OWNER/NAME`` -> (owner, name), or a clear error."""
-    if not _REPO_RE.match(repo):
+    if not _REPO_RE.match(repo) or any(part in (".", "..") for part in repo.split("/")):
         raise ConfigError(f"--repo must look like OWNER/NAME, got {repo!r}")
     owner, name = repo.split("/")
     return owner, name
