@@ -1,0 +1,247 @@
+"""Round scheduling: random order from the recorded seed, adaptive effort, budget, display.
+
+The measuring function here stands in for asv (a seeded generator of per-round values, with
+the true change per benchmark known); the real thing runs in test_run_integration.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import random
+from collections.abc import Collection
+
+import pytest
+
+from perfguard import rounds
+from perfguard.fingerprint import Fingerprint
+from perfguard.models import Kind
+from perfguard.paired import Correction
+from perfguard.policy import Policy
+from perfguard.runner import undecided_names
+from perfguard.runner.asvenv import Outcome
+from perfguard.runner.progress import PlainDisplay, RichDisplay, Status, describe, make_display
+from perfguard.runner.schedule import Effort, Key, draw_order, run_rounds
+
+PRINT = Fingerprint(cpu="x", cores=2, os="Linux", arch="x86_64", python="CPython 3.11")
+
+
+def empty_file(names: list[str], seed: int = 5) -> rounds.RoundsFile:
+    return rounds.RoundsFile(
+        perfguard_version="0.1.0",
+        created="2026-11-21T13:00:00+00:00",
+        seed=seed,
+        base=rounds.Side(ref="main", commit="a" * 40),
+        head=rounds.Side(ref="HEAD", commit="b" * 40),
+        machine="ci",
+        env="env",
+        fingerprint=PRINT,
+        series=[rounds.Series(benchmark=n, kind=Kind.TIME, unit="seconds") for n in names],
+    )
+
+
+class FakeSuite:
+    """Per-round values: a common drift per call, the true change on head, 1 % noise."""
+
+    def __init__(
+        self, changes: dict[str, float], noise: dict[str, float] | None = None, seed: int = 1
+    ) -> None:
+        self.changes = changes
+        self.noise = noise or {}
+        self.rng = random.Random(seed)
+        self.calls: list[tuple[str, tuple[str, ...]]] = []
+
+    def __call__(self, side: str, names: Collection[str]) -> dict[Key, Outcome]:
+        self.calls.append((side, tuple(names)))
+        drift = math.exp(self.rng.gauss(0, 0.05))
+        out = {}
+        for name in names:
+            factor = 1 + self.changes[name] if side == "head" else 1.0
+            value = drift * factor * math.exp(self.rng.gauss(0, self.noise.get(name, 0.01)))
+            out[(name, ())] = Outcome(value=value)
+        return out
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.statuses: list[Status] = []
+
+    def message(self, text: str) -> None:
+        self.lines.append(text)
+
+    def update(self, status: Status) -> None:
+        self.statuses.append(status)
+
+    def close(self) -> None:
+        self.lines.append("closed")
+
+
+def undecided() -> object:
+    return undecided_names(Policy(), Correction.HOLM)
+
+
+def test_order_is_random_per_round_and_replayed_by_the_seed() -> None:
+    orders = [draw_order(random.Random(9)) for _ in range(3)]
+    assert len(set(orders)) == 1
+    rng = random.Random(9)
+    drawn = {draw_order(rng) for _ in range(40)}
+    assert drawn == {("base", "head"), ("head", "base")}
+
+    def run(seed: int) -> list[tuple[str, str]]:
+        data = empty_file(["s.time_a"], seed=seed)
+        run_rounds(
+            data,
+            FakeSuite({"s.time_a": 0.0}),
+            effort=Effort(min_rounds=6, max_rounds=6),
+            undecided=undecided(),  # type: ignore[arg-type]
+            display=Recorder(),
+        )
+        return [r.order for r in data.rounds]
+
+    assert run(3) == run(3)
+    assert run(3) != run(4)
+
+
+def test_base_and_head_run_back_to_back_per_benchmark() -> None:
+    suite = FakeSuite({"s.time_a": 0.0, "s.time_b": 0.0})
+    data = empty_file(["s.time_a", "s.time_b"])
+    run_rounds(
+        data,
+        suite,
+        effort=Effort(min_rounds=2, max_rounds=2),
+        undecided=undecided(),  # type: ignore[arg-type]
+        display=Recorder(),
+    )
+    first = data.rounds[0].order
+    assert suite.calls[:4] == [
+        (first[0], ("s.time_a",)),
+        (first[1], ("s.time_a",)),
+        (first[0], ("s.time_b",)),
+        (first[1], ("s.time_b",)),
+    ]
+    assert [s.rounds for s in data.series] == [[1, 2], [1, 2]]
+
+
+def test_decided_benchmarks_stop_and_undecided_ones_continue() -> None:
+    # time_big is 30 % slower (decided after the minimum), time_edge is drowned in noise.
+    suite = FakeSuite({"s.time_big": 0.30, "s.time_edge": 0.0}, noise={"s.time_edge": 0.2})
+    data = empty_file(["s.time_big", "s.time_edge"])
+    recorder = Recorder()
+    stopped = run_rounds(
+        data,
+        suite,
+        effort=Effort(min_rounds=4, max_rounds=12),
+        undecided=undecided(),  # type: ignore[arg-type]
+        display=recorder,
+    )
+    by_name = {s.benchmark: s for s in data.series}
+    assert len(by_name["s.time_big"].rounds) == 4
+    assert len(by_name["s.time_edge"].rounds) == 12
+    assert stopped == "maximum of 12 rounds reached"
+    assert [r.benchmarks for r in data.rounds] == [2] * 4 + [1] * 8
+    assert recorder.statuses[-1].decided == 1
+    assert recorder.statuses[-1].total == 2
+
+
+def test_stops_when_everything_is_decided() -> None:
+    data = empty_file(["s.time_a"])
+    stopped = run_rounds(
+        data,
+        FakeSuite({"s.time_a": 0.5}),
+        effort=Effort(min_rounds=3, max_rounds=10),
+        undecided=undecided(),  # type: ignore[arg-type]
+        display=Recorder(),
+    )
+    assert stopped == "all benchmarks decided"
+    assert len(data.rounds) == 3
+
+
+def test_budget_stops_before_a_round_that_would_not_fit() -> None:
+    now = [0.0]
+
+    def clock() -> float:
+        return now[0]
+
+    suite = FakeSuite({"s.time_a": 0.05})
+
+    def slow_measure(side: str, names: Collection[str]) -> dict[Key, Outcome]:
+        now[0] += 10.0  # every side of every round takes 10 s
+        return suite(side, names)
+
+    data = empty_file(["s.time_a"])
+    saved: list[int] = []
+    recorder = Recorder()
+    stopped = run_rounds(
+        data,
+        slow_measure,
+        effort=Effort(min_rounds=5, max_rounds=20, budget=65.0),
+        undecided=undecided(),  # type: ignore[arg-type]
+        display=recorder,
+        on_round=lambda d: saved.append(len(d.rounds)),
+        clock=clock,
+    )
+    assert stopped == "time budget of 65s reached after 3 rounds"
+    assert saved == [1, 2, 3]
+    assert recorder.statuses[-1].remaining == pytest.approx(5.0)
+
+
+def test_effort_needs_two_rounds_at_least() -> None:
+    with pytest.raises(ValueError, match="min_rounds"):
+        Effort(min_rounds=1, max_rounds=3)
+    with pytest.raises(ValueError, match="min_rounds"):
+        Effort(min_rounds=5, max_rounds=3)
+
+
+def test_rounds_without_a_value_on_one_side_are_not_paired() -> None:
+    data = empty_file(["s.time_a"])
+
+    def one_sided(side: str, names: Collection[str]) -> dict[Key, Outcome]:
+        return {} if side == "head" else {("s.time_a", ()): Outcome(value=1.0)}
+
+    run_rounds(
+        data,
+        one_sided,
+        effort=Effort(min_rounds=2, max_rounds=2),
+        undecided=lambda d: set(),
+        display=Recorder(),
+    )
+    assert data.series[0].rounds == []
+
+
+STATUS = Status(
+    round=3,
+    max_rounds=10,
+    decided=1,
+    total=4,
+    elapsed=12.4,
+    remaining=47.6,
+    order=("head", "base"),
+)
+
+
+def test_plain_display_writes_one_line_per_round() -> None:
+    stream = io.StringIO()
+    display = make_display(stream, 10, tty=False)
+    assert isinstance(display, PlainDisplay)
+    display.message("building")
+    display.update(STATUS)
+    display.close()
+    assert stream.getvalue() == (
+        "building\nround 3/10 (head first): 1/4 benchmarks decided, 12s, 48s of budget left\n"
+    )
+    assert describe(dataclasses.replace(STATUS, remaining=None)).endswith("decided, 12s")
+
+
+def test_rich_display_shows_rounds_and_decided() -> None:
+    stream = io.StringIO()
+    display = make_display(stream, 10, tty=True)
+    assert isinstance(display, RichDisplay)
+    display.message("building base")
+    display.update(STATUS)
+    display.close()
+    text = stream.getvalue()
+    assert "building base" in text
+    assert "3/10" in text
+    assert "1/4 decided, 48s left" in text
