@@ -7,6 +7,7 @@ this module only parses options and is the one error boundary (see :func:`main`)
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import platform
 import sys
@@ -68,6 +69,23 @@ def cli() -> None:
     Compare a baseline with a head commit, decide per benchmark whether it regressed, improved,
     stayed the same or cannot be told apart from noise, and gate CI on the exit code.
     """
+    _route_warnings_to_stderr()
+
+
+class _EchoWarnings(logging.Handler):
+    """Library warnings as ``warning: ...`` lines on whatever stderr click has now."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"warning: {record.getMessage()}", err=True)
+
+
+def _route_warnings_to_stderr() -> None:
+    """Library warnings (e.g. a benchmark missing from benchmarks.json) reach the user once."""
+    logger = logging.getLogger("perfguard")
+    if not any(isinstance(h, _EchoWarnings) for h in logger.handlers):
+        logger.addHandler(_EchoWarnings(logging.WARNING))
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
 
 
 def _write_crash_log(exc: BaseException) -> Path:

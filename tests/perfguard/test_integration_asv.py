@@ -55,9 +55,12 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> tuple[AsvProject, str,
     project = asv_project(tmp_path_factory.mktemp("asv"), BENCHMARKS, WORKLOAD)
     base = project.git("rev-parse", "HEAD")
     head = project.commit({"benchmarks/_workload.py": SLOWER}, "slow down time_slowed")
-    args = ("-a", "repeat=15", "-a", "processes=1", "-a", "warmup_time=0.05")
-    project.asv_run(base, *args)
-    project.asv_run(head, *args)
+    # Base and head alternate, samples appended, so that a change in the machine's load over
+    # the run falls on both sides alike instead of looking like a regression.
+    args = ("-a", "repeat=7", "-a", "processes=1", "-a", "warmup_time=0.02", "--append-samples")
+    for _ in range(2):
+        project.asv_run(base, *args)
+        project.asv_run(head, *args)
     project.git("checkout", "-q", "main")
     return project, base, head
 
