@@ -26,6 +26,8 @@ class EventIndex:
         self._type_ids: dict[str, int] = {}
         self._stream_rows: list[array[int]] = []
         self._type_rows: list[array[int]] = []
+        self.stream_names: list[str] = []
+        self.type_names: list[str] = []
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -47,15 +49,21 @@ class EventIndex:
         if sid is None:
             sid = self._stream_ids[stream] = len(self._stream_rows)
             self._stream_rows.append(array("l"))
+            self.stream_names.append(stream)
         tid = self._type_ids.get(type)
         if tid is None:
             tid = self._type_ids[type] = len(self._type_rows)
             self._type_rows.append(array("l"))
+            self.type_names.append(type)
         self._stream_col.append(sid)
         self._type_col.append(tid)
         self._stream_rows[sid].append(row)
         self._type_rows[tid].append(row)
         return row
+
+    def names_of(self, row: int) -> tuple[str, str]:
+        """(stream, type) of a row."""
+        return self.stream_names[self._stream_col[row]], self.type_names[self._type_col[row]]
 
     def row_of(self, position: int) -> int | None:
         """The row holding ``position``, or ``None``."""

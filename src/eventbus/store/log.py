@@ -12,7 +12,6 @@ import asyncio
 import fcntl
 import functools
 import os
-import struct
 import threading
 from array import array
 from concurrent.futures import ThreadPoolExecutor
@@ -406,13 +405,21 @@ class FileEventStore(IndexedEventStore):
         return await asyncio.to_thread(self._read_sync, wanted)
 
     def _read_sync(self, rows: range | list[int]) -> list[StoredEvent]:
-        """Worker thread: read nearby rows with one pread per span, check every frame."""
+        """Worker thread: read nearby rows with one pread per span, check every frame.
+
+        Names come from the index (the checksums and the position prove the record is the
+        one indexed), so only the payload is copied out of the buffer.
+        """
         if not self._is_open:
             raise StoreClosedError("the event store was closed during a read")
         seg_col, off_col, size_col = self._loc_segment, self._loc_offset, self._loc_size
-        positions = self._index.positions
+        index = self._index
+        positions = index.positions
+        names_of = index.names_of
+        unpack_header = _HEADER.unpack_from
+        unpack_body = _BODY.unpack_from
         events: list[StoredEvent] = []
-        names: dict[bytes, str] = {}
+        append = events.append
         n = len(rows)
         i = 0
         while i < n:
@@ -433,42 +440,40 @@ class FileEventStore(IndexedEventStore):
                 span_end = offset + size_col[row]
                 j += 1
             buf = os.pread(self._segments[segment].read_fd, span_end - span_start, span_start)
+            view = memoryview(buf)
+            size = len(buf)
             for k in range(i, j):
                 row = rows[k]
                 offset = off_col[row] - span_start
-                events.append(self._decode(buf, offset, positions[row], names, segment))
+                start = offset + FRAME_HEADER_SIZE
+                end = offset + size_col[row]
+                if end > size:
+                    raise self._changed_on_disk(positions[row], segment)
+                magic, length, lead_crc, body_crc = unpack_header(buf, offset)
+                position, timestamp, flags, stream_len, type_len = unpack_body(buf, start)
+                if (
+                    magic != FRAME_MAGIC
+                    or start + length != end
+                    or position != positions[row]
+                    or crc32(view[offset : offset + 8]) != lead_crc
+                    or crc32(view[start:end]) != body_crc
+                ):
+                    raise self._changed_on_disk(positions[row], segment)
+                stream, type = names_of(row)
+                payload = buf[start + BODY_FIXED_SIZE + stream_len + type_len : end]
+                append(
+                    StoredEvent(
+                        position, stream, type, timestamp, payload, bool(flags & FLAG_ENCODED)
+                    )
+                )
             i = j
         return events
 
-    def _decode(
-        self, buf: bytes, offset: int, position: int, names: dict[bytes, str], segment: int
-    ) -> StoredEvent:
-        try:
-            magic, length, lead_crc, body_crc = _HEADER.unpack_from(buf, offset)
-            body_start = offset + FRAME_HEADER_SIZE
-            body = buf[body_start : body_start + length]
-            pos, timestamp, flags, stream_len, type_len = _BODY.unpack_from(body)
-        except struct.error:
-            ok = False
-        else:
-            ok = (
-                magic == FRAME_MAGIC
-                and crc32(buf[offset : offset + 8]) == lead_crc
-                and crc32(body) == body_crc
-                and pos == position
-            )
-        if not ok:
-            raise CorruptionError(
-                f"event at position {position} in {self._segments[segment].path} changed on "
-                "disk after it was written (checksum mismatch); reopen the store to recover"
-            )
-        types = BODY_FIXED_SIZE + stream_len
-        payload = types + type_len
-        raw_stream = body[BODY_FIXED_SIZE:types]
-        raw_type = body[types:payload]
-        stream = names.get(raw_stream) or names.setdefault(raw_stream, raw_stream.decode())
-        type = names.get(raw_type) or names.setdefault(raw_type, raw_type.decode())
-        return StoredEvent(pos, stream, type, timestamp, body[payload:], bool(flags & FLAG_ENCODED))
+    def _changed_on_disk(self, position: int, segment: int) -> CorruptionError:
+        return CorruptionError(
+            f"event at position {position} in {self._segments[segment].path} changed on "
+            "disk after it was written (checksum mismatch); reopen the store to recover"
+        )
 
     # -- snapshots -----------------------------------------------------------------------
 
