@@ -11,6 +11,7 @@ either path.
 from __future__ import annotations
 
 import io
+import operator
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ def terminal_text(text: str) -> str:
     """Control characters shown escaped (``\\x1b``, ``\\n``): a benchmark name must not be able
     to move the cursor, recolour the terminal or break a table row. Lone surrogates, which no
     terminal encoding can print, are shown escaped too (``\\ud800``)."""
-    return text.translate(_CONTROL_ESCAPES)
+    return text if text.isprintable() else text.translate(_CONTROL_ESCAPES)
 
 
 @dataclass(frozen=True)
@@ -232,9 +233,7 @@ def _plain_table(
     right = [column.justify == "right" for column in columns]
     for row_cells, style in zip(cells, styles, strict=True):
         row_style = style if color else ""
-        if "".join(row_cells).isascii() and all(
-            len(text) <= w for text, w in zip(row_cells, widths, strict=True)
-        ):
+        if "".join(row_cells).isascii() and all(map(operator.le, map(len, row_cells), widths)):
             # The common case, kept lean: one line, no wide characters.
             padded = [
                 text.rjust(w) if r else text.ljust(w)
