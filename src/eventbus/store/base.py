@@ -129,7 +129,9 @@ class IndexedEventStore(EventStore):
                 yield event
             row = stop
 
-    async def save_snapshot(self, stream: str, position: int, state: bytes) -> Snapshot:
+    async def save_snapshot(
+        self, stream: str, position: int, state: bytes | bytearray | memoryview
+    ) -> Snapshot:
         self._check_open()
         if not isinstance(state, (bytes, bytearray, memoryview)):
             raise SnapshotError(f"snapshot state must be bytes, not {type(state).__name__}")

@@ -10,12 +10,14 @@ import abc
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
-Payload = bytes | dict[str, Any]
+Payload = bytes | bytearray | memoryview | dict[str, Any]
 """What an event carries: raw bytes, or a dict that msgspec can encode (stored as MessagePack)."""
+
+_Store = TypeVar("_Store", bound="EventStore")
 
 
 class NewEvent(msgspec.Struct, frozen=True):
@@ -43,7 +45,7 @@ class StoredEvent(msgspec.Struct, frozen=True, gc=False):
     payload: bytes
     encoded: bool = False
 
-    def data(self) -> Payload:
+    def data(self) -> bytes | dict[str, Any]:
         """The payload as appended: the bytes, or the decoded dict."""
         if self.encoded:
             decoded: dict[str, Any] = msgspec.msgpack.decode(self.payload)
@@ -182,7 +184,9 @@ class EventStore(abc.ABC):
         """Every event with position > ``after``, in order, as an async iterator."""
 
     @abc.abstractmethod
-    async def save_snapshot(self, stream: str, position: int, state: bytes) -> Snapshot:
+    async def save_snapshot(
+        self, stream: str, position: int, state: bytes | bytearray | memoryview
+    ) -> Snapshot:
         """Keep ``state`` as the stream's state at ``position`` (replacing older snapshots)."""
 
     @abc.abstractmethod
@@ -199,7 +203,7 @@ class EventStore(abc.ABC):
     def recovery(self) -> RecoveryReport:
         """What ``open`` found."""
 
-    async def __aenter__(self) -> EventStore:
+    async def __aenter__(self: _Store) -> _Store:
         await self.open()
         return self
 

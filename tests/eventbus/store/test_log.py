@@ -21,6 +21,7 @@ from eventbus.store import (
     StoredEvent,
     StoreError,
     StoreFailedError,
+    StoreLimits,
 )
 from eventbus.store import base as store_base
 from eventbus.store import log as store_log
@@ -101,7 +102,7 @@ def test_concurrent_appends_share_one_fdatasync(
         syncs.append(fd)
         real_fdatasync(fd)
 
-    monkeypatch.setattr(store_log.os, "fdatasync", counting_fdatasync)
+    monkeypatch.setattr(os, "fdatasync", counting_fdatasync)
 
     async def scenario() -> list[StoredEvent]:
         async with FileEventStore(tmp_path) as store:
@@ -126,7 +127,7 @@ def test_one_group_commit_never_writes_more_than_its_byte_cap(
 
     async def scenario() -> list[int]:
         async with FileEventStore(tmp_path) as store:
-            monkeypatch.setattr(store_log.os, "write", recording_write)
+            monkeypatch.setattr(os, "write", recording_write)
             await asyncio.gather(*(store.append("s", "T", b"x" * 100) for _ in range(20)))
             return [e.position async for e in store.replay()]
 
@@ -146,7 +147,7 @@ def test_a_failed_sync_fails_the_waiting_appends_and_the_store(
     async def scenario() -> None:
         async with FileEventStore(tmp_path) as store:
             await store.append("s", "T", b"durable")
-            monkeypatch.setattr(store_log.os, "fdatasync", failing_fdatasync)
+            monkeypatch.setattr(os, "fdatasync", failing_fdatasync)
             results = await asyncio.gather(
                 *(store.append("s", "T", b"lost") for _ in range(3)), return_exceptions=True
             )
@@ -238,7 +239,7 @@ def test_the_clock_never_goes_backwards(tmp_path: Path) -> None:
 def test_the_name_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store_prepare, "_NAME_CACHE_SIZE", 3)
     monkeypatch.setattr(store_prepare, "_names", {})
-    limits = store_base.StoreLimits()
+    limits = StoreLimits()
     for i in range(10):
         store_prepare.prepare_event(f"s{i}", "T", b"", limits)
     assert len(store_prepare._names) <= 3
@@ -247,7 +248,7 @@ def test_the_name_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_an_unencodable_dict_key_is_named() -> None:
     key = object()
     with pytest.raises(InvalidEventError, match="payload field '<object object"):
-        store_prepare.prepare_event("s", "T", {"ok": 1, key: 2}, store_base.StoreLimits())
+        store_prepare.prepare_event("s", "T", {"ok": 1, key: 2}, StoreLimits())
 
 
 def test_a_batch_lands_in_one_segment(tmp_path: Path) -> None:
@@ -282,7 +283,7 @@ def test_a_later_sync_acknowledges_the_batches_written_before_it(
 
     async def scenario() -> tuple[bool, list[int]]:
         async with FileEventStore(tmp_path) as store:
-            monkeypatch.setattr(store_log.os, "fdatasync", ordered_fdatasync)
+            monkeypatch.setattr(os, "fdatasync", ordered_fdatasync)
             first = asyncio.create_task(store.append("s", "T", b"first"))
             assert await asyncio.to_thread(first_started.wait, 30)
             second = await store.append("s", "T", b"second")
