@@ -32,10 +32,12 @@ MAX_SINGLE = 2000
 
 
 def _fresh_directory() -> Path:
+    """A new directory on a real disk (never tmpfs), chosen as the store benchmarks choose."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from bench_store import bench_directory
+    from bench_store import bench_directory  # type: ignore[import-not-found]
 
-    return bench_directory()
+    directory: Path = bench_directory()
+    return directory
 
 
 def _rate(count: int, seconds: float) -> float:
