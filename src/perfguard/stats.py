@@ -55,10 +55,12 @@ class _LogSide:
 
 
 def _from_samples(samples: Sequence[float]) -> _LogSide:
-    logs = [math.log(x) for x in samples]
+    # Plain two-pass sums: log-samples are of one magnitude, so fsum's exactness buys nothing
+    # here and costs a third of compare's time on 10 000 benchmarks.
+    logs = list(map(math.log, samples))
     n = len(logs)
-    mean = math.fsum(logs) / n
-    var = math.fsum((x - mean) ** 2 for x in logs) / (n - 1)
+    mean = sum(logs) / n
+    var = sum([(x - mean) * (x - mean) for x in logs]) / (n - 1)
     return _LogSide(mean, var / n, n)
 
 
