@@ -79,9 +79,6 @@ class HandlerTable:
             found.extend(self.events.get(cls, ()))
         return found
 
-    def is_empty(self) -> bool:
-        return not self.events and not self.commands
-
 
 def build_route(registrations: list[Registration]) -> Route:
     """Highest priority first; equal priorities in registration order."""
