@@ -335,3 +335,34 @@ def test_a_snapshot_beyond_the_recovered_log_is_dropped(tmp_path: Path) -> None:
             return await store.load_snapshot("a")
 
     assert run(load()) is None
+
+
+def test_a_fresh_segment_never_replaces_a_damaged_one_with_the_same_start(tmp_path: Path) -> None:
+    run(fill(tmp_path, 1))
+    (damaged,) = segments(tmp_path)
+    flip_byte(damaged, damaged.stat().st_size - 1)
+    kept = damaged.read_bytes()
+
+    async def append_after() -> int:
+        async with FileEventStore(tmp_path) as store:
+            return (await store.append("s", "T", b"new")).position
+
+    assert run(append_after()) == 1
+    assert damaged.read_bytes() == kept
+    assert [p.name for p in segments(tmp_path)] == [
+        "00000000000000000001-0000.seg",
+        "00000000000000000001-0001.seg",
+    ]
+    store, found = run(read_all(tmp_path))
+    assert [e.payload for e in found] == [b"new"]
+    assert len(store.recovery.corruptions) == 1
+
+
+def test_leftovers_of_an_unfinished_snapshot_write_are_removed(tmp_path: Path) -> None:
+    run(fill(tmp_path, 1))
+    (tmp_path / "snapshots").mkdir()
+    leftover = tmp_path / "snapshots" / "abc.snap.tmp"
+    leftover.write_bytes(b"half")
+    store, _ = run(read_all(tmp_path, strict=True))
+    assert not leftover.exists()
+    assert store.recovery.clean
