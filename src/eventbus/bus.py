@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 import time
 from collections import deque
@@ -51,6 +52,7 @@ E = TypeVar("E", bound=Event)
 C = TypeVar("C", bound=Command[Any])
 
 Observer = Callable[[Trace], None]
+log = logging.getLogger("eventbus")
 _perf_ns = time.perf_counter_ns
 
 
@@ -331,6 +333,8 @@ class EventBus:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
+            elif not self._task.cancelled() and self._task.exception() is not None:
+                log.error("eventbus worker died", exc_info=self._task.exception())
         left: list[Event] = [event for _, event in self._queue]
         self._queue.clear()
         if self._current is not None:
@@ -435,6 +439,7 @@ class EventBus:
                     await asyncio.sleep(0)
         finally:
             self._wakeup = None
+            self._release_idle_waiters()  # join() re-checks and reports a dead worker
 
     async def _through_middleware(self, event: Event) -> None:
         assert self._event_chain is not None
@@ -469,7 +474,8 @@ class EventBus:
         if isinstance(message, Event):
             self._counters.failed += 1
         name = handler_name(handler)
-        error = f"{type(exc).__name__}: {exc}"
+        text = _safe_str(exc)
+        error = f"{type(exc).__name__}: {text}"
         trace = Trace(kind="failed", message=message, at=time.time(), handler=name, error=error)
         self.failures.append(trace)
         self._notify(trace)
@@ -480,7 +486,7 @@ class EventBus:
             message_id=message.id,
             handler=name,
             error_type=type(exc).__name__,
-            error=str(exc),
+            error=text,
         ).caused_by(message)
         # Delivered at once, not queued: a full queue must not swallow failure reports.
         self._counters.published += 1
@@ -678,6 +684,14 @@ class EventBus:
                 observer(trace)
             except Exception:
                 self._counters.observer_errors += 1
+
+
+def _safe_str(exc: BaseException) -> str:
+    """str(exc), even for exceptions whose __str__ raises."""
+    try:
+        return str(exc)
+    except Exception:
+        return f"<unprintable {type(exc).__name__}>"
 
 
 async def _bounded(awaitable: Awaitable[R], timeout: float | None, command: Message) -> R:

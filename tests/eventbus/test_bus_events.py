@@ -299,3 +299,22 @@ def test_worker_yields_to_other_tasks_during_a_burst() -> None:
     run(scenario())
     # The watcher saw intermediate progress: the worker did not run the burst in one go.
     assert any(0 < p < 100 for p in progress)
+
+
+def test_unprintable_handler_error_is_still_recorded() -> None:
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    def broken(event: Ping) -> None:
+        raise Unprintable
+
+    async def scenario() -> EventBus:
+        async with EventBus() as bus:
+            bus.subscribe(Ping, broken)
+            await bus.publish(Ping())
+            await bus.join()
+        return bus
+
+    bus = run(scenario())
+    assert bus.failures[0].error == "Unprintable: <unprintable Unprintable>"

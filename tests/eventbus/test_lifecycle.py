@@ -121,3 +121,30 @@ def test_stop_while_idle_ends_the_worker() -> None:
         assert report.complete and not report.timed_out
 
     run(scenario())
+
+
+class Fatal(BaseException):
+    """Not an Exception: the bus does not catch it, so it ends the worker."""
+
+
+def test_a_dead_worker_is_reported_not_waited_for(caplog: pytest.LogCaptureFixture) -> None:
+    def fatal(event: Ping) -> None:
+        raise Fatal("handler pulled the plug")
+
+    async def scenario() -> EventBus:
+        bus = EventBus()
+        bus.subscribe(Ping, fatal)
+        await bus.start()
+        await bus.publish(Ping(n=1))
+        await bus.publish(Ping(n=2))
+        with pytest.raises(BusNotRunningError):
+            await bus.join()
+        report = await bus.stop()
+        assert [e.n for e in report.undelivered] == [1, 2]  # type: ignore[attr-defined]
+        return bus
+
+    bus = run(scenario())
+    assert bus.stats().undelivered == 2 and bus.stats().accounted
+    assert [r.getMessage() for r in caplog.records if r.name == "eventbus"] == [
+        "eventbus worker died"
+    ]
