@@ -7,7 +7,7 @@ This is where asv's outcomes (failed, skipped, changed benchmark code) meet the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from perfguard import stats
 from perfguard.models import (
@@ -24,6 +24,9 @@ from perfguard.models import (
     format_label,
 )
 from perfguard.policy import Budget, Policy, Resolved, matches
+
+Adjust = Callable[[tuple[str, Params], Estimate], Estimate]
+"""A hook that revises each estimate before the decision (history mode's noise floors)."""
 
 MACHINE_KEYS = ("machine", "cpu", "arch", "os", "num_cpu")
 """asv machine parameters that must agree for a comparison to be like with like."""
@@ -94,7 +97,7 @@ def _nonpositive(base: float, head: float) -> tuple[Verdict, str, Estimate | Non
 
 
 def compare_pair(
-    base: Measurement, head: Measurement, settings: Resolved
+    base: Measurement, head: Measurement, settings: Resolved, adjust: Adjust | None = None
 ) -> tuple[Verdict, str, Estimate | None]:
     """The verdict for one benchmark present on both sides."""
     decided = _status_verdict(base, head)
@@ -104,6 +107,8 @@ def compare_pair(
     if base.value <= 0 or head.value <= 0:
         return _nonpositive(base.value, head.value)
     est = stats.estimate(base, head)
+    if adjust is not None:
+        est = adjust(base.key, est)
     verdict, reason = stats.decide(est, threshold=settings.threshold, direction=settings.direction)
     return verdict, reason, est
 
@@ -113,6 +118,7 @@ def _row(
     base: Measurement | None,
     head: Measurement | None,
     policy: Policy,
+    adjust: Adjust | None = None,
 ) -> Row:
     either = head if head is not None else base
     assert either is not None
@@ -126,7 +132,7 @@ def _row(
     elif head is None:
         verdict, reason = Verdict.REMOVED, "only on base"
     else:
-        verdict, reason, estimate = compare_pair(base, head, settings)
+        verdict, reason, estimate = compare_pair(base, head, settings, adjust)
     return Row(
         benchmark=name,
         params=params,
@@ -182,13 +188,19 @@ def _check(m: Measurement, pattern: str, bound: str, limit: float) -> BudgetChec
     )
 
 
-def compare(base: ResultSet, head: ResultSet, policy: Policy) -> Comparison:
-    """Compare head against base under ``policy``: one Row per benchmark and parameter set."""
+def compare(
+    base: ResultSet, head: ResultSet, policy: Policy, *, adjust: Adjust | None = None
+) -> Comparison:
+    """Compare head against base under ``policy``: one Row per benchmark and parameter set.
+
+    ``adjust`` (e.g. :meth:`perfguard.history.NoiseModel.adjuster`) revises every estimate
+    before the decision rule sees it.
+    """
     base_by_key = base.by_key()
     head_by_key = head.by_key()
     keys = list(base_by_key)
     keys.extend(k for k in head_by_key if k not in base_by_key)
-    rows = tuple(_row(k, base_by_key.get(k), head_by_key.get(k), policy) for k in keys)
+    rows = tuple(_row(k, base_by_key.get(k), head_by_key.get(k), policy, adjust) for k in keys)
     budgets, budget_warnings = check_budgets(policy.budgets, head)
     return Comparison(
         base=run_info(base),
