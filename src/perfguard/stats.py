@@ -84,8 +84,9 @@ def _usable_samples(m: Measurement) -> bool:
 def estimate(base: Measurement, head: Measurement, *, confidence: float = CONFIDENCE) -> Estimate:
     """Estimate ratio = head/base with a two-sided ``confidence`` interval, in log space.
 
-    - Raw samples on both sides (asv ``--record-samples``): Welch's t-interval on the difference
-      of mean log-samples. asv pools the samples of its worker processes, and samples inside
+    - Raw samples on both sides (asv ``--record-samples``): the ratio of asv's medians, with a
+      Welch t-interval whose spread comes from the log-samples (scaled to a median's standard
+      error). asv pools the samples of its worker processes, and samples inside
       one process are not independent; this estimate treats them as independent and says so
       in ``note`` (paired rounds from ``perfguard run`` avoid that assumption).
     - Otherwise: each side's spread from asv's stored 99 % interval of the median (or, lacking
@@ -107,8 +108,10 @@ def estimate(base: Measurement, head: Measurement, *, confidence: float = CONFID
             return _exact(base.value, head.value, confidence)
         df_denominator = b.se2**2 / (b.n - 1) + h.se2**2 / (h.n - 1)
         df = max(1, int(se2**2 / df_denominator)) if df_denominator > 0 else b.n + h.n - 2
-        se = math.sqrt(se2)
-        diff = h.location - b.location
+        # Centred on asv's own medians, so the change agrees with the values a report shows;
+        # a median's standard error is sqrt(pi/2) times the mean's for normal noise.
+        se = _MEDIAN_SE_FACTOR * math.sqrt(se2)
+        diff = math.log(head.value) - math.log(base.value)
         half = _t_quantile(1 - alpha / 2, df) * se
         mde_log = (_t_quantile(1 - alpha / 2, df) + _t_quantile(POWER, df)) * se
         p_value = float(2 * special.stdtr(df, -abs(diff) / se))
@@ -121,8 +124,8 @@ def estimate(base: Measurement, head: Measurement, *, confidence: float = CONFID
             method="samples",
             p_value=p_value,
             note=(
-                f"Welch t on log samples ({b.n} base, {h.n} head); samples pooled across "
-                "asv processes are treated as independent"
+                f"median ratio, Welch t on log samples ({b.n} base, {h.n} head); samples "
+                "pooled across asv processes are treated as independent"
             ),
         )
     b_side, h_side = _from_summary(base), _from_summary(head)
