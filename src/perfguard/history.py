@@ -1,0 +1,425 @@
+"""History mode: how far each benchmark moves between runs when the code does not.
+
+A stored baseline was measured in another CI job, often on another runner. Between two such runs
+a benchmark moves for two reasons besides the code:
+
+- the runner: a hosted pool such as GitHub's ``ubuntu-latest`` mixes CPU types, and a run on a
+  slower one shifts *all* benchmarks at once, each by its own factor (database-heavy ones more
+  than pure-Python ones). In the Django corpus these shifts reach 20-60 %.
+- run-to-run noise of each benchmark on top of that.
+
+From a results history (many commits of one machine name and environment, in commit order) this
+module learns both:
+
+1. the common runner effect: the main directions (``factors``) of the neighbour-to-neighbour log
+   changes across all benchmarks, by a singular value decomposition. For a new comparison the
+   shift along those directions is fitted robustly (Huber) over all benchmarks, so one
+   benchmark's real change hardly moves it, and removed from every benchmark's change;
+2. per benchmark (and parameter combination) a noise *floor*: a high quantile of what is left
+   of its past neighbour-to-neighbour changes.
+
+:func:`apply_floor` then widens a comparison's interval by the floor (the floor's between-run
+part combined with the estimate's within-run part), so :func:`perfguard.stats.decide` calls a
+change inside the floor inconclusive (or unchanged) instead of regressed.
+
+What it cannot do: a change of the code that slows every benchmark alike looks exactly like a
+slower runner and is absorbed; paired rounds in one job (``perfguard run``) do not have this
+blind spot.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from scipy import special
+
+from perfguard import stats
+from perfguard.errors import InputError
+from perfguard.gitrefs import ancestors
+from perfguard.models import Estimate, Measurement, Params, ResultSet, Status
+from perfguard.results import load_result_set
+
+Key = tuple[str, Params]
+"""A benchmark and parameter combination, as :attr:`Measurement.key`."""
+Adjust = Callable[[Key, Estimate], Estimate]
+"""What :func:`perfguard.compare.compare` calls on every estimate before deciding."""
+Matrix = npt.NDArray[np.float64]
+
+QUANTILE = 0.99
+"""Share of past neighbour changes (after the runner effect) that the floor covers."""
+FACTORS = 4
+"""Runner-effect directions removed; fewer when the suite is small (see :func:`_factor_count`)."""
+BENCHMARKS_PER_FACTOR = 10
+"""A factor is only fitted with at least this many benchmarks per factor."""
+MIN_CHANGES = 10
+"""Past neighbour changes a benchmark needs before it gets a floor."""
+HUBER_K = 1.345
+"""Huber's tuning constant (95 % efficiency under normal errors)."""
+_HUBER_ROUNDS = 30
+_MAD_TO_SD = 1.4826
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Floor:
+    """How far one benchmark moves between runs of unchanged code, in log space."""
+
+    spread: float
+    """The :data:`QUANTILE` quantile of |past neighbour log change| after the runner effect."""
+    within: float
+    """Typical half-width of one comparison's own interval (median over the past pairs)."""
+    changes: int
+    """How many past neighbour changes it was learned from."""
+    quantile: float = QUANTILE
+
+    @property
+    def between(self) -> float:
+        """The half-width the floor adds on top of a comparison's own: spread minus within."""
+        return math.sqrt(max(0.0, self.spread**2 - self.within**2))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Changes:
+    """Neighbour-to-neighbour log changes of a history: one row per pair, one column per key."""
+
+    keys: tuple[Key, ...]
+    log_change: Matrix
+    """ln(next / previous); NaN where either side has no positive value or versions differ."""
+    half_width: Matrix
+    """Half-width (log) of :func:`perfguard.stats.estimate`'s interval for that pair."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoiseModel:
+    """Runner-effect directions and per-benchmark floors learned from one results history."""
+
+    floors: Mapping[Key, Floor]
+    loadings: Mapping[Key, tuple[float, ...]] = field(default_factory=dict)
+    """Each benchmark's weight on each runner-effect direction (empty: no runner effect)."""
+    commits: int = 0
+    """How many results the history held."""
+
+    @property
+    def factors(self) -> int:
+        return len(next(iter(self.loadings.values()), ()))
+
+    def runner_shift(self, base: ResultSet, head: ResultSet) -> dict[Key, float]:
+        """Per benchmark, the log change that the runner effect explains between base and head."""
+        if not self.factors:
+            return {}
+        changes = _pair_changes(base.by_key(), head.by_key())
+        keys = [k for k in self.loadings if k in changes]
+        if len(keys) < self.factors * BENCHMARKS_PER_FACTOR:
+            return {}
+        loadings = np.array([self.loadings[k] for k in keys])
+        coef, _ = huber_fit(loadings, np.array([changes[k] for k in keys]))
+        return {k: float(np.dot(w, coef)) for k, w in self.loadings.items()}
+
+    def adjuster(self, base: ResultSet, head: ResultSet) -> Adjust:
+        """The hook for :func:`perfguard.compare.compare`: remove the runner shift, apply floors."""
+        shifts = self.runner_shift(base, head)
+
+        def adjust(key: Key, est: Estimate) -> Estimate:
+            floor = self.floors.get(key)
+            if floor is None:
+                return replace(est, note=_join(est.note, "no noise floor: too little history"))
+            return apply_floor(est, floor, shift=shifts.get(key, 0.0))
+
+        return adjust
+
+
+def _join(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
+
+
+def _positive(m: Measurement | None) -> float | None:
+    if m is None or m.status is not Status.OK or m.value is None or m.value <= 0:
+        return None
+    return m.value
+
+
+def _pair_changes(
+    before: Mapping[Key, Measurement], after: Mapping[Key, Measurement]
+) -> dict[Key, float]:
+    """ln(after / before) for every benchmark with positive values and the same code version."""
+    out = {}
+    for key, b in before.items():
+        a = after.get(key)
+        vb, va = _positive(b), _positive(a)
+        if vb is not None and va is not None and a is not None and a.version == b.version:
+            out[key] = math.log(va / vb)
+    return out
+
+
+def _half_width(est: Estimate) -> float:
+    return (math.log(est.high) - math.log(est.low)) / 2
+
+
+def neighbour_changes(results: Sequence[ResultSet]) -> Changes:
+    """Log change and interval half-width of every benchmark between neighbouring results."""
+    keys = tuple(dict.fromkeys(m.key for r in results for m in r.measurements))
+    column = {k: j for j, k in enumerate(keys)}
+    pairs = max(0, len(results) - 1)
+    log_change = np.full((pairs, len(keys)), np.nan)
+    half_width = np.full((pairs, len(keys)), np.nan)
+    by_key = [r.by_key() for r in results]
+    for i in range(pairs):
+        before, after = by_key[i], by_key[i + 1]
+        for key, change in _pair_changes(before, after).items():
+            j = column[key]
+            log_change[i, j] = change
+            half_width[i, j] = _half_width(stats.estimate(before[key], after[key]))
+    return Changes(keys=keys, log_change=log_change, half_width=half_width)
+
+
+def huber_fit(x: Matrix, y: Matrix) -> tuple[Matrix, Matrix]:
+    """Robust linear fit y ~ x (Huber loss, iteratively reweighted least squares).
+
+    Returns the coefficients and the residuals. The scale is re-estimated each round from the
+    median absolute residual, so a few benchmarks that really changed do not drag the fit.
+    """
+    weights: Matrix = np.ones(len(y))
+    coef: Matrix = np.zeros(x.shape[1])
+    residual: Matrix = y.copy()
+    for _ in range(_HUBER_ROUNDS):
+        root = np.sqrt(weights)
+        coef = np.asarray(np.linalg.lstsq(x * root[:, None], y * root, rcond=None)[0], np.float64)
+        residual = y - x @ coef
+        scale = _MAD_TO_SD * float(np.median(np.abs(residual)))
+        if scale == 0.0:
+            break
+        cutoff = HUBER_K * scale
+        new: Matrix = np.minimum(1.0, cutoff / np.maximum(np.abs(residual), 1e-300))
+        if np.allclose(new, weights, rtol=0, atol=1e-6):
+            break
+        weights = new
+    return coef, residual
+
+
+def _factor_count(wanted: int, benchmarks: int, pairs: int) -> int:
+    return max(0, min(wanted, benchmarks // BENCHMARKS_PER_FACTOR, pairs // 2))
+
+
+def runner_directions(log_change: Matrix, factors: int) -> Matrix:
+    """The ``factors`` main directions (benchmarks x factors) of the changes, by SVD."""
+    if factors == 0:
+        return np.zeros((log_change.shape[1], 0))
+    filled = np.nan_to_num(log_change, nan=0.0)
+    _, _, vt = np.linalg.svd(filled, full_matrices=False)
+    directions: Matrix = vt[:factors].T
+    return directions
+
+
+def remove_runner_effect(log_change: Matrix, directions: Matrix) -> Matrix:
+    """Each pair's changes minus its robustly fitted runner shift (NaN stays NaN)."""
+    factors = directions.shape[1]
+    if factors == 0:
+        return np.array(log_change, dtype=np.float64)
+    residual: Matrix = np.full(log_change.shape, np.nan)
+    for i, row in enumerate(log_change):
+        seen = ~np.isnan(row)
+        if seen.sum() >= factors * BENCHMARKS_PER_FACTOR:
+            _, residual[i, seen] = huber_fit(directions[seen], row[seen])
+    return residual
+
+
+def learn(
+    results: Iterable[ResultSet], *, quantile: float = QUANTILE, factors: int = FACTORS
+) -> NoiseModel:
+    """Learn the runner effect and every benchmark's floor from results in commit order."""
+    ordered = list(results)
+    return fit(neighbour_changes(ordered), quantile=quantile, factors=factors, commits=len(ordered))
+
+
+def window(changes: Changes, start: int, stop: int) -> Changes:
+    """The neighbour changes of pairs ``start`` to ``stop`` (to learn from part of a history)."""
+    return replace(
+        changes,
+        log_change=changes.log_change[start:stop],
+        half_width=changes.half_width[start:stop],
+    )
+
+
+def fit(
+    changes: Changes, *, quantile: float = QUANTILE, factors: int = FACTORS, commits: int = 0
+) -> NoiseModel:
+    """The noise model of precomputed neighbour changes (see :func:`learn`)."""
+    pairs, benchmarks = changes.log_change.shape
+    count = _factor_count(factors, benchmarks, pairs)
+    directions = runner_directions(changes.log_change, count)
+    residual = remove_runner_effect(changes.log_change, directions)
+    floors = {}
+    for j, key in enumerate(changes.keys):
+        seen = ~np.isnan(residual[:, j])
+        if int(seen.sum()) < MIN_CHANGES:
+            continue
+        floors[key] = Floor(
+            spread=float(np.quantile(np.abs(residual[seen, j]), quantile)),
+            within=float(np.median(changes.half_width[seen, j])),
+            changes=int(seen.sum()),
+            quantile=quantile,
+        )
+    loadings = (
+        {key: tuple(float(w) for w in directions[j]) for j, key in enumerate(changes.keys)}
+        if count
+        else {}
+    )
+    return NoiseModel(floors=floors, loadings=loadings, commits=commits or pairs + 1)
+
+
+def noise_floors(results: Iterable[ResultSet], *, quantile: float = QUANTILE) -> dict[Key, Floor]:
+    """Per benchmark, the floor learned from ``results`` (in commit order)."""
+    return dict(learn(results, quantile=quantile).floors)
+
+
+def apply_floor(est: Estimate, floor: Floor, *, shift: float = 0.0) -> Estimate:
+    """``est`` minus the runner ``shift`` (log), its interval widened by the floor.
+
+    The floor's between-run half-width and the estimate's own are combined as independent
+    errors (in quadrature); the minimum detectable effect and p-value follow the wider interval.
+    """
+    z = float(special.ndtri(0.5 + est.confidence / 2))
+    z_power = float(special.ndtri(stats.POWER))
+    centre = math.log(est.ratio) - shift
+    half = math.hypot(_half_width(est), floor.between)
+    own_mde = math.log1p(est.mde) if est.mde is not None else 0.0
+    mde = math.hypot(own_mde, floor.between * (z + z_power) / z)
+    p_value = float(2 * special.ndtr(-abs(centre) * z / half)) if half > 0 else None
+    shown = f"{math.expm1(shift) * 100:+.1f}%"
+    return Estimate(
+        ratio=math.exp(centre),
+        low=math.exp(centre - half),
+        high=math.exp(centre + half),
+        confidence=est.confidence,
+        mde=math.expm1(mde),
+        method=f"{est.method}+history",
+        p_value=p_value,
+        note=_join(
+            est.note,
+            f"history floor ±{math.expm1(floor.spread) * 100:.1f}% from {floor.changes} past"
+            f" changes; runner shift {shown} removed",
+        ),
+    )
+
+
+def scaled(m: Measurement, factor: float) -> Measurement:
+    """``m`` as if the benchmark had become ``factor`` times slower (value, samples, ci, quartiles).
+
+    For checking the detector: a known step inserted into a real series.
+    """
+
+    def times(values: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        return None if values is None else tuple(v * factor for v in values)
+
+    ci, quartiles = times(m.ci_99), times(m.quartiles)
+    return replace(
+        m,
+        value=None if m.value is None else m.value * factor,
+        samples=times(m.samples),
+        ci_99=None if ci is None else (ci[0], ci[1]),
+        quartiles=None if quartiles is None else (quartiles[0], quartiles[1]),
+    )
+
+
+def with_step(results: Sequence[ResultSet], key: Key, factor: float, at: int) -> list[ResultSet]:
+    """``results`` with benchmark ``key`` scaled by ``factor`` from result ``at`` on."""
+    out = list(results[:at])
+    for r in results[at:]:
+        measurements = tuple(scaled(m, factor) if m.key == key else m for m in r.measurements)
+        out.append(replace(r, measurements=measurements))
+    return out
+
+
+def result_date(path: Path) -> int:
+    """The commit date (ms) asv stores in a result file, for ordering without git."""
+    try:
+        data = json.loads(path.read_bytes())
+        date = data["date"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(
+            f"{path} has no readable commit 'date'; is it an asv result file?"
+        ) from None
+    if not isinstance(date, int) or isinstance(date, bool):
+        raise InputError(f"{path} has no readable commit 'date'; is it an asv result file?")
+    return date
+
+
+def _machine_dir(root: Path, machine: str | None) -> Path:
+    if not root.is_dir():
+        raise InputError(f"history directory {root} does not exist; pass an asv results directory")
+    machines = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if machine is not None:
+        if machine not in machines:
+            raise InputError(
+                f"history directory {root} has no machine {machine!r}; it has"
+                f" {', '.join(machines) or 'none'}"
+            )
+        return root / machine
+    if len(machines) != 1:
+        raise InputError(
+            f"history directory {root} has results of {len(machines)} machines"
+            f" ({', '.join(machines) or 'none'}); choose one with --machine"
+        )
+    return root / machines[0]
+
+
+def load_history(
+    root: Path,
+    *,
+    machine: str | None = None,
+    env: str | None = None,
+    repo: Path | None = None,
+    before: str | None = None,
+    limit: int | None = None,
+) -> list[ResultSet]:
+    """The results of one machine and environment in ``root``, oldest first.
+
+    With a git ``repo`` and a commit ``before``: the results of ``before``'s ancestors (not
+    ``before`` itself) in git order. Otherwise all results (except commit ``before``) ordered
+    by the commit date asv stored. ``limit`` keeps the newest that many.
+    """
+    folder = _machine_dir(root, machine)
+    paths = sorted(p for p in folder.iterdir() if p.suffix == ".json" and p.name != "machine.json")
+    loaded = [(p, load_result_set(str(p), results_dir=root, env=env)) for p in paths]
+    envs = sorted({r.env for _, r in loaded})
+    if len(envs) > 1:
+        raise InputError(
+            f"history directory {folder} mixes environments ({', '.join(envs)}); choose one"
+            " with --env"
+        )
+    ordered = _git_order(loaded, repo, before)
+    if ordered is None:
+        dated = sorted(loaded, key=lambda item: result_date(item[0]))
+        ordered = [r for _, r in dated if before is None or not _same(r.commit, before)]
+    if len(ordered) < MIN_CHANGES + 1:
+        raise InputError(
+            f"history in {folder} has {len(ordered)} usable results; history mode needs at least"
+            f" {MIN_CHANGES + 1} commits of one machine and environment"
+        )
+    return ordered[-limit:] if limit else ordered
+
+
+def _same(commit: str, other: str) -> bool:
+    n = min(len(commit), len(other))
+    return n >= 4 and commit[:n].lower() == other[:n].lower()
+
+
+def _git_order(
+    loaded: Sequence[tuple[Path, ResultSet]], repo: Path | None, before: str | None
+) -> list[ResultSet] | None:
+    """Results of ``before``'s ancestors, oldest first; None when git cannot say."""
+    if repo is None or before is None:
+        return None
+    lineage = ancestors(before, repo, 100_000)
+    if not lineage:
+        return None
+    position = {commit: i for i, commit in enumerate(lineage[1:])}
+    mine = [(position[r.commit], r) for _, r in loaded if r.commit in position]
+    if not mine:
+        return None
+    return [r for _, r in sorted(mine, key=lambda item: -item[0])]
