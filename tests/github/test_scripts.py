@@ -1,0 +1,323 @@
+"""The helpers the workflows call, run as the workflows run them (real subprocesses, real git)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.github.conftest import HEAD_SHA, REPO, TOKEN
+from tests.github.double import GitHubDouble
+
+ROOT = Path(__file__).resolve().parents[2]
+CI = ROOT / "scripts/ci"
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "perfguard tests",
+    "GIT_AUTHOR_EMAIL": "tests@perfguard.invalid",
+    "GIT_COMMITTER_NAME": "perfguard tests",
+    "GIT_COMMITTER_EMAIL": "tests@perfguard.invalid",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(args),
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_ENV, **(env or {})},
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+# --- verify-pr ----------------------------------------------------------------------------
+
+
+def artifact(tmp_path: Path, pr: str, sha: str) -> Path:
+    directory = tmp_path / "artifact"
+    directory.mkdir(exist_ok=True)
+    (directory / "pr-number").write_text(pr, encoding="utf-8")
+    (directory / "head-sha").write_text(sha, encoding="utf-8")
+    return directory
+
+
+def verify(
+    github: GitHubDouble, directory: Path, *extra: str, output: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {"GITHUB_API_URL": github.url, "GITHUB_TOKEN": TOKEN}
+    if output is not None:
+        env["GITHUB_OUTPUT"] = str(output)
+    done = run(
+        sys.executable,
+        str(CI / "verify-pr"),
+        "--repo",
+        REPO,
+        "--artifact-dir",
+        str(directory),
+        *extra,
+        env=env,
+    )
+    assert TOKEN not in done.stdout + done.stderr
+    return done
+
+
+def test_verify_pr_accepts_a_matching_artifact(github: GitHubDouble, tmp_path: Path) -> None:
+    github.add_pull(REPO, 42, HEAD_SHA)
+    output = tmp_path / "out"
+    done = verify(
+        github, artifact(tmp_path, "42\n", HEAD_SHA + "\n"), "--expect-sha", HEAD_SHA, output=output
+    )
+    assert done.returncode == 0, done.stderr
+    assert output.read_text() == f"verified=true\npr-number=42\nhead-sha={HEAD_SHA}\n"
+    assert [r.path for r in github.requests] == ["/repos/octo/app/pulls/42"]
+
+
+def test_verify_pr_does_not_comment_on_a_stale_head(github: GitHubDouble, tmp_path: Path) -> None:
+    github.add_pull(REPO, 42, "f" * 40)
+    output = tmp_path / "out"
+    done = verify(github, artifact(tmp_path, "42", HEAD_SHA), output=output)
+    assert done.returncode == 0
+    assert "verified=false" in output.read_text()
+    assert done.stdout.startswith("::notice::PR #42 head is now ffffffffffff")
+
+
+@pytest.mark.parametrize(
+    ("pr", "sha", "message"),
+    [
+        ("42; curl evil", HEAD_SHA, "pr-number is malformed"),
+        ("0", HEAD_SHA, "pr-number is malformed"),
+        ("9" * 200, HEAD_SHA, "pr-number is malformed"),
+        ("42", HEAD_SHA.upper(), "head-sha is malformed"),
+        ("42", "$(id)", "head-sha is malformed"),
+    ],
+)
+def test_verify_pr_refuses_malformed_artifacts(
+    github: GitHubDouble, tmp_path: Path, pr: str, sha: str, message: str
+) -> None:
+    done = verify(github, artifact(tmp_path, pr, sha))
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert github.requests == []
+
+
+def test_verify_pr_refuses_a_sha_other_than_the_runs(github: GitHubDouble, tmp_path: Path) -> None:
+    done = verify(github, artifact(tmp_path, "42", HEAD_SHA), "--expect-sha", "a" * 40)
+    assert done.returncode == 2
+    assert "differs from the workflow run's head sha" in done.stderr
+
+
+def test_verify_pr_api_failure_is_exit_3(github: GitHubDouble, tmp_path: Path) -> None:
+    done = verify(github, artifact(tmp_path, "404", HEAD_SHA))
+    assert done.returncode == 3
+    assert "HTTP 404" in done.stderr
+
+
+def test_verify_pr_missing_files_are_exit_2(github: GitHubDouble, tmp_path: Path) -> None:
+    done = verify(github, tmp_path)
+    assert done.returncode == 2
+    assert "no readable pr-number" in done.stderr
+
+
+# --- history-append -----------------------------------------------------------------------
+
+
+def results(tmp_path: Path, name: str, commits: list[str], content: str = "{}") -> Path:
+    directory = tmp_path / name
+    machine = directory / "runner"
+    machine.mkdir(parents=True)
+    (machine / "machine.json").write_text('{"machine": "runner"}', encoding="utf-8")
+    (directory / "benchmarks.json").write_text(f'{{"from": "{name}"}}', encoding="utf-8")
+    for commit in commits:
+        (machine / f"{commit}-virtualenv-py3.12.json").write_text(
+            content + commit, encoding="utf-8"
+        )
+    return directory
+
+
+def append(remote: Path, directory: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run(
+        sys.executable,
+        str(CI / "history-append"),
+        "--remote",
+        str(remote),
+        "--results",
+        str(directory),
+        *extra,
+    )
+
+
+def history(remote: Path) -> set[str]:
+    done = run("git", "--git-dir", str(remote), "ls-tree", "-r", "--name-only", "perf-history")
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    path = tmp_path / "remote.git"
+    assert run("git", "init", "--quiet", "--bare", str(path)).returncode == 0
+    return path
+
+
+@pytest.mark.integration
+def test_history_starts_the_branch_then_appends(remote: Path, tmp_path: Path) -> None:
+    first = append(remote, results(tmp_path, "a", ["aaaaaaaa"]))
+    assert first.returncode == 0, first.stderr
+    assert "pushed" in first.stdout
+    second = append(remote, results(tmp_path, "b", ["bbbbbbbb"]))
+    assert second.returncode == 0, second.stderr
+    assert history(remote) == {
+        "results/benchmarks.json",
+        "results/runner/machine.json",
+        "results/runner/aaaaaaaa-virtualenv-py3.12.json",
+        "results/runner/bbbbbbbb-virtualenv-py3.12.json",
+    }
+    same = results(tmp_path, "c", ["bbbbbbbb"])
+    assert "pushed" in append(remote, same).stdout  # benchmarks.json is new metadata
+    again = append(remote, same)
+    assert again.returncode == 0
+    assert again.stdout.strip() == "nothing new to append"
+
+
+@pytest.mark.integration
+def test_history_never_overwrites_a_result(remote: Path, tmp_path: Path) -> None:
+    assert append(remote, results(tmp_path, "a", ["aaaaaaaa"], content="first")).returncode == 0
+    rerun = append(remote, results(tmp_path, "b", ["aaaaaaaa"], content="second"))
+    assert rerun.returncode == 0, rerun.stderr
+    assert "kept the new one as aaaaaaaa-virtualenv-py3.12.rerun1.json" in rerun.stdout
+    show = run(
+        "git",
+        "--git-dir",
+        str(remote),
+        "show",
+        "perf-history:results/runner/aaaaaaaa-virtualenv-py3.12.json",
+    )
+    assert show.stdout == "firstaaaaaaaa"
+
+
+@pytest.mark.integration
+def test_a_push_that_loses_the_race_is_reapplied_on_the_new_tip(
+    remote: Path, tmp_path: Path
+) -> None:
+    """Deterministic race: between B's commit and B's push, A pushes (from B's pre-push hook)."""
+    assert append(remote, results(tmp_path, "seed", ["00000000"])).returncode == 0
+    racer = results(tmp_path, "a", ["aaaaaaaa"])
+    hook_dir = tmp_path / "hooks"
+    hook_dir.mkdir()
+    flag = tmp_path / "raced"
+    hook = hook_dir / "pre-push"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"if [ ! -e '{flag}' ]; then touch '{flag}'; "
+        f"'{sys.executable}' '{CI / 'history-append'}' --remote '{remote}' --results '{racer}'"
+        " >/dev/null; fi\n",
+        encoding="utf-8",
+    )
+    hook.chmod(0o755)
+    done = run(
+        sys.executable,
+        str(CI / "history-append"),
+        "--remote",
+        str(remote),
+        "--results",
+        str(results(tmp_path, "b", ["bbbbbbbb"])),
+        env={
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "core.hooksPath",
+            "GIT_CONFIG_VALUE_0": str(hook_dir),
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    assert "push rejected (attempt 1)" in done.stderr
+    assert "(attempt 2)" in done.stdout
+    names = history(remote)
+    for commit in ("00000000", "aaaaaaaa", "bbbbbbbb"):
+        assert f"results/runner/{commit}-virtualenv-py3.12.json" in names
+
+
+@pytest.mark.integration
+def test_two_concurrent_appends_both_land(remote: Path, tmp_path: Path) -> None:
+    assert append(remote, results(tmp_path, "seed", ["00000000"])).returncode == 0
+    dirs = [results(tmp_path, f"r{i}", [f"{i}" * 8]) for i in range(1, 4)]
+    outcomes: list[subprocess.CompletedProcess[str]] = []
+    threads = [
+        threading.Thread(target=lambda d=d: outcomes.append(append(remote, d))) for d in dirs
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [o.returncode for o in outcomes] == [0, 0, 0], [o.stderr for o in outcomes]
+    names = history(remote)
+    for i in range(1, 4):
+        assert f"results/runner/{str(i) * 8}-virtualenv-py3.12.json" in names
+    log = run("git", "--git-dir", str(remote), "log", "--oneline", "perf-history")
+    assert len(log.stdout.splitlines()) == 4
+
+
+def test_history_needs_results(remote: Path, tmp_path: Path) -> None:
+    done = append(remote, tmp_path)
+    assert done.returncode == 2
+    assert "no asv result files" in done.stderr
+
+
+# --- coverage-badge -----------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_coverage_badge_writes_svg_and_shields_endpoint(tmp_path: Path) -> None:
+    (tmp_path / "mod.py").write_text(
+        "def f(x):\n    if x:\n        return 1\n    return 2\n\nf(1)\n", encoding="utf-8"
+    )
+    env = {"COVERAGE_FILE": str(tmp_path / ".coverage"), "COVERAGE_PROCESS_START": ""}
+    measured = run(
+        sys.executable,
+        "-m",
+        "coverage",
+        "run",
+        "--rcfile=/dev/null",
+        "mod.py",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert measured.returncode == 0, measured.stderr
+    done = run(sys.executable, str(CI / "coverage-badge"), "out", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    svg = (tmp_path / "out/coverage.svg").read_text(encoding="utf-8")
+    assert svg.startswith("<?xml") and "80%" in svg
+    assert json.loads((tmp_path / "out/coverage.json").read_text(encoding="utf-8")) == {
+        "schemaVersion": 1,
+        "label": "coverage",
+        "message": "80%",
+        "color": "yellowgreen",
+    }
+
+
+def test_coverage_badge_without_data_is_exit_2(tmp_path: Path) -> None:
+    done = run(sys.executable, str(CI / "coverage-badge"), "out", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "no .coverage" in done.stderr
+    assert run(sys.executable, str(CI / "coverage-badge"), cwd=tmp_path).returncode == 2
+
+
+# --- measure ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("base", "head"),
+    [("main;id", HEAD_SHA), ("main", "HEAD"), ("main", "$(id)")],
+)
+def test_measure_refuses_unsafe_arguments(tmp_path: Path, base: str, head: str) -> None:
+    done = run("bash", str(CI / "measure"), base, head, str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ")
