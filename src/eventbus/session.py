@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 E = TypeVar("E", bound=Event)
 C = TypeVar("C", bound=Command[Any])
+M = TypeVar("M", bound=Message)
 
 
 class Session:
@@ -98,6 +99,3 @@ class Session:
             )
         self.context.record(message)
         return message
-
-
-M = TypeVar("M", bound=Message)
