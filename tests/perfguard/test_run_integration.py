@@ -1,0 +1,239 @@
+"""``perfguard run`` with real asv, real git and real benchmark processes on a tiny suite.
+
+The suite times CPU time (``timer = time.process_time``): the test machine is shared, and this
+test checks the plumbing and the rule on a 30 % change, not the machine's wall-clock noise
+(scripts/detector_quality.py measures that).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from perfguard import rounds
+from perfguard.cli import cli
+from perfguard.errors import EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
+
+pytestmark = pytest.mark.integration
+
+PACKAGE = """
+SCALE_A = 1.0
+SCALE_B = 1.0
+
+
+def work(scale):
+    total = 0
+    for i in range(int(30000 * scale)):
+        total += i % 7
+    return total
+"""
+
+BENCHMARKS = """
+import time
+
+import tiny
+
+
+def time_a():
+    tiny.work(tiny.SCALE_A)
+
+
+def time_b():
+    tiny.work(tiny.SCALE_B)
+
+
+time_a.timer = time.process_time
+time_b.timer = time.process_time
+"""
+
+CONFIG = {
+    "version": 1,
+    "project": "tiny",
+    "repo": ".",
+    "branches": ["main"],
+    "environment_type": "virtualenv",
+    "benchmark_dir": "benchmarks",
+    "env_dir": ".asv/env",
+    "results_dir": ".asv/results",
+    "html_dir": ".asv/html",
+    "build_command": [],
+    # A pure-Python package copied into site-packages: no wheel build, no pip, fast rounds.
+    "install_command": [
+        "python -c \"import shutil, sys, sysconfig; t = sysconfig.get_paths()['purelib'] + "
+        "'/tiny'; shutil.rmtree(t, ignore_errors=True); shutil.copytree(sys.argv[1] + "
+        "'/src/tiny', t)\" {build_dir}"
+    ],
+    "uninstall_command": [
+        "python -c \"import shutil, sysconfig; shutil.rmtree(sysconfig.get_paths()['purelib']"
+        " + '/tiny', ignore_errors=True)\""
+    ],
+}
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        [*GIT, "-C", str(repo), *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def commit_scale(repo: Path, text: str, message: str) -> str:
+    (repo / "src" / "tiny" / "__init__.py").write_text(text)
+    git(repo, "commit", "-q", "-am", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
+    """A git repository: base, a head with time_b 30 % slower, and an A/A copy of base."""
+    repo = tmp_path_factory.mktemp("tiny")
+    (repo / "src" / "tiny").mkdir(parents=True)
+    (repo / "benchmarks").mkdir()
+    (repo / "benchmarks" / "__init__.py").write_text("")
+    (repo / "benchmarks" / "bench_tiny.py").write_text(BENCHMARKS)
+    (repo / "asv.conf.json").write_text(json.dumps(CONFIG))
+    (repo / "src" / "tiny" / "__init__.py").write_text(PACKAGE)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    base = git(repo, "rev-parse", "HEAD")
+    slow = commit_scale(repo, PACKAGE.replace("SCALE_B = 1.0", "SCALE_B = 1.3"), "slower b")
+    git(repo, "checkout", "-q", "-b", "aa", base)
+    same = commit_scale(repo, PACKAGE + "\n# same code, another commit\n", "a/a")
+    git(repo, "checkout", "-q", "main")
+    return {"repo": repo, "base": base, "slow": slow, "same": same}
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """asv keeps its machine file in HOME: give it a private one."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    monkeypatch.setenv(
+        "PIP_CACHE_DIR", os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
+    )
+    return tmp_path
+
+
+def perfguard(*args: str) -> int:
+    code = cli.main(args=list(args), prog_name="perfguard", standalone_mode=False)
+    assert isinstance(code, int)
+    return code
+
+
+def test_a_30_percent_slowdown_is_flagged_exactly_there(
+    project: dict[str, Path | str], home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = Path(project["repo"])
+    out = home / "slow.rounds.json"
+    code = perfguard(
+        "run", str(project["base"]), str(project["slow"]),
+        "--config", str(repo / "asv.conf.json"),
+        "--min-rounds", "4", "--max-rounds", "8", "--seed", "11",
+        "--output", str(out), "--format", "json", "--machine", "tester",
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    verdicts = {row["benchmark"]: row["verdict"] for row in report["rows"]}
+    assert verdicts["bench_tiny.time_b"] == "regressed", captured.err
+    assert verdicts["bench_tiny.time_a"] != "regressed"
+    assert code == EXIT_REGRESSION
+    assert "round 4/8" in captured.err
+
+    data = rounds.read(out)
+    assert (data.base.commit, data.head.commit, data.seed) == (
+        project["base"], project["slow"], 11,
+    )  # fmt: skip
+    assert data.fingerprint.cores == os.cpu_count()
+    assert data.machine == "tester"
+    assert len(data.rounds) >= 4
+    assert all(r.order in (("base", "head"), ("head", "base")) for r in data.rounds)
+
+    # asv's own results stay valid: one file per commit, benchmarks.json, machine.json, and
+    # asv publish accepts them.
+    results = repo / ".asv" / "results"
+    env = f"virtualenv-py{sys.version_info[0]}.{sys.version_info[1]}"
+    stored = {p.name for p in (results / "tester").iterdir()}
+    assert {f"{str(project['base'])[:8]}-{env}.json", "machine.json"} <= stored
+    assert (results / "benchmarks.json").is_file()
+    asv_result = json.loads(
+        (results / "tester" / f"{str(project['slow'])[:8]}-{env}.json").read_text()
+    )
+    columns = asv_result["result_columns"]
+    samples = asv_result["results"]["bench_tiny.time_b"][columns.index("samples")]
+    assert len(samples[0]) >= 4  # every round's samples appended
+    published = subprocess.run(
+        [str(Path(sys.executable).parent / "asv"), "publish"],
+        cwd=repo, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert published.returncode == 0, published.stdout + published.stderr
+    assert (repo / ".asv" / "html" / "index.html").is_file()
+
+    # The rounds file alone reproduces the verdicts with `perfguard compare`.
+    assert perfguard("compare", str(out), "--format", "json") == EXIT_REGRESSION
+    again = json.loads(capsys.readouterr().out)
+    assert {r["benchmark"]: r["verdict"] for r in again["rows"]} == verdicts
+
+
+def test_an_a_a_pair_of_identical_code_shows_no_regression(
+    project: dict[str, Path | str], home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = Path(project["repo"])
+    out = home / "aa.rounds.json"
+    code = perfguard(
+        "run", str(project["base"]), str(project["same"]),
+        "--config", str(repo / "asv.conf.json"), "--quick", "-b", "time_",
+        "--output", str(out), "--format", "json",
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert code == EXIT_OK, captured.err
+    assert report["summary"]["regressed"] == 0
+    assert report["summary"]["total"] == 2
+    data = rounds.read(out)
+    assert len(data.rounds) == 3  # --quick: three rounds
+    assert data.settings["quick"] is True
+
+    # Two rounds files from different machines: a warning in every format, refused by --strict.
+    other = home / "other.rounds.json"
+    moved = msgspec.structs.replace(data.fingerprint, cpu="Some Other CPU")
+    rounds.write(other, msgspec.structs.replace(data, fingerprint=moved))
+    assert perfguard("compare", str(out), str(other), "--format", "json") == EXIT_OK
+    shown = json.loads(capsys.readouterr().out)
+    assert any("Some Other CPU" in w for w in shown["warnings"])
+    assert perfguard("compare", str(out), str(out), "--format", "json") == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["warnings"] == []
+    assert perfguard("compare", str(out), str(other), "--strict") == EXIT_USAGE
+    assert "error: --strict: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--budget", "soon"], "--budget 'soon'"),
+        (["--budget", "0m"], "--budget must be positive"),
+        (["--min-rounds", "6", "--max-rounds", "3"], "need 2 <= min <= max"),
+        (["-b", "("], "is not a regular expression"),
+        (["--config", "missing.json"], "does not exist"),
+    ],
+)
+def test_bad_options_are_one_line_errors(
+    args: list[str],
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert perfguard("run", *args) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert message in err
+    assert "Traceback" not in err

@@ -1,0 +1,61 @@
+"""tracemalloc side metrics: exact repeats, real growth seen, setup excluded."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+from perfguard.tracking import Allocations, measure, tracemalloc_tracks
+
+KEPT: list[object] = []
+
+
+def build(n: int) -> list[bytearray]:
+    return [bytearray(1000) for _ in range(n)]
+
+
+def test_the_same_call_gives_the_same_numbers() -> None:
+    results = {measure(build, 50) for _ in range(5)}
+    assert len(results) == 1
+    (only,) = results
+    assert only.blocks <= 5  # the result is freed: only interpreter bookkeeping stays
+    assert 50_000 <= only.peak < 60_000
+
+
+def test_more_work_is_seen_exactly() -> None:
+    small, large = measure(build, 50), measure(build, 100)
+    assert large.peak - small.peak >= 50 * 1000
+
+
+def test_blocks_count_what_the_call_leaves_behind() -> None:
+    def leak() -> None:
+        KEPT.extend(object() for _ in range(10))
+
+    KEPT.clear()
+    KEPT.extend([None] * 64)  # room in the list, so only the objects count
+    KEPT.clear()
+    assert measure(leak).blocks >= 10
+    KEPT.clear()
+
+
+def test_tracks_are_asv_track_benchmarks_with_units() -> None:
+    blocks, peak = tracemalloc_tracks(build, setup=lambda: 20)
+    assert (blocks.unit, peak.unit) == ("blocks", "bytes")
+    assert blocks() == blocks()
+    assert 20_000 <= peak() < 30_000
+    assert "build" in (blocks.__doc__ or "")
+
+
+def test_setup_allocations_are_not_counted() -> None:
+    big_setup = measure(lambda data: len(data), bytearray(10**6))
+    assert big_setup.peak < 10_000
+    _, peak = tracemalloc_tracks(len, setup=lambda: bytearray(10**6))
+    assert peak() < 10_000
+
+
+def test_an_outer_trace_is_left_running() -> None:
+    tracemalloc.start()
+    try:
+        assert isinstance(measure(build, 5), Allocations)
+        assert tracemalloc.is_tracing()
+    finally:
+        tracemalloc.stop()
