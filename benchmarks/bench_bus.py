@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from eventbus import Command, Event, EventBus, Message, Next
+from eventbus import Command, Event, EventBus, JsonlFileHandler, Message, Next
 
 PUBLISH_EVENTS = 100_000
 COMMANDS = 20_000
@@ -48,9 +51,14 @@ def percentile(samples: list[float], q: float) -> float:
 
 
 async def publish_rate(
-    n: int = PUBLISH_EVENTS, *, asynchronous: bool = True, middleware: bool = False
+    n: int = PUBLISH_EVENTS,
+    *,
+    asynchronous: bool = True,
+    middleware: bool = False,
+    log_to: Path | None = None,
 ) -> float:
-    """Events/s for building and publishing `n` events to 3 handlers and draining the queue."""
+    """Events/s for building and publishing `n` events to 3 handlers and draining the queue
+    (with `log_to`, a JSONL handler also logs every trace to that file, flushed at the end)."""
     handled = 0
 
     async def async_handler(event: Tick) -> None:
@@ -65,15 +73,23 @@ async def publish_rate(
         return await call_next(message)
 
     handler: Callable[[Tick], Any] = async_handler if asynchronous else sync_handler
+    log = JsonlFileHandler(log_to, max_bytes=1 << 40, max_buffer=4 * n) if log_to else None
     async with EventBus() as bus:
         for _ in range(3):
             bus.subscribe(Tick, handler)
         if middleware:
             bus.use(passthrough)
+        if log is not None:
+            await log.start()
+            bus.observe(log)
         started = time.perf_counter()
         for sequence in range(n):
             await bus.publish(Tick(sequence=sequence))
         await bus.join()
+        if log is not None:
+            await log.aclose()
+            if log.stats.written != 2 * n:
+                raise AssertionError(f"expected {2 * n} log lines, got {log.stats}")
         elapsed = time.perf_counter() - started
     if handled != 3 * n:
         raise AssertionError(f"expected {3 * n} handler calls, got {handled}")
@@ -120,6 +136,19 @@ async def _publish_retained(n: int, retained: list[Tick]) -> None:
         for sequence in range(n):
             await bus.publish(Tick(sequence=sequence))
         await bus.join()
+
+
+def retained_blocks(n: int = RETAINED_EVENTS) -> int:
+    """Allocated memory blocks still held after `n` events went through the bus into a list."""
+    gc.collect()
+    before = sys.getallocatedblocks()
+    retained: list[Tick] = []
+    asyncio.run(_publish_retained(n, retained))
+    gc.collect()
+    after = sys.getallocatedblocks()
+    if len(retained) != n:
+        raise AssertionError(f"expected {n} retained events, got {len(retained)}")
+    return after - before
 
 
 def retained_bytes(n: int = RETAINED_EVENTS) -> int:
@@ -180,6 +209,13 @@ class PublishThroughput:
     def track_publish_3_async_handlers_with_middleware(self) -> float:
         return asyncio.run(publish_rate(middleware=True))
 
+    def track_publish_3_async_handlers_with_jsonl_log(self) -> float:
+        directory = Path(tempfile.mkdtemp(prefix="bench-bus-"))
+        try:
+            return asyncio.run(publish_rate(log_to=directory / "bus.jsonl"))
+        finally:
+            shutil.rmtree(directory)
+
 
 class CommandLatency:
     """execute() of one command with an async handler, seconds (lower is better)."""
@@ -220,9 +256,19 @@ class Memory:
         return burst_peak_bytes()
 
 
+class Allocations:
+    """Allocated memory blocks (lower is better)."""
+
+    unit = "blocks"
+    timeout = 120
+
+    def track_allocated_blocks_100k_retained_events(self) -> int:
+        return retained_blocks()
+
+
 def main(rounds: int) -> None:
     """Print the median (and spread) of every figure over `rounds` runs, without asv."""
-    suites: list[Any] = [PublishThroughput, CommandLatency, Sessions, Memory]
+    suites: list[Any] = [PublishThroughput, CommandLatency, Sessions, Memory, Allocations]
     figures: dict[str, list[float]] = {}
     for _ in range(rounds):
         for cls in suites:

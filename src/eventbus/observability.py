@@ -104,39 +104,44 @@ class ConsoleHandler:
             self.stats.written += 1
 
 
-class _TraceLine(msgspec.Struct, kw_only=True):
-    kind: str
-    at: float
-    message_type: str
-    message: msgspec.Raw
-    handler: str | None = None
-    error: str | None = None
-    latency_s: float | None = None
-
-
 _line_encoder = msgspec.json.Encoder()
+_ENCODE_ERRORS = (TypeError, ValueError, OverflowError, msgspec.EncodeError)
 
 
 def encode_trace(trace: Trace) -> bytes:
-    """One JSON object (no newline). A message that cannot be encoded is logged by type and id
-    with the encoding error instead, so the line stays valid."""
+    """One JSON object, no newline: the trace with its message embedded (tagged with its type).
+
+    A message that cannot be encoded is written as its type and id plus the encoding error,
+    so the line stays valid JSON and the failure is visible where it happened."""
     try:
-        body = msgspec.Raw(to_json(trace.message))
-        error = trace.error
+        return _line_encoder.encode(trace)
+    except _ENCODE_ERRORS:
+        pass
+    message = trace.message
+    try:
+        to_json(message)
     except EncodingError as exc:
-        body = msgspec.Raw(_line_encoder.encode({"id": trace.message.id}))
-        error = f"{trace.error}; {exc}" if trace.error else str(exc)
+        problem = str(exc)
+    else:  # pragma: no cover - the trace fails only through its message
+        problem = "cannot encode trace"
     return _line_encoder.encode(
-        _TraceLine(
-            kind=trace.kind,
-            at=trace.at,
-            message_type=type(trace.message).__name__,
-            message=body,
-            handler=trace.handler,
-            error=error,
-            latency_s=trace.latency_s,
-        )
+        {
+            "kind": trace.kind,
+            "at": trace.at,
+            "message": {"type": type(message).__name__, "id": message.id},
+            "handler": trace.handler,
+            "error": f"{trace.error}; {problem}" if trace.error else problem,
+            "latency_s": trace.latency_s,
+        }
     )
+
+
+def encode_traces(traces: list[Trace]) -> bytes:
+    """Newline-delimited JSON for a batch: one encoder call, or line by line if one is bad."""
+    try:
+        return _line_encoder.encode_lines(traces)
+    except _ENCODE_ERRORS:
+        return b"".join(encode_trace(trace) + b"\n" for trace in traces)
 
 
 class JsonlFileHandler:
@@ -211,7 +216,7 @@ class JsonlFileHandler:
             while self._buffer:
                 batch = self._buffer[: self.batch_size]
                 del self._buffer[: self.batch_size]
-                data = b"".join(encode_trace(trace) + b"\n" for trace in batch)
+                data = encode_traces(batch)
                 await asyncio.get_running_loop().run_in_executor(
                     None, self._write, data, len(batch)
                 )

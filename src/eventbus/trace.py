@@ -13,7 +13,7 @@ TraceKind = Literal[
 ]
 
 
-class Trace(msgspec.Struct, frozen=True, kw_only=True):
+class Trace(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """One thing that happened to one message.
 
     `kind` says what: published (accepted into the queue), delivered (all handlers ran),

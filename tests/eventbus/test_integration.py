@@ -125,7 +125,7 @@ def test_command_to_event_chain_with_correlation_failures_and_a_log(tmp_path: Pa
     assert first[1]["causation_id"] == first[0]["id"]
     assert first[2]["causation_id"] == first[1]["id"]
     failed = [line for line in lines if line["kind"] == "failed"]
-    assert [line["message_type"] for line in failed] == ["OrderPlaced", "PlaceOrder"]
+    assert [line["message"]["type"] for line in failed] == ["OrderPlaced", "PlaceOrder"]
 
 
 def test_middleware_sees_the_whole_flow() -> None:

@@ -124,17 +124,34 @@ def test_console_handler_defaults_to_stderr() -> None:
 def test_encode_trace_embeds_the_message() -> None:
     line = json.loads(encode_trace(trace(message=Add(a=1, b=2, id="x"), latency_s=0.5)))
     assert line["kind"] == "delivered"
-    assert line["message_type"] == "Add"
     assert line["message"]["a"] == 1 and line["message"]["type"] == "Add"
     assert line["latency_s"] == 0.5
 
 
 def test_encode_trace_of_an_unencodable_message_stays_valid_json() -> None:
     line = json.loads(encode_trace(trace(message=Ping(n=object(), id="m1"), error="boom")))  # type: ignore[arg-type]
-    assert line["message"] == {"id": "m1"}
+    assert line["message"] == {"type": "Ping", "id": "m1"}
     assert line["error"].startswith("boom; cannot encode Ping as JSON: field `n`")
     plain = json.loads(encode_trace(trace(message=Ping(n=object(), id="m2"))))  # type: ignore[arg-type]
     assert plain["error"].startswith("cannot encode Ping")
+
+
+def test_a_bad_message_in_a_batch_does_not_spoil_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "bus.jsonl"
+
+    async def scenario() -> JsonlFileHandler:
+        log = JsonlFileHandler(path)
+        log(trace(message=Ping(n=1)))
+        log(trace(message=Ping(n=object())))  # type: ignore[arg-type]
+        log(trace(message=Ping(n=3)))
+        await log.aclose()
+        return log
+
+    log = run(scenario())
+    lines = read_lines(path)
+    assert [line["message"].get("n") for line in lines] == [1, None, 3]  # type: ignore[attr-defined]
+    assert "field `n`" in str(lines[1]["error"])
+    assert log.stats.written == 3
 
 
 def test_jsonl_handler_writes_every_trace_as_a_json_line(tmp_path: Path) -> None:
