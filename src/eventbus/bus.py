@@ -113,6 +113,7 @@ class EventBus:
         self._current: Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._abandoned = False
         self._stop_report: StopReport | None = None
 
     # ------------------------------------------------------------------ registration
@@ -330,6 +331,7 @@ class EventBus:
             done, _ = await asyncio.wait({self._task}, timeout=deadline)
             if not done:
                 timed_out = True
+                self._abandoned = True  # even if a handler swallows the cancellation
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
@@ -395,7 +397,7 @@ class EventBus:
         buckets = self._event_latency.counts
         budget = self.yield_every
         try:
-            while True:
+            while not self._abandoned:
                 if not queue:
                     self._release_idle_waiters()
                     if self._closing and not self._waiting:
@@ -424,6 +426,10 @@ class EventBus:
                                 handler(event)
                         except Exception as exc:
                             await self._record_failure(event, handler, exc)
+                        except asyncio.CancelledError as exc:
+                            if _cancelling():
+                                raise
+                            await self._record_failure(event, handler, exc)
                     counters.handler_calls += len(route)
                 else:
                     await self._through_middleware(event)
@@ -447,6 +453,10 @@ class EventBus:
             await self._event_chain(event)
         except Exception as exc:
             await self._record_failure(event, self._event_chain, exc)
+        except asyncio.CancelledError as exc:
+            if _cancelling():
+                raise
+            await self._record_failure(event, self._event_chain, exc)
 
     async def _fan_out(self, message: Message) -> None:
         """Innermost step of the event middleware chain: every handler, in priority order."""
@@ -460,6 +470,10 @@ class EventBus:
                     handler(message)
             except Exception as exc:
                 await self._record_failure(message, handler, exc)
+            except asyncio.CancelledError as exc:
+                if _cancelling():
+                    raise
+                await self._record_failure(message, handler, exc)
         self._counters.handler_calls += len(route)
 
     async def _call_command_handler(self, message: Message) -> Any:
@@ -469,7 +483,7 @@ class EventBus:
             return await registration.handler(message)
         return registration.handler(message)
 
-    async def _record_failure(self, message: Message, handler: Handler, exc: Exception) -> None:
+    async def _record_failure(self, message: Message, handler: Handler, exc: BaseException) -> None:
         """Count, trace and announce a handler failure; failures of failure handlers stop here."""
         if isinstance(message, Event):
             self._counters.failed += 1
@@ -684,6 +698,15 @@ class EventBus:
                 observer(trace)
             except Exception:
                 self._counters.observer_errors += 1
+
+
+def _cancelling() -> bool:
+    """Is the current task itself being cancelled, rather than a handler's await failing with
+    CancelledError (a cancelled future it awaited)? Python 3.10 cannot tell: assume yes."""
+    if sys.version_info >= (3, 11):
+        task = asyncio.current_task()
+        return task is None or task.cancelling() > 0
+    return True  # pragma: no cover - Python 3.10
 
 
 def _safe_str(exc: BaseException) -> str:

@@ -19,7 +19,7 @@ class Trace(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     `kind` says what: published (accepted into the queue), delivered (all handlers ran),
     failed (a handler raised; `handler` and `error` say which and why), dropped / rejected
     (backpressure), undelivered (left in the queue when stop() hit its deadline), executed
-    (a command finished; `error` is set when it raised).
+    (a command returned; one that raised is traced as failed).
     """
 
     kind: TraceKind

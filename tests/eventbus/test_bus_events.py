@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from typing import Any
 
 import pytest
 
@@ -318,3 +319,34 @@ def test_unprintable_handler_error_is_still_recorded() -> None:
 
     bus = run(scenario())
     assert bus.failures[0].error == "Unprintable: <unprintable Unprintable>"
+
+
+@pytest.mark.parametrize("with_middleware", [False, True])
+def test_handler_hit_by_a_foreign_cancellation_is_a_failure_not_the_end(
+    with_middleware: bool,
+) -> None:
+    seen: list[int] = []
+
+    async def victim(event: Ping) -> None:
+        future = asyncio.get_running_loop().create_future()
+        future.cancel()
+        await future  # raises CancelledError, but nobody cancelled the bus
+
+    async def passthrough(message: object, call_next: Any) -> Any:
+        return await call_next(message)
+
+    async def scenario() -> EventBus:
+        async with EventBus() as bus:
+            if with_middleware:
+                bus.use(passthrough)
+            bus.subscribe(Ping, victim, priority=1)
+            bus.subscribe(Ping, lambda e: seen.append(e.n))
+            await bus.publish(Ping(n=1))
+            await bus.publish(Ping(n=2))
+            await bus.join()
+        return bus
+
+    bus = run(scenario())
+    assert seen == [1, 2]
+    assert bus.stats().failed == 2
+    assert bus.failures[0].error == "CancelledError: "

@@ -148,3 +148,27 @@ def test_a_dead_worker_is_reported_not_waited_for(caplog: pytest.LogCaptureFixtu
     assert [r.getMessage() for r in caplog.records if r.name == "eventbus"] == [
         "eventbus worker died"
     ]
+
+
+def test_stop_ends_a_worker_whose_handler_swallows_cancellation() -> None:
+    async def stubborn(event: Ping) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            pass  # a badly behaved handler
+
+    async def scenario() -> EventBus:
+        bus = EventBus()
+        bus.subscribe(Ping, stubborn)
+        await bus.start()
+        await bus.publish(Ping(n=1))
+        await bus.publish(Ping(n=2))
+        report = await bus.stop(deadline=0.05)
+        assert report.timed_out
+        assert [e.n for e in report.undelivered] == [2]  # type: ignore[attr-defined]
+        return bus
+
+    bus = run(scenario())
+    stats = bus.stats()
+    assert (stats.delivered, stats.undelivered) == (1, 1)
+    assert stats.accounted and not bus.running
