@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -152,10 +153,8 @@ def test_a_dead_worker_is_reported_not_waited_for(caplog: pytest.LogCaptureFixtu
 
 def test_stop_ends_a_worker_whose_handler_swallows_cancellation() -> None:
     async def stubborn(event: Ping) -> None:
-        try:
+        with contextlib.suppress(asyncio.CancelledError):  # a badly behaved handler
             await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            pass  # a badly behaved handler
 
     async def scenario() -> EventBus:
         bus = EventBus()
