@@ -117,8 +117,8 @@ class NoiseModel:
         if len(keys) < self.factors * BENCHMARKS_PER_FACTOR:
             return {}
         loadings = np.array([self.loadings[k] for k in keys])
-        coef, _ = huber_fit(loadings, np.array([changes[k] for k in keys]))
-        return {k: float(np.dot(w, coef)) for k, w in self.loadings.items()}
+        coef, _ = huber_fit(loadings, np.array([[changes[k] for k in keys]]))
+        return {k: float(np.dot(w, coef[0])) for k, w in self.loadings.items()}
 
     def adjuster(self, base: ResultSet, head: ResultSet) -> Adjust:
         """The hook for :func:`perfguard.compare.compare`: remove the runner shift, apply floors."""
@@ -178,27 +178,34 @@ def neighbour_changes(results: Sequence[ResultSet]) -> Changes:
 
 
 def huber_fit(x: Matrix, y: Matrix) -> tuple[Matrix, Matrix]:
-    """Robust linear fit y ~ x (Huber loss, iteratively reweighted least squares).
+    """Robust linear fits of every row of ``y`` on ``x`` (Huber loss, reweighted least squares).
 
-    Returns the coefficients and the residuals. The scale is re-estimated each round from the
-    median absolute residual, so a few benchmarks that really changed do not drag the fit.
+    ``x`` is benchmarks x factors, ``y`` pairs x benchmarks with NaN for missing values, which
+    get no weight. Returns the coefficients (pairs x factors) and residuals (NaN stays NaN).
+    The scale is re-estimated each round from the median absolute residual, so the few
+    benchmarks that really changed hardly move the fit. All rows are solved at once.
     """
-    weights: Matrix = np.ones(len(y))
-    coef: Matrix = np.zeros(x.shape[1])
-    residual: Matrix = y.copy()
+    seen = ~np.isnan(y)
+    filled = seen.any(axis=1)
+    values = np.where(seen, y, 0.0)
+    weights: Matrix = seen.astype(np.float64)
+    coef: Matrix = np.zeros((y.shape[0], x.shape[1]))
     for _ in range(_HUBER_ROUNDS):
-        root = np.sqrt(weights)
-        coef = np.asarray(np.linalg.lstsq(x * root[:, None], y * root, rcond=None)[0], np.float64)
-        residual = y - x @ coef
-        scale = _MAD_TO_SD * float(np.median(np.abs(residual)))
-        if scale == 0.0:
-            break
-        cutoff = HUBER_K * scale
-        new: Matrix = np.minimum(1.0, cutoff / np.maximum(np.abs(residual), 1e-300))
-        if np.allclose(new, weights, rtol=0, atol=1e-6):
-            break
+        gram = np.einsum("rb,bi,bj->rij", weights, x, x)
+        moment = np.einsum("rb,bi,rb->ri", weights, x, values)
+        coef = np.einsum("rij,rj->ri", np.linalg.pinv(gram), moment)
+        residual = np.abs(values - coef @ x.T)
+        scale = np.zeros(len(y))
+        scale[filled] = _MAD_TO_SD * np.nanmedian(np.where(seen, residual, np.nan)[filled], axis=1)
+        cutoff = (HUBER_K * scale)[:, None]
+        new: Matrix = np.where(seen, np.minimum(1.0, cutoff / np.maximum(residual, 1e-300)), 0.0)
+        new[scale == 0.0] = weights[scale == 0.0]
+        done = float(np.max(np.abs(new - weights), initial=0.0)) < 1e-6
         weights = new
-    return coef, residual
+        if done:
+            break
+    fitted: Matrix = np.where(seen, y - coef @ x.T, np.nan)
+    return coef, fitted
 
 
 def _factor_count(wanted: int, benchmarks: int, pairs: int) -> int:
@@ -216,15 +223,16 @@ def runner_directions(log_change: Matrix, factors: int) -> Matrix:
 
 
 def remove_runner_effect(log_change: Matrix, directions: Matrix) -> Matrix:
-    """Each pair's changes minus its robustly fitted runner shift (NaN stays NaN)."""
+    """Each pair's changes minus its robustly fitted runner shift (NaN stays NaN).
+
+    Pairs with too few benchmarks to fit the shift are left out (all NaN).
+    """
     factors = directions.shape[1]
     if factors == 0:
         return np.array(log_change, dtype=np.float64)
-    residual: Matrix = np.full(log_change.shape, np.nan)
-    for i, row in enumerate(log_change):
-        seen = ~np.isnan(row)
-        if seen.sum() >= factors * BENCHMARKS_PER_FACTOR:
-            _, residual[i, seen] = huber_fit(directions[seen], row[seen])
+    _, residual = huber_fit(directions, log_change)
+    enough = (~np.isnan(log_change)).sum(axis=1) >= factors * BENCHMARKS_PER_FACTOR
+    residual[~enough] = np.nan
     return residual
 
 
@@ -384,8 +392,14 @@ def load_history(
     by the commit date asv stored. ``limit`` keeps the newest that many.
     """
     folder = _machine_dir(root, machine)
-    paths = sorted(p for p in folder.iterdir() if p.suffix == ".json" and p.name != "machine.json")
-    loaded = [(p, load_result_set(str(p), results_dir=root, env=env)) for p in paths]
+    paths = sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix == ".json"
+        and p.name != "machine.json"
+        and (env is None or p.name.endswith(f"-{env}.json"))
+    )
+    loaded = [(p, load_result_set(str(p), results_dir=root)) for p in paths]
     envs = sorted({r.env for _, r in loaded})
     if len(envs) > 1:
         raise InputError(
@@ -423,3 +437,35 @@ def _git_order(
     if not mine:
         return None
     return [r for _, r in sorted(mine, key=lambda item: -item[0])]
+
+
+DEFAULT_COMMITS = 100
+"""Results a model is learned from by default: recent enough to follow a changing runner pool."""
+
+
+def model_for(
+    root: Path,
+    base: ResultSet,
+    head: ResultSet,
+    *,
+    machine: str | None = None,
+    env: str | None = None,
+    repo: Path | None = None,
+    commits: int = DEFAULT_COMMITS,
+) -> NoiseModel:
+    """The noise model for comparing ``head`` with ``base``, from the history in ``root``.
+
+    Machine and environment default to the base's (the stored baseline's history); ``head``'s
+    own result never informs its floor.
+    """
+    if machine is None and (root / base.machine).is_dir():
+        machine = base.machine
+    results = load_history(
+        root,
+        machine=machine,
+        env=env or base.env,
+        repo=repo,
+        before=head.commit,
+        limit=commits,
+    )
+    return learn(results)

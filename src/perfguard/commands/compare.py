@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from perfguard import history
 from perfguard import rounds as rounds_file
 from perfguard.compare import compare
 from perfguard.errors import EXIT_OK, EXIT_REGRESSION, InputError
@@ -96,6 +97,8 @@ def run_compare(
     fail_on: str | None,
     outputs: Outputs,
     strict: bool = False,
+    history_dir: Path | None = None,
+    history_commits: int = history.DEFAULT_COMMITS,
 ) -> int:
     """Load both sides, compare under the policy, write the reports, return the exit code."""
     policy = load_policy(config, start=repo, threshold=threshold, fail_on=fail_on)
@@ -120,7 +123,19 @@ def run_compare(
         mismatch = rounds_file.machine_mismatch(sides[0], sides[1], (loaded[0][1], loaded[1][1]))
         if strict and mismatch:
             raise InputError(f"--strict: {'; '.join(mismatch)}")
-        comparison = compare(sides[0], sides[1], policy)
+        adjust = None
+        if history_dir is not None:
+            model = history.model_for(
+                history_dir,
+                sides[0],
+                sides[1],
+                machine=machine,
+                env=env,
+                repo=repo,
+                commits=history_commits,
+            )
+            adjust = model.adjuster(sides[0], sides[1])
+        comparison = compare(sides[0], sides[1], policy, adjust=adjust)
         if loaded[0][1] is not None and loaded[1][1] is not None and mismatch:
             comparison = replace(comparison, warnings=(*comparison.warnings, mismatch[0]))
     for warning in comparison.warnings:
@@ -215,6 +230,20 @@ Exit codes: 0 no regression, 1 regression or broken budget, 2 usage or input err
     is_flag=True,
     help="Refuse (exit 2) when base and head come from different machines or fingerprints.",
 )
+@click.option(
+    "--history",
+    "history_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="asv results directory with the baseline branch's history: learn each benchmark's"
+    " noise floor between runs from it (for a baseline measured in another job).",
+)
+@click.option(
+    "--history-commits",
+    type=click.IntRange(min=history.MIN_CHANGES + 1),
+    default=history.DEFAULT_COMMITS,
+    show_default=True,
+    help="How many of the newest history results (before HEAD) to learn from.",
+)
 def command(
     base: str,
     head: str | None,
@@ -233,6 +262,8 @@ def command(
     marker_key: str,
     color: bool | None,
     strict: bool,
+    history_dir: Path | None,
+    history_commits: int,
 ) -> int:
     """Compare HEAD against BASE and fail on regressions.
 
@@ -263,4 +294,6 @@ def command(
         fail_on=fail_on,
         outputs=outputs,
         strict=strict,
+        history_dir=history_dir,
+        history_commits=history_commits,
     )
