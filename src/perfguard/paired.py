@@ -158,3 +158,34 @@ def detection_probability(
     t_crit = float(special.stdtrit(rounds - 1, 1 - (1 - confidence) / 2))
     flagged = (mean > math.log1p(threshold)) & (mean > t_crit * se)
     return float(flagged.mean())
+
+
+def promising(
+    d: Sequence[float],
+    *,
+    threshold: float,
+    max_rounds: int,
+    confidence: float = CONFIDENCE,
+) -> bool:
+    """Could more rounds, up to ``max_rounds``, still decide this benchmark at today's noise?
+
+    A futility check for adaptive effort: rounds are spent only where the projected interval
+    at ``max_rounds`` would either exclude no change (for an estimate past the threshold) or
+    be narrow enough to call the benchmark unchanged. One round says nothing about the noise.
+    """
+    n = len(d)
+    if n >= max_rounds:
+        return False
+    if n < 2:
+        return True
+    values = np.asarray(d, dtype=float)
+    # Optimistic about the noise: the lower end of a 80 % interval of the spread, so that a few
+    # unlucky rounds do not end the measuring of a benchmark that could be decided.
+    sd = float(values.std(ddof=1)) * math.sqrt((n - 1) / float(special.chdtri(n - 1, 0.1)))
+    se = sd / math.sqrt(max_rounds)
+    df = max_rounds - 1
+    t_crit = float(special.stdtrit(df, 1 - (1 - confidence) / 2))
+    mean = abs(float(values.mean()))
+    if mean > math.log1p(threshold):
+        return t_crit * se < mean
+    return math.expm1((t_crit + float(special.stdtrit(df, POWER))) * se) <= threshold

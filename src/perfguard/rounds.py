@@ -231,18 +231,22 @@ def to_comparison(
     return dataclasses.replace(unpaired, rows=tuple(rows))
 
 
-def undecided(comparison: Comparison) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
-    """Benchmarks that more rounds could still decide."""
-    return {
-        (row.benchmark, row.params)
-        for row in comparison.rows
-        if row.verdict is Verdict.INCONCLUSIVE and not _hopeless(row)
-    }
-
-
-def _hopeless(row: Row) -> bool:
-    """An estimate that is exactly known (deterministic metric) will not change with rounds."""
-    return row.estimate is not None and row.estimate.method == "paired-exact"
+def undecided(
+    comparison: Comparison, data: RoundsFile, max_rounds: int
+) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    """Inconclusive benchmarks that more rounds, up to ``max_rounds``, could still decide."""
+    by_key = {s.key: s for s in data.series}
+    out = set()
+    for row in comparison.rows:
+        if row.verdict is not Verdict.INCONCLUSIVE or row.estimate is None:
+            continue
+        if row.estimate.method == "paired-exact":  # deterministic: more rounds say the same
+            continue
+        base, head = by_key[(row.benchmark, row.params)].pairs()
+        d = paired.log_ratios(base, head)
+        if paired.promising(d, threshold=row.threshold, max_rounds=max_rounds):
+            out.add((row.benchmark, row.params))
+    return out
 
 
 def finite(value: float) -> float | None:

@@ -86,13 +86,9 @@ def test_family_significance_keeps_missing_p_values_missing() -> None:
     assert paired.family_significance([0.004], correction=paired.Correction.NONE) == [True]
 
 
-def _decide_all(
-    base: np.ndarray, head: np.ndarray, correction: paired.Correction
-) -> list[Verdict]:
+def _decide_all(base: np.ndarray, head: np.ndarray, correction: paired.Correction) -> list[Verdict]:
     estimates = [paired.estimate(b, h) for b, h in zip(base, head, strict=True)]
-    significant = paired.family_significance(
-        [e.p_value for e in estimates], correction=correction
-    )
+    significant = paired.family_significance([e.p_value for e in estimates], correction=correction)
     return [
         stats.decide(e, threshold=0.05, direction=Direction.LOWER_IS_BETTER, significant=s)[0]
         for e, s in zip(estimates, significant, strict=True)
@@ -193,3 +189,14 @@ def test_detection_probability_describes_the_indifference_zone() -> None:
     assert 0.35 < curve[3] < 0.6
     assert curve[-1] > 0.99
     assert paired.detection_probability(0.2, spread=0.02, rounds=1, threshold=0.05) == 0.0
+
+
+def test_promising_spends_rounds_only_where_they_can_decide() -> None:
+    quiet = [0.01, -0.01, 0.02, 0.0]  # within 5 %, spread ~1.3 %: more rounds will settle it
+    loud = [0.3, -0.25, 0.4, -0.35]  # spread ~35 %: 20 rounds cannot reach 5 %
+    past = [0.12, 0.02, 0.2, 0.05]  # past 5 % but not yet significant: worth more rounds
+    assert paired.promising(quiet, threshold=0.05, max_rounds=20)
+    assert not paired.promising(loud, threshold=0.05, max_rounds=20)
+    assert paired.promising(past, threshold=0.05, max_rounds=20)
+    assert not paired.promising(past, threshold=0.05, max_rounds=4)  # no rounds left
+    assert paired.promising([0.5], threshold=0.05, max_rounds=20)  # one round: unknown noise

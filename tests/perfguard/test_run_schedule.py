@@ -78,8 +78,8 @@ class Recorder:
         self.lines.append("closed")
 
 
-def undecided() -> object:
-    return undecided_names(Policy(), Correction.HOLM)
+def undecided(max_rounds: int = 20) -> object:
+    return undecided_names(Policy(), Correction.HOLM, max_rounds)
 
 
 def test_order_is_random_per_round_and_replayed_by_the_seed() -> None:
@@ -124,25 +124,29 @@ def test_base_and_head_run_back_to_back_per_benchmark() -> None:
     assert [s.rounds for s in data.series] == [[1, 2], [1, 2]]
 
 
-def test_decided_benchmarks_stop_and_undecided_ones_continue() -> None:
-    # time_big is 30 % slower (decided after the minimum), time_edge is drowned in noise.
-    suite = FakeSuite({"s.time_big": 0.30, "s.time_edge": 0.0}, noise={"s.time_edge": 0.2})
-    data = empty_file(["s.time_big", "s.time_edge"])
+def test_decided_and_hopeless_benchmarks_stop_and_promising_ones_continue() -> None:
+    # big is 30 % slower (decided after the minimum); edge is undecided at first but within
+    # reach of 12 rounds; hopeless is drowned in noise that 12 rounds could not beat.
+    suite = FakeSuite(
+        {"s.time_big": 0.30, "s.time_edge": 0.0, "s.time_hopeless": 0.0},
+        noise={"s.time_edge": 0.02, "s.time_hopeless": 0.3},
+    )
+    data = empty_file(["s.time_big", "s.time_edge", "s.time_hopeless"])
     recorder = Recorder()
-    stopped = run_rounds(
+    run_rounds(
         data,
         suite,
         effort=Effort(min_rounds=4, max_rounds=12),
-        undecided=undecided(),  # type: ignore[arg-type]
+        undecided=undecided(12),  # type: ignore[arg-type]
         display=recorder,
     )
-    by_name = {s.benchmark: s for s in data.series}
-    assert len(by_name["s.time_big"].rounds) == 4
-    assert len(by_name["s.time_edge"].rounds) == 12
-    assert stopped == "maximum of 12 rounds reached"
-    assert [r.benchmarks for r in data.rounds] == [2] * 4 + [1] * 8
-    assert recorder.statuses[-1].decided == 1
-    assert recorder.statuses[-1].total == 2
+    by_name = {s.benchmark: len(s.rounds) for s in data.series}
+    assert by_name["s.time_big"] == 4
+    assert by_name["s.time_hopeless"] == 4
+    assert by_name["s.time_edge"] > 4
+    assert [r.benchmarks for r in data.rounds][:5] == [3, 3, 3, 3, 1]
+    assert recorder.statuses[3].decided == 2
+    assert recorder.statuses[-1].total == 3
 
 
 def test_stops_when_everything_is_decided() -> None:
@@ -229,9 +233,9 @@ def test_plain_display_writes_one_line_per_round() -> None:
     display.update(STATUS)
     display.close()
     assert stream.getvalue() == (
-        "building\nround 3/10 (head first): 1/4 benchmarks decided, 12s, 48s of budget left\n"
+        "building\nround 3/10 (head first): 1/4 benchmarks settled, 12s, 48s of budget left\n"
     )
-    assert describe(dataclasses.replace(STATUS, remaining=None)).endswith("decided, 12s")
+    assert describe(dataclasses.replace(STATUS, remaining=None)).endswith("settled, 12s")
 
 
 def test_rich_display_shows_rounds_and_decided() -> None:
@@ -244,4 +248,4 @@ def test_rich_display_shows_rounds_and_decided() -> None:
     text = stream.getvalue()
     assert "building base" in text
     assert "3/10" in text
-    assert "1/4 decided, 48s left" in text
+    assert "1/4 settled, 48s left" in text

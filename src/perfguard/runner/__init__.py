@@ -78,11 +78,13 @@ def _series(benchmarks: Any) -> list[rounds.Series]:
 
 
 def undecided_names(
-    policy: Policy, correction: paired.Correction
+    policy: Policy, correction: paired.Correction, max_rounds: int
 ) -> Callable[[rounds.RoundsFile], set[str]]:
+    """Benchmarks worth another round: inconclusive, and decidable within ``max_rounds``."""
+
     def undecided(data: rounds.RoundsFile) -> set[str]:
         comparison = rounds.to_comparison(data, policy, correction=correction)
-        return {name for name, _ in rounds.undecided(comparison)}
+        return {name for name, _ in rounds.undecided(comparison, data, max_rounds)}
 
     return undecided
 
@@ -170,7 +172,7 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
         data,
         measure,
         effort=effort,
-        undecided=undecided_names(settings.policy, settings.correction),
+        undecided=undecided_names(settings.policy, settings.correction, effort.max_rounds),
         display=display,
         on_round=save,
     )

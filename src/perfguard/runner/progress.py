@@ -16,6 +16,7 @@ class Status:
     round: int
     max_rounds: int
     decided: int
+    """Benchmarks that need no more rounds: decided, or hopeless within the round limit."""
     total: int
     elapsed: float
     remaining: float | None
@@ -27,7 +28,7 @@ def describe(status: Status) -> str:
     left = "" if status.remaining is None else f", {status.remaining:.0f}s of budget left"
     return (
         f"round {status.round}/{status.max_rounds} ({status.order[0]} first): "
-        f"{status.decided}/{status.total} benchmarks decided, {status.elapsed:.0f}s{left}"
+        f"{status.decided}/{status.total} benchmarks settled, {status.elapsed:.0f}s{left}"
     )
 
 
@@ -80,7 +81,7 @@ class RichDisplay:
         self._progress.update(
             self._task,
             completed=status.round,
-            info=f"{status.decided}/{status.total} decided{left}",
+            info=f"{status.decided}/{status.total} settled{left}",
         )
 
     def close(self) -> None:
