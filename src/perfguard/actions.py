@@ -20,6 +20,7 @@ STEP_SUMMARY_LIMIT = 1024 * 1024
 DEFAULT_MAX_ANNOTATIONS = 10
 """GitHub shows about 10 annotations of a kind per step."""
 FAILING_VERDICTS = ("regressed", "newly-failing")
+BUDGET_BROKEN = "budget-broken"
 TRUNCATION_NOTE = (
     "\n\n> [!NOTE]\n> perfguard truncated this report to stay within the step summary's 1 MiB;"
     " the full report is in the run's artifact.\n"
@@ -55,10 +56,12 @@ class Finding:
 
 
 def findings_from_report(report: Any) -> list[Finding]:
-    """Rows with a failing verdict, read defensively from ``perfguard compare --format json``.
+    """Rows with a failing verdict and broken budgets, read defensively from the JSON report
+    (``perfguard compare --json-file``).
 
     Accepts ``{"rows": [...]}`` (or ``{"comparison": {"rows": [...]}}``) with per-row ``label``
-    (or ``benchmark``), ``verdict``, ``reason`` and ``change``.
+    (or ``benchmark``), ``verdict``, ``reason`` and ``change``; and ``budgets`` entries with
+    ``benchmark``, ``ok`` and ``reason``.
     """
     rows: Any = None
     if isinstance(report, dict):
@@ -84,6 +87,17 @@ def findings_from_report(report: Any) -> list[Finding]:
                 change=float(change) if isinstance(change, (int, float)) else None,
             )
         )
+    budgets = report.get("budgets") if isinstance(report, dict) else None
+    for budget in budgets if isinstance(budgets, list) else []:
+        if isinstance(budget, dict) and budget.get("ok") is False:
+            findings.append(
+                Finding(
+                    label=str(budget.get("benchmark") or "?"),
+                    verdict=BUDGET_BROKEN,
+                    reason=str(budget.get("reason") or ""),
+                    change=None,
+                )
+            )
     return findings
 
 

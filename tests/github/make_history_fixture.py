@@ -1,10 +1,12 @@
 """Regenerate tests/github/data/asv-history: real asv results of this repository's own
 benchmarks (bench_bus sessions and publish) on a few commits of its history.
 
-Each commit's eventbus is checked out into a git worktree and put first on the path (ASV_PYTHONPATH); asv runs
-the current benchmarks/ suite against it in this interpreter (``--python=same``,
-``--set-commit-hash``), which is how asv pairs one suite with many commits. Run from the
-repository root:  .venv/bin/python tests/github/make_history_fixture.py COMMIT...
+Each commit's eventbus is checked out into a git worktree and put first on the path
+(ASV_PYTHONPATH, as asv drops PYTHONPATH); asv runs the current benchmarks/ suite against it
+in this interpreter (``--python=same``, ``--set-commit-hash``), which is how asv pairs one
+suite with many commits. Run from the repository root:
+
+    .venv/bin/python tests/github/make_history_fixture.py COMMIT...
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ MACHINE = "fixture-box"
 
 
 def git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def main(commits: list[str]) -> int:
@@ -46,8 +50,13 @@ def main(commits: list[str]) -> int:
         }
         (work / "asv.conf.json").write_text(json.dumps(config), encoding="utf-8")
         env = {**os.environ, "HOME": str(home)}
-        subprocess.run([sys.executable, "-m", "asv", "machine", "--yes", "--machine", MACHINE],
-                       cwd=work, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "asv", "machine", "--yes", "--machine", MACHINE],
+            cwd=work,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         for commit in commits:
             full = git("rev-parse", commit)
             tree = work / f"wt-{full[:8]}"
@@ -55,10 +64,26 @@ def main(commits: list[str]) -> int:
             try:
                 run_env = {**env, "ASV_PYTHONPATH": str(tree / "src")}  # asv drops PYTHONPATH
                 subprocess.run(
-                    [sys.executable, "-m", "asv", "run", "--python=same", "--machine", MACHINE,
-                     "--set-commit-hash", full, "--record-samples", "--quick", "--show-stderr",
-                     "-b", BENCH],
-                    cwd=work, env=run_env, check=True, timeout=600,
+                    [
+                        sys.executable,
+                        "-m",
+                        "asv",
+                        "run",
+                        "--python=same",
+                        "--machine",
+                        MACHINE,
+                        "--set-commit-hash",
+                        full,
+                        "--record-samples",
+                        "--quick",
+                        "--show-stderr",
+                        "-b",
+                        BENCH,
+                    ],
+                    cwd=work,
+                    env=run_env,
+                    check=True,
+                    timeout=600,
                 )
             finally:
                 git("worktree", "remove", "--force", str(tree))

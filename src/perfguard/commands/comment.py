@@ -12,7 +12,12 @@ from pathlib import Path
 
 import click
 
-from perfguard.actions import FAILING_VERDICTS, findings_from_report, load_json_report
+from perfguard.actions import (
+    BUDGET_BROKEN,
+    FAILING_VERDICTS,
+    findings_from_report,
+    load_json_report,
+)
 from perfguard.errors import EXIT_OK, ConfigError, InputError
 from perfguard.github import (
     DEFAULT_API_URL,
@@ -48,7 +53,7 @@ def status_from_report(path: Path) -> tuple[str, str]:
     counts: dict[str, int] = {}
     for finding in findings:
         counts[finding.verdict] = counts.get(finding.verdict, 0) + 1
-    parts = [f"{counts[v]} {v}" for v in FAILING_VERDICTS if v in counts]
+    parts = [f"{counts[v]} {v}" for v in (*FAILING_VERDICTS, BUDGET_BROKEN) if v in counts]
     return "failure", "perfguard: " + ", ".join(parts)
 
 
