@@ -321,3 +321,111 @@ def test_measure_refuses_unsafe_arguments(tmp_path: Path, base: str, head: str) 
     done = run("bash", str(CI / "measure"), base, head, str(tmp_path / "out"), cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.startswith("error: ")
+
+
+FAKE_ASV = """#!/usr/bin/env python3
+# Records its arguments; for `run`, writes one result file per commit of the HASHFILE, as asv.
+import json, pathlib, sys
+log = pathlib.Path("asv-calls.jsonl")
+with log.open("a") as handle:
+    handle.write(json.dumps(sys.argv[1:]) + "\\n")
+if sys.argv[1] == "run":
+    hashes = pathlib.Path(sys.argv[-1].split(":", 1)[1]).read_text().split()
+    machine = pathlib.Path("results/box")
+    machine.mkdir(parents=True, exist_ok=True)
+    pathlib.Path("results/benchmarks.json").write_text("{}")
+    for sha in hashes:
+        (machine / f"{sha[:8]}-virtualenv-py3.12.json").write_text(json.dumps({"commit_hash": sha}))
+"""
+
+
+def test_measure_runs_merge_base_and_head_interleaved_in_one_asv_run(tmp_path: Path) -> None:
+    """asv itself is replaced by a recorder here (a real asv build of two commits takes
+    minutes); what is checked is the script's own logic: merge base, arguments, outputs."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    assert run("git", "init", "-q", "-b", "main", cwd=repo).returncode == 0
+    (repo / "asv.conf.json").write_text('{"results_dir": "results"}', encoding="utf-8")
+    (repo / ".gitignore").write_text("results/\nasv-calls.jsonl\nout/\n", encoding="utf-8")
+    run("git", "add", "-A", cwd=repo)
+    run("git", "commit", "-qm", "base", cwd=repo)
+    base = run("git", "rev-parse", "HEAD", cwd=repo).stdout.strip()
+    run("git", "checkout", "-qb", "feature", cwd=repo)
+    run("git", "commit", "-q", "--allow-empty", "-m", "head", cwd=repo)
+    head = run("git", "rev-parse", "HEAD", cwd=repo).stdout.strip()
+    run("git", "checkout", "-q", "main", cwd=repo)
+    run("git", "commit", "-q", "--allow-empty", "-m", "main moves on", cwd=repo)
+    fake = tmp_path / "asv"
+    fake.write_text(FAKE_ASV, encoding="utf-8")
+    fake.chmod(0o755)
+
+    done = run(
+        "bash", str(CI / "measure"), "main", head, "out", "3", cwd=repo, env={"ASV": str(fake)}
+    )
+
+    assert done.returncode == 0, done.stderr
+    calls = [json.loads(line) for line in (repo / "asv-calls.jsonl").read_text().splitlines()]
+    assert calls[0] == ["machine", "--yes"]
+    assert calls[1][:-1] == [
+        "run",
+        "--interleave-rounds",
+        "--record-samples",
+        "--show-stderr",
+        "-a",
+        "rounds=3",
+    ]
+    assert calls[1][-1].startswith("HASHFILE:")
+    assert (repo / "out/base-sha").read_text().strip() == base  # the merge base, not main's tip
+    assert (repo / "out/head-sha").read_text().strip() == head
+    assert json.loads((repo / "out/results/base.json").read_text()) == {"commit_hash": base}
+    assert json.loads((repo / "out/results/head.json").read_text()) == {"commit_hash": head}
+    assert (repo / "out/results/benchmarks.json").is_file()
+
+
+# --- vendor-site-assets, regen-openapi-subset ---------------------------------------------
+
+
+def test_vendor_refuses_an_unknown_external_asset(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text(
+        '<script src="https://cdn.example/new-lib.min.js"></script>', encoding="utf-8"
+    )
+    done = run(sys.executable, str(CI / "vendor-site-assets"), str(tmp_path))
+    assert done.returncode != 0
+    assert "unknown external asset: https://cdn.example/new-lib.min.js" in done.stderr
+    assert (
+        run(sys.executable, str(CI / "vendor-site-assets"), str(tmp_path / "nope")).returncode == 2
+    )
+
+
+def test_regen_keeps_the_operations_and_every_component_they_reference() -> None:
+    namespace: dict[str, object] = {"__file__": str(ROOT / "scripts/regen-openapi-subset")}
+    source = (ROOT / "scripts/regen-openapi-subset").read_text(encoding="utf-8")
+    exec(compile(source, "regen-openapi-subset", "exec"), namespace)
+    subset = namespace["subset"]
+    operations = namespace["OPERATIONS"]
+    assert callable(subset) and isinstance(operations, dict)
+    ref = {"$ref": "#/components/schemas/a"}
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "t"},
+        "servers": [],
+        "paths": {
+            path: {m: {"responses": {"200": ref}} for m in ("get", "post", "patch", "delete")}
+            for path in operations
+        },
+        "components": {
+            "schemas": {
+                "a": {"properties": {"b": {"$ref": "#/components/schemas/b"}}},
+                "b": {},
+                "unused": {},
+            },
+        },
+    }
+    result = subset(spec)
+    assert set(result["components"]["schemas"]) == {"a", "b"}
+    assert "delete" not in result["paths"]["/repos/{owner}/{repo}/issues/comments/{comment_id}"]
+    committed = json.loads(
+        (ROOT / "tests/fixtures/openapi/github-subset.json").read_text(encoding="utf-8")
+    )
+    assert set(committed["paths"]) == set(operations)
+    assert committed["info"]["x-perfguard-subset"] == sorted(operations)
