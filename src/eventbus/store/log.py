@@ -31,6 +31,7 @@ from .framing import (
     FRAME_MAGIC,
     encode_frame,
 )
+from .index import EventIndex
 from .interface import RecoveryReport, Snapshot, StoredEvent, StoreLimits
 from .prepare import PreparedEvent
 from .recovery import recover
@@ -143,6 +144,7 @@ class FileEventStore(IndexedEventStore):
         except BaseException:
             self._unlock()
             raise
+        self._reset()
         for segment in recovered.segments:
             self._segments.append(_Segment(segment.path, os.open(segment.path, os.O_RDONLY)))
         for segment_index, record in recovered.records:
@@ -162,6 +164,20 @@ class FileEventStore(IndexedEventStore):
             tail = recovered.segments[-1]
             self._activate(tail.path, tail.end)
         self._report = replace(recovered.report, snapshots_skipped=tuple(bad))
+
+    def _reset(self) -> None:
+        """Forget what an earlier open of this object indexed (a store can be reopened)."""
+        self._index = EventIndex()
+        self._loc_segment = array("l")
+        self._loc_offset = array("q")
+        self._loc_size = array("l")
+        self._segments = []
+        self._pending = []
+        self._in_flight = {}
+        self._placed = {}
+        self._next_seq = 0
+        self._acked_seq = -1
+        self._write_turn = 0
 
     def _lock(self) -> None:
         fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)

@@ -410,3 +410,15 @@ class StoreContract(abc.ABC):
         acked, replayed = run(scenario())
         assert [e.position for e in acked] == list(range(1, 321))
         assert replayed == acked
+
+    def test_a_closed_store_can_be_opened_again(self, tmp_path: Path) -> None:
+        async def scenario() -> list[int]:
+            store = self.make_store(tmp_path)
+            async with store:
+                await store.append_batch(events(3))
+            async with store:
+                await store.append("s", "T")
+                assert store.last_position == 4
+                return [e.position async for e in store.replay()]
+
+        assert run(scenario()) == [1, 2, 3, 4]
