@@ -504,6 +504,8 @@ class EventBus:
         ).caused_by(message)
         # Delivered at once, not queued: a full queue must not swallow failure reports.
         self._counters.published += 1
+        if self._observers:
+            self._emit("published", failure)
         if self._event_chain is None:
             await self._fan_out(failure)
         else:

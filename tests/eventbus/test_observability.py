@@ -173,10 +173,10 @@ def test_jsonl_handler_writes_every_trace_as_a_json_line(tmp_path: Path) -> None
     log = run(scenario())
     lines = read_lines(path)
     kinds = [line["kind"] for line in lines]
-    assert kinds.count("published") == 5
-    assert kinds.count("delivered") == 6  # five Pings and one HandlerFailed
+    assert kinds.count("published") == 6  # five Pings and one HandlerFailed
+    assert kinds.count("delivered") == 6
     assert kinds.count("failed") == 1
-    assert log.stats.written == len(lines) == 12
+    assert log.stats.written == len(lines) == 13
     assert log.stats.errors == 0
     failed = next(line for line in lines if line["kind"] == "failed")
     assert failed["error"] == "RuntimeError: two"
