@@ -13,6 +13,7 @@ import fcntl
 import functools
 import os
 import threading
+import time
 from array import array
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -44,6 +45,8 @@ DEFAULT_SEGMENT_BYTES = 64 << 20
 MAX_WRITE_BYTES = 16 << 20
 MAX_IN_FLIGHT = 4
 """Batches written but not yet synced; their fdatasyncs overlap (see ``_writer``)."""
+SPLIT_ABOVE_SECONDS = 0.001
+"""Queued appends are split over free writer threads only while syncs take longer than this."""
 """Most bytes one group commit writes; whole appends and batches are never split."""
 MAX_READ_SPAN = 4 << 20
 MAX_READ_GAP = 4096
@@ -115,6 +118,8 @@ class FileEventStore(IndexedEventStore):
         self._write_error: BaseException | None = None
         self._sync_fds: list[int] = []
         self._retired_fds: list[int] = []
+        self._sync_seconds = 0.0
+        """Moving average of fdatasync time, written by the writer threads."""
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -286,6 +291,11 @@ class FileEventStore(IndexedEventStore):
         overlap, which lets the kernel merge them into fewer device flushes. When a sync
         returns, that batch and every batch written before it are durable (same file, or an
         older segment synced at rotation), so they are acknowledged in order right away.
+
+        While syncs are slow (a busy disk: ms each), queued appends are spread over the free
+        threads so several syncs overlap (measured here: twice the throughput at 4 ms per
+        sync). While syncs are fast, everything queued goes in one batch, as each extra
+        thread hop costs more CPU than it saves.
         """
         loop = asyncio.get_running_loop()
         while True:
@@ -293,7 +303,10 @@ class FileEventStore(IndexedEventStore):
                 free = MAX_IN_FLIGHT - len(self._in_flight)
                 if free <= 0:
                     break
-                batch = self._take_batch(-(-len(self._pending) // free))
+                share = len(self._pending)
+                if self._sync_seconds > SPLIT_ABOVE_SECONDS:
+                    share = -(-share // free)
+                batch = self._take_batch(share)
                 seq = self._next_seq
                 self._next_seq += 1
                 self._in_flight[seq] = batch
@@ -383,11 +396,13 @@ class FileEventStore(IndexedEventStore):
             finally:
                 self._write_turn += 1
                 self._turn.notify_all()
+        started = time.perf_counter()
         try:
             os.fdatasync(sync_fd)
         except BaseException as exc:
             self._write_error = exc
             raise
+        self._sync_seconds += (time.perf_counter() - started - self._sync_seconds) * 0.2
 
     def _rotate(self, base_position: int) -> None:
         """Writer thread, holding the turn: sync the old segment, then start a new one.

@@ -305,3 +305,51 @@ def test_appending_while_the_store_closes_is_refused(tmp_path: Path) -> None:
         await closing
 
     run(scenario())
+
+
+def test_queued_appends_are_spread_over_writer_threads_while_syncs_are_slow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_log, "SPLIT_ABOVE_SECONDS", -1.0)  # every sync counts as slow
+    syncs: list[int] = []
+    real_fdatasync = os.fdatasync
+
+    def counting_fdatasync(fd: int) -> None:
+        syncs.append(fd)
+        real_fdatasync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", counting_fdatasync)
+
+    async def scenario() -> tuple[list[int], list[int]]:
+        async with FileEventStore(tmp_path, segment_bytes=4096) as store:
+            acked = await asyncio.gather(*(store.append("s", "T", b"%d" % i) for i in range(200)))
+            return [e.position for e in acked], [e.position async for e in store.replay()]
+
+    acked, replayed = run(scenario())
+    assert sorted(acked) == replayed == list(range(1, 201))
+    assert len(syncs) >= 1 + store_log.MAX_IN_FLIGHT
+
+
+def test_a_failed_write_fails_every_queued_append(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_log, "SPLIT_ABOVE_SECONDS", -1.0)
+
+    def full_disk_write(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    async def scenario() -> list[BaseException | StoredEvent]:
+        async with FileEventStore(tmp_path) as store:
+            await store.append("s", "T", b"durable")
+            monkeypatch.setattr(os, "write", full_disk_write)
+            results = await asyncio.gather(
+                *(store.append("s", "T", b"x") for _ in range(40)), return_exceptions=True
+            )
+            monkeypatch.undo()
+            return results
+
+    results = run(scenario())
+    assert all(isinstance(r, StoreFailedError) for r in results)
+    assert "No space left on device" in str(results[0])
+    _, found = run(read_all(tmp_path))
+    assert [e.payload for e in found] == [b"durable"]
