@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from eventbus import EventBus, HandlerFailed, Message, Next
@@ -133,3 +134,52 @@ def test_async_command_handler_through_middleware_with_timeout() -> None:
         return await bus.execute(Add(a=2, b=2), timeout=5)
 
     assert run(scenario()) == 4
+
+
+def test_middleware_hit_by_a_foreign_cancellation_is_a_failure() -> None:
+    seen: list[int] = []
+
+    async def cancelled_middleware(message: Message, call_next: Next) -> Any:
+        if isinstance(message, Ping) and message.n == 1:
+            future = asyncio.get_running_loop().create_future()
+            future.cancel()
+            await future
+        return await call_next(message)
+
+    async def scenario() -> EventBus:
+        async with EventBus() as bus:
+            bus.use(cancelled_middleware)
+            bus.subscribe(Ping, lambda e: seen.append(e.n))
+            for n in range(3):
+                await bus.publish(Ping(n=n))
+            await bus.join()
+        return bus
+
+    bus = run(scenario())
+    assert seen == [0, 2]
+    assert bus.stats().failed == 1
+
+
+def test_stop_deadline_cancels_a_stuck_handler_behind_middleware() -> None:
+    async def passthrough(message: Message, call_next: Next) -> Any:
+        return await call_next(message)
+
+    async def scenario() -> EventBus:
+        started = asyncio.Event()
+
+        async def stuck(event: Ping) -> None:
+            started.set()
+            await asyncio.Event().wait()
+
+        bus = EventBus()
+        bus.use(passthrough)
+        bus.subscribe(Ping, stuck)
+        await bus.start()
+        await bus.publish(Ping(n=1))
+        await started.wait()
+        report = await bus.stop(deadline=0.02)
+        assert report.timed_out and len(report.undelivered) == 1
+        return bus
+
+    stats = run(scenario()).stats()
+    assert stats.undelivered == 1 and stats.failed == 0 and stats.accounted
