@@ -98,27 +98,27 @@ def test_an_oversized_report_is_cut_to_fit_instead_of_being_refused(
 # --- faults: transient ones end with exactly one comment holding the latest body -----------
 
 TRANSIENT = [
-    pytest.param("500", "GET", False, id="500-on-list"),
-    pytest.param("502", "GET", False, id="502-on-list"),
-    pytest.param("500", "POST", False, id="500-on-create"),
-    pytest.param("502", "POST", True, id="502-after-create-stored"),
-    pytest.param("502", "PATCH", False, id="502-on-update"),
-    pytest.param("429", "POST", False, id="429-retry-after-on-create"),
-    pytest.param("403-secondary", "POST", False, id="403-secondary-on-create"),
-    pytest.param("403-secondary", "PATCH", False, id="403-secondary-on-update"),
-    pytest.param("403-ratelimit", "GET", False, id="403-ratelimit-reset-on-list"),
-    pytest.param("slow", "GET", False, id="slow-list"),
-    pytest.param("slow", "POST", True, id="slow-after-create-stored"),
-    pytest.param("slow", "PATCH", False, id="slow-update"),
-    pytest.param("reset", "GET", False, id="reset-on-list"),
-    pytest.param("reset", "POST", False, id="reset-on-create"),
-    pytest.param("reset", "POST", True, id="reset-after-create-stored"),
-    pytest.param("reset", "PATCH", True, id="reset-after-update-stored"),
+    # (fault, method it hits, after the request was processed?, a marked comment exists?)
+    pytest.param("500", "GET", False, False, id="500-on-list"),
+    pytest.param("502", "GET", False, True, id="502-on-list"),
+    pytest.param("500", "POST", False, False, id="500-on-create"),
+    pytest.param("502", "POST", True, False, id="502-after-create-stored"),
+    pytest.param("502", "PATCH", False, True, id="502-on-update"),
+    pytest.param("429", "POST", False, False, id="429-retry-after-on-create"),
+    pytest.param("403-secondary", "POST", False, False, id="403-secondary-on-create"),
+    pytest.param("403-secondary", "PATCH", False, True, id="403-secondary-on-update"),
+    pytest.param("403-ratelimit", "GET", False, True, id="403-ratelimit-reset-on-list"),
+    pytest.param("slow", "GET", False, False, id="slow-list"),
+    pytest.param("slow", "POST", True, False, id="slow-after-create-stored"),
+    pytest.param("slow", "PATCH", False, True, id="slow-update"),
+    pytest.param("reset", "GET", False, True, id="reset-on-list"),
+    pytest.param("reset", "POST", False, False, id="reset-on-create"),
+    pytest.param("reset", "POST", True, False, id="reset-after-create-stored"),
+    pytest.param("reset", "PATCH", True, True, id="reset-after-update-stored"),
 ]
 
 
-@pytest.mark.parametrize(("kind", "method", "after"), TRANSIENT)
-@pytest.mark.parametrize("existing", [False, True], ids=["no-comment-yet", "comment-exists"])
+@pytest.mark.parametrize(("kind", "method", "after", "existing"), TRANSIENT)
 def test_transient_fault_leaves_exactly_one_comment_with_the_latest_body(
     github: GitHubDouble,
     cli: Cli,
@@ -135,6 +135,7 @@ def test_transient_fault_leaves_exactly_one_comment_with_the_latest_body(
     run = comment(cli, report(tmp_path, "latest"))
 
     assert run.code == 0, run.err
+    assert [fault.times for fault in github.faults] == [0], "the fault never struck"
     assert github.bodies_with(REPO, 7, MARKER) == [f"{MARKER}\nlatest"]
 
 
