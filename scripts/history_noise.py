@@ -22,7 +22,7 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ class Tally:
 
 
 def asv_rows(path: Path) -> dict[str, tuple[Any, Any, Any, Any]]:
-    """One asv result file unrolled as `asv compare` does: name -> (value, stats, samples, version)."""
+    """A result file unrolled as `asv compare` does: name -> (value, stats, samples, version)."""
     result = Results.load(str(path))
     rows = {}
     for key in result.get_all_result_keys():
@@ -93,22 +93,28 @@ def asv_tally(paths: Sequence[Path], start: int) -> tuple[Tally, Tally]:
     return everything, late
 
 
-def _pairs(results: Sequence[ResultSet], start: int) -> Iterator[int]:
-    return iter(range(start, len(results) - 1))
-
-
 def history_tally(
-    results: Sequence[ResultSet], start: int, window: int, *, rolling: bool
+    results: Sequence[ResultSet],
+    start: int,
+    window: int,
+    *,
+    rolling: bool,
+    stride: int = 1,
+    step_every: int = 1,
 ) -> tuple[Tally, Tally]:
-    """perfguard's verdicts on pairs from ``start`` on, and its detection of a 15 % step."""
+    """perfguard's verdicts on pairs from ``start`` on (every ``stride``-th), and its detection
+    of a 15 % step (on every ``step_every``-th of those pairs)."""
     policy = Policy()
     changes = history.neighbour_changes(results)
     fixed = history.fit(history.window(changes, 0, start - 1))
     noise, step = Tally(), Tally()
-    for i in _pairs(results, start):
+    for n, i in enumerate(range(start, len(results) - 1, stride)):
         base, head = results[i], results[i + 1]
-        # Pairs 0..i-1 join results up to i (the base): the head never informs its own floor.
-        model = history.fit(history.window(changes, max(0, i - window), i)) if rolling else fixed
+        # The `window` results up to the base (pairs i-window+1..i-1): what `perfguard compare
+        # --history-commits` learns from. The head never informs its own floor.
+        model = (
+            history.fit(history.window(changes, max(0, i - window + 1), i)) if rolling else fixed
+        )
         comparison = compare(base, head, policy, adjust=model.adjuster(base, head))
         for row in comparison.rows:
             if row.estimate is None:
@@ -116,6 +122,8 @@ def history_tally(
             noise.compared += 1
             noise.flagged += row.verdict in FLAGGED
             noise.inconclusive += row.verdict is Verdict.INCONCLUSIVE
+        if n % step_every:
+            continue
         head_by_key = head.by_key()
         for key, m in base.by_key().items():
             h = head_by_key.get(key)
@@ -146,28 +154,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder = next(p for p in args.results_dir.iterdir() if p.is_dir())
     paths = [p for p in folder.glob("*.json") if p.name != "machine.json"]
     asv_all, asv_late = asv_tally(paths, args.first_test)
-    rolling, rolling_step = history_tally(
-        results, args.first_test, args.window, rolling=True
-    )
+    rolling, rolling_step = history_tally(results, args.first_test, args.window, rolling=True)
     fixed, fixed_step = history_tally(results, args.first_test, args.window, rolling=False)
     n = len(results)
     print(f"{args.results_dir}: {n} results, ordered by commit date")
-    print(f"evaluated: pairs {args.first_test}..{n - 2} (the last {n - 1 - args.first_test})")
-    print()
-    print("rule                                     pairs compared  flagged  inconclusive  15% step flagged")
-    print(
-        f"asv compare --factor 1.05, all pairs     {asv_all.compared:14d}  {asv_all.rate(asv_all.flagged)}"
-    )
-    print(
-        f"asv compare --factor 1.05, evaluated     {asv_late.compared:14d}  {asv_late.rate(asv_late.flagged)}"
-    )
-    for name, noise, step in (
+    print(f"evaluated: pairs {args.first_test}..{n - 2} (the last {n - 1 - args.first_test})\n")
+    print(f"{'rule':<42}{'compared':>9}{'flagged':>9}{'inconcl.':>10}{'15% step flagged':>18}")
+    for label, noise, step in (
+        ("asv compare --factor 1.05, all pairs", asv_all, None),
+        ("asv compare --factor 1.05, evaluated", asv_late, None),
         (f"perfguard history, rolling {args.window}", rolling, rolling_step),
         (f"perfguard history, fixed first {args.first_test}", fixed, fixed_step),
     ):
+        inconclusive = noise.rate(noise.inconclusive) if step else ""
+        detected = step.rate(step.flagged) if step else ""
         print(
-            f"{name:<40} {noise.compared:14d}  {noise.rate(noise.flagged)}  "
-            f"{noise.rate(noise.inconclusive)}       {step.rate(step.flagged)}"
+            f"{label:<42}{noise.compared:>9}{noise.rate(noise.flagged):>9}"
+            f"{inconclusive:>10}{detected:>18}"
         )
     print(f"\n({time.perf_counter() - started:.0f} s)")
     return 0
