@@ -205,7 +205,13 @@ class GitHubDouble:
                 {},
                 {"message": f"API version {version} is not supported.", "documentation_url": DOCS},
             )
-        payload = json.loads(body) if body else None
+        try:
+            payload = json.loads(body) if body else None
+        except ValueError:
+            return 400, {}, {"message": "Problems parsing JSON", "documentation_url": DOCS}
+        needs = {"POST": "state" if "/statuses/" in path else "body", "PATCH": "body"}.get(method)
+        if needs and not (isinstance(payload, dict) and isinstance(payload.get(needs), str)):
+            return 422, {}, _validation_failed(f"{needs} wasn't supplied")
         if method in ("POST", "PATCH") and self.read_only:
             return (
                 403,
@@ -475,7 +481,9 @@ def _now() -> str:
 def _validation_failed(message: str) -> dict[str, Any]:
     return {
         "message": "Validation Failed",
-        "errors": [message],
+        "errors": [
+            {"resource": "IssueComment", "code": "custom", "field": "body", "message": message}
+        ],
         "documentation_url": DOCS,
         "status": "422",
     }

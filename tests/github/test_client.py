@@ -115,3 +115,31 @@ def test_session_uses_one_adapter_with_github_retry() -> None:
         assert isinstance(adapter, requests.adapters.HTTPAdapter)
         assert isinstance(adapter.max_retries, GitHubRetry)
         assert adapter.max_retries.total == 2
+
+
+def test_the_double_flags_requests_and_answers_that_break_the_openapi_description() -> None:
+    class Broken(GitHubDouble):
+        def handle(
+            self, method: str, path: str, *args: object
+        ) -> tuple[int, dict[str, str], object]:
+            if path.endswith("/pulls/1"):
+                return 200, {}, {"number": "one"}  # not a pull request
+            return super().handle(method, path, *args)  # type: ignore[arg-type]
+
+    with Broken(token=TOKEN) as double, requests.Session() as session:
+        headers = {
+            "Authorization": f"Bearer {TOKEN}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        }
+        session.post(
+            f"{double.url}/repos/o/r/issues/1/comments", json={"bdy": "x"}, headers=headers
+        )
+        session.get(f"{double.url}/repos/o/r/pulls/1", headers=headers)
+        session.get(f"{double.url}/repos/o/r/issues/1/comments?per_page=100")
+    assert [v.split(":")[0] for v in double.violations] == [
+        "request POST /repos/o/r/issues/1/comments",  # its own 422 answer was valid
+        "response 200 to GET /repos/o/r/pulls/1",
+        "GET /repos/o/r/issues/1/comments",  # no Accept
+        "GET /repos/o/r/issues/1/comments",  # no API version
+    ]
