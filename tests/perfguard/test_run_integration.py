@@ -19,6 +19,7 @@ import pytest
 from perfguard import rounds
 from perfguard.cli import cli
 from perfguard.errors import EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
+from perfguard.runner import asvenv
 
 pytestmark = pytest.mark.integration
 
@@ -136,7 +137,8 @@ def test_a_30_percent_slowdown_is_flagged_exactly_there(
     code = perfguard(
         "run", str(project["base"]), str(project["slow"]),
         "--config", str(repo / "asv.conf.json"),
-        "--min-rounds", "4", "--max-rounds", "8", "--seed", "11",
+        "--min-rounds", "4", "--max-rounds", "5", "--seed", "11",
+        "-a", "repeat=5", "-a", "warmup_time=0",
         "--output", str(out), "--format", "json", "--machine", "tester",
     )  # fmt: skip
     captured = capsys.readouterr()
@@ -145,7 +147,7 @@ def test_a_30_percent_slowdown_is_flagged_exactly_there(
     assert verdicts["bench_tiny.time_b"] == "regressed", captured.err
     assert verdicts["bench_tiny.time_a"] != "regressed"
     assert code == EXIT_REGRESSION
-    assert "round 4/8" in captured.err
+    assert "round 4/5" in captured.err
 
     data = rounds.read(out)
     assert (data.base.commit, data.head.commit, data.seed) == (
@@ -214,6 +216,39 @@ def test_an_a_a_pair_of_identical_code_shows_no_regression(
     assert "error: --strict: " in capsys.readouterr().err
 
 
+def test_asv_failures_are_one_line_errors(
+    project: dict[str, Path | str], home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reusing the environments built above: discovery failure, empty selection, no builds."""
+    repo = Path(project["repo"])
+    (repo / "broken").mkdir(exist_ok=True)
+    (repo / "broken" / "__init__.py").write_text("")
+    (repo / "broken" / "bench_broken.py").write_text("import not_a_module_anywhere\n")
+    broken = repo / "broken.json"
+    broken.write_text(json.dumps({**CONFIG, "benchmark_dir": "broken"}))
+    existing = repo / "existing.json"
+    existing.write_text(json.dumps({**CONFIG, "environment_type": "existing"}))
+    config = str(repo / "asv.conf.json")
+    pair = (str(project["base"]), str(project["same"]))
+    cases = [
+        (["--config", str(broken)], "asv could not discover the benchmarks"),
+        (["--config", config, "-b", "no_such_benchmark"], "no benchmarks selected by"),
+        (["--config", str(existing)], "an 'existing' environment"),
+    ]
+    for args, message in cases:
+        assert perfguard("run", *pair, *args, "--quick") == EXIT_USAGE, args
+        err = capsys.readouterr().err
+        assert message in err, err
+
+    # Commits already installed stay where they are: base->twin, head->main swaps, no rebuild.
+    conf = asvenv.load_config(repo / "asv.conf.json")
+    workspace = asvenv.Workspace(conf)
+    main, twin = workspace.envs
+    installed = (main.installed_commit_hash, twin.installed_commit_hash)
+    chosen = workspace.prepare(installed[1], installed[0])
+    assert chosen == {"base": twin, "head": main}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -222,6 +257,8 @@ def test_an_a_a_pair_of_identical_code_shows_no_regression(
         (["--min-rounds", "6", "--max-rounds", "3"], "need 2 <= min <= max"),
         (["-b", "("], "is not a regular expression"),
         (["--config", "missing.json"], "does not exist"),
+        (["-a", "repeat"], "use name=value"),
+        (["-a", "rounds=2"], "-a rounds: perfguard runs one process"),
     ],
 )
 def test_bad_options_are_one_line_errors(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tracemalloc
 
 from perfguard.tracking import Allocations, measure, tracemalloc_tracks
@@ -14,6 +16,7 @@ def build(n: int) -> list[bytearray]:
 
 
 def test_the_same_call_gives_the_same_numbers() -> None:
+    measure(build, 50)  # a first call may allocate caches (and coverage's own data)
     results = {measure(build, 50) for _ in range(5)}
     assert len(results) == 1
     (only,) = results
@@ -59,3 +62,19 @@ def test_an_outer_trace_is_left_running() -> None:
         assert tracemalloc.is_tracing()
     finally:
         tracemalloc.stop()
+
+
+def test_fresh_processes_agree_exactly() -> None:
+    """asv calls a track_ benchmark once per fresh process: those must repeat exactly."""
+    code = (
+        "from perfguard.tracking import measure\n"
+        "print(measure(lambda: [bytearray(100) for _ in range(300)]))"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(3)
+    }
+    assert len(runs) == 1
+    assert "Allocations(blocks=" in runs.pop()

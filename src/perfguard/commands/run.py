@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -33,6 +35,26 @@ def parse_budget(text: str | None) -> float | None:
     if seconds <= 0:
         raise ConfigError("--budget must be positive")
     return seconds
+
+
+def parse_attributes(items: tuple[str, ...]) -> dict[str, Any]:
+    """``-a repeat=5 -a warmup_time=0.1`` -> asv benchmark attributes (numbers where they parse).
+
+    ``rounds`` is perfguard's to set: every benchmark runs once per round in its own process.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise ConfigError(f"-a {item!r}: use name=value, e.g. -a repeat=5")
+        if key == "rounds":
+            raise ConfigError("-a rounds: perfguard runs one process per benchmark per round")
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
 
 
 def effort_from(min_rounds: int, max_rounds: int, budget: str | None) -> Effort:
@@ -72,6 +94,13 @@ Exit codes: 0 no regression, 1 regression, 2 usage, input or build error.""",
 )
 @click.option("--budget", help="Wall-time limit for the rounds, e.g. 10m [default: none].")
 @click.option("--seed", type=int, help="Seed of the random round order [default: random].")
+@click.option(
+    "-a",
+    "--attribute",
+    "attributes",
+    multiple=True,
+    help="asv benchmark attribute for every process, e.g. -a repeat=5 (as asv run -a).",
+)
 @click.option("--machine", help="asv machine name [default: this host's].")
 @click.option("--env", "env_spec", help="asv environment to use [default: the first one].")
 @click.option(
@@ -114,6 +143,7 @@ def command(
     max_rounds: int,
     budget: str | None,
     seed: int | None,
+    attributes: tuple[str, ...],
     machine: str | None,
     env_spec: str | None,
     output: Path | None,
@@ -157,6 +187,7 @@ def command(
         output=output,
         policy=policy,
         correction=paired.Correction(correction),
+        attributes=parse_attributes(attributes),
     )
     display = make_display(sys.stderr, settings.effort.max_rounds, tty=sys.stderr.isatty())
     try:

@@ -165,13 +165,21 @@ class Workspace:
         return chosen
 
     def discover(self, env: Any, commit: str, regex: str | None) -> Any:
-        """asv's benchmark discovery (in the base environment); saves benchmarks.json."""
+        """asv's benchmark discovery in the base environment; saves benchmarks.json.
+
+        Only ``commit`` is tried: asv's fallback to the branch tips would install another
+        commit into the base environment.
+        """
+        only_this = copy.copy(self.conf)
+        only_this.branches = []
         try:
             found = Benchmarks.discover(
-                self.conf, self.repo, [env], [commit], regex=[regex] if regex else []
+                only_this, self.repo, [env], [commit], regex=[regex] if regex else []
             )
         except util.UserError as exc:
-            raise AsvError(f"asv could not discover the benchmarks: {exc}") from None
+            raise AsvError(
+                f"asv could not discover the benchmarks at {commit[:8]}: {exc or 'see above'}"
+            ) from None
         found.save()
         return found
 

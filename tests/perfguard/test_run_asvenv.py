@@ -1,0 +1,81 @@
+"""The asv boundary without building anything: configuration, outcomes, attributes, machine."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from perfguard.commands.run import parse_attributes, parse_budget
+from perfguard.errors import ConfigError, InputError
+from perfguard.runner import asvenv
+
+
+def test_missing_config_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        asvenv.load_config(tmp_path / "asv.conf.json")
+
+
+def test_config_asv_refuses_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "asv.conf.json"
+    path.write_text(json.dumps({"version": 1, "project": "x"}))
+    with pytest.raises(InputError, match="cannot read asv configuration"):
+        asvenv.load_config(path)
+
+
+def test_config_paths_are_made_absolute(tmp_path: Path) -> None:
+    path = tmp_path / "asv.conf.json"
+    path.write_text(json.dumps({"version": 1, "project": "x", "repo": ".", "env_dir": "e"}))
+    conf = asvenv.load_config(path)
+    assert conf.env_dir == str(tmp_path / "e")
+    assert conf.repo == str(tmp_path)
+    remote = tmp_path / "remote.json"
+    remote.write_text(json.dumps({"version": 1, "project": "x", "repo": "https://x/y.git"}))
+    assert asvenv.load_config(remote).repo == "https://x/y.git"
+
+
+def test_round_outcomes_from_asv_values() -> None:
+    assert asvenv._outcome(None, None) == asvenv.Outcome(value=None)
+    assert asvenv._outcome(math.nan, None) == asvenv.Outcome(value=None, skipped=True)
+    assert asvenv._outcome(3, None) == asvenv.Outcome(value=3.0)
+    assert asvenv._outcome(True, [0.3, 0.1, 0.2]) == asvenv.Outcome(value=0.1)
+
+
+def test_parameter_combinations_follow_asv_order() -> None:
+    info = {"params": [["1", "2"], ["'a'"]], "param_names": ["n", "kind"]}
+    assert asvenv.combinations(info) == [
+        (("n", "1"), ("kind", "'a'")),
+        (("n", "2"), ("kind", "'a'")),
+    ]
+    assert asvenv.combinations({"params": []}) == [()]
+
+
+def test_machine_params_are_recorded_once_and_reused(tmp_path: Path) -> None:
+    machine_file = tmp_path / "machines.json"
+    first = asvenv.machine_params("ci-box", machine_file)
+    assert first["machine"] == "ci-box"
+    assert {"cpu", "num_cpu", "os", "arch", "ram"} <= set(first)
+    stored = json.loads(machine_file.read_text())
+    stored["ci-box"]["cpu"] = "recorded cpu"
+    machine_file.write_text(json.dumps(stored))
+    assert asvenv.machine_params("ci-box", machine_file)["cpu"] == "recorded cpu"
+
+
+def test_attributes_parse_numbers_and_strings() -> None:
+    assert parse_attributes(("repeat=5", "warmup_time=0.5", "timer=process")) == {
+        "repeat": 5,
+        "warmup_time": 0.5,
+        "timer": "process",
+    }
+    with pytest.raises(ConfigError, match="use name=value"):
+        parse_attributes(("=3",))
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90", 90.0), ("90s", 90.0), ("10m", 600.0), ("1.5h", 5400.0)]
+)
+def test_budgets(text: str, seconds: float) -> None:
+    assert parse_budget(text) == seconds
+    assert parse_budget(None) is None
