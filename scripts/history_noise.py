@@ -19,6 +19,7 @@ GitHub-hosted runners). Results are ordered by the commit date asv stored.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 import time
@@ -72,13 +73,14 @@ def _usable(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-def asv_tally(paths: Sequence[Path], start: int) -> tuple[Tally, Tally]:
-    """asv's verdicts on all neighbouring pairs, and on pairs from ``start`` on."""
+def asv_tally(paths: Sequence[Path], start: int, *, stride: int = 1) -> tuple[Tally, Tally]:
+    """asv's verdicts on all neighbouring pairs, and on pairs from ``start`` on (every
+    ``stride``-th pair)."""
     files = sorted(paths, key=history.result_date)
-    rows = [asv_rows(p) for p in files]
+    rows = functools.lru_cache(maxsize=2)(lambda i: asv_rows(files[i]))
     everything, late = Tally(), Tally()
-    for i in range(len(rows) - 1):
-        before, after = rows[i], rows[i + 1]
+    for i in range(0, len(files) - 1, stride):
+        before, after = rows(i), rows(i + 1)
         for name in before.keys() & after.keys():
             v1, stats1, samples1, version1 = before[name]
             v2, stats2, samples2, version2 = after[name]
