@@ -241,7 +241,10 @@ def test_a_small_suite_gets_floors_without_a_runner_effect() -> None:
     rng = np.random.default_rng(5)
     sets = [
         result_set(
-            *(noisy(f"s.time_{j}", 1.0 + j, sd=0.01, seed=int(rng.integers(1e9))) for j in range(3))
+            *(
+                noisy(f"s.time_{j}", 1.0 + j, sd=0.01, seed=int(rng.integers(10**9)))
+                for j in range(3)
+            )
         )
         for _ in range(20)
     ]
@@ -302,3 +305,12 @@ def test_with_step_changes_one_benchmark_from_one_result_on() -> None:
     values = [[m.value for m in r.measurements] for r in stepped]
     assert values == [[1.0, 1.0], [1.0, 1.0], [1.15, 1.0], [1.15, 1.0]]
     assert series[2].measurements[0].value == 1.0
+
+
+def test_row_medians_match_numpy_over_the_seen_entries() -> None:
+    rng = np.random.default_rng(3)
+    for width in range(6):
+        values = rng.normal(size=(4, width))
+        seen = rng.random((4, width)) < 0.7
+        expected = [np.median(v[s]) if s.any() else 0.0 for v, s in zip(values, seen, strict=True)]
+        assert np.allclose(history._row_medians(values, seen), expected)
