@@ -172,8 +172,9 @@ def fdatasync_latencies(directory: Path, n: int = LATENCY_APPENDS) -> list[float
     """A plain loop without the store: append 100 bytes, fdatasync, repeat (one thread).
 
     Context for the store figures: it shows the state of the (shared) disk in the same run.
-    It is not a lower bound: on this machine's ext4 it often sits at 4 ms per sync while the
-    store's appends, written and synced from worker threads, take 0.3 ms.
+    It is not a lower bound: on the shared machine this was written on, a sync swung between
+    0.3 ms and 4 ms from one second to the next, and this loop often read 4 ms while the
+    store's appends in the same run read 0.3 ms.
     """
     fd = os.open(directory / "floor", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
