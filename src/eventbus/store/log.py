@@ -1,9 +1,10 @@
 """``FileEventStore``: the durable, segmented, append-only event log with group commit.
 
-Appends are encoded on the event loop and queued; one writer task hands everything queued to a
-worker thread, which writes it with one ``write`` and makes it durable with one ``fdatasync``
-(group commit). Only then are the events indexed and their callers resumed, so an
-acknowledged event is on disk and readable. Reads use ``pread`` in worker threads.
+Appends are encoded on the event loop and queued; one writer task hands what is queued to
+writer threads, each batch written with one ``write`` (in order) and made durable with one
+``fdatasync`` (group commit; up to four syncs overlap). Only then are the events indexed and
+their callers resumed, so an acknowledged event is on disk and readable. Reads use ``pread``
+in worker threads.
 """
 
 from __future__ import annotations
@@ -43,19 +44,16 @@ __all__ = ["FileEventStore"]
 
 DEFAULT_SEGMENT_BYTES = 64 << 20
 MAX_WRITE_BYTES = 16 << 20
+"""Most bytes one group commit writes; whole appends and batches are never split."""
 MAX_IN_FLIGHT = 4
 """Batches written but not yet synced; their fdatasyncs overlap (see ``_writer``)."""
 SPLIT_ABOVE_SECONDS = 0.001
 """Queued appends are split over free writer threads only while syncs take longer than this."""
-"""Most bytes one group commit writes; whole appends and batches are never split."""
 MAX_READ_SPAN = 4 << 20
 MAX_READ_GAP = 4096
 """Rows this close are read with one pread: copying 4 KiB costs about what a syscall does."""
 LOCK_FILE = "LOCK"
 SNAPSHOT_DIR = "snapshots"
-
-_HEADER = FRAME_HEADER
-_BODY = BODY
 
 
 @dataclass
@@ -447,8 +445,8 @@ class FileEventStore(IndexedEventStore):
         index = self._index
         positions = index.positions
         names_of = index.names_of
-        unpack_header = _HEADER.unpack_from
-        unpack_body = _BODY.unpack_from
+        unpack_header = FRAME_HEADER.unpack_from
+        unpack_body = BODY.unpack_from
         events: list[StoredEvent] = []
         append = events.append
         n = len(rows)
