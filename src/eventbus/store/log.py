@@ -123,7 +123,12 @@ class FileEventStore(IndexedEventStore):
 
     async def open(self) -> RecoveryReport:
         self._assert_not_open()
-        await asyncio.to_thread(self._open_sync)
+        try:
+            await asyncio.to_thread(self._open_sync)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot open event log {self.directory}: {exc.strerror or exc}"
+            ) from exc
         self._closing = False
         self._failure = None
         self._write_error = None

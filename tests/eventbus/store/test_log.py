@@ -353,3 +353,14 @@ def test_a_failed_write_fails_every_queued_append(
     assert "No space left on device" in str(results[0])
     _, found = run(read_all(tmp_path))
     assert [e.payload for e in found] == [b"durable"]
+
+
+def test_a_path_that_is_not_a_directory_gives_a_clear_error(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("x")
+
+    async def scenario() -> None:
+        await FileEventStore(not_a_directory).open()
+
+    with pytest.raises(StoreError, match=r"cannot open event log .*file: File exists"):
+        run(scenario())
