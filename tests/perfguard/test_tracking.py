@@ -15,13 +15,10 @@ def build(n: int) -> list[bytearray]:
     return [bytearray(1000) for _ in range(n)]
 
 
-def test_the_same_call_gives_the_same_numbers() -> None:
-    measure(build, 50)  # a first call may allocate caches (and coverage's own data)
-    results = {measure(build, 50) for _ in range(5)}
-    assert len(results) == 1
-    (only,) = results
-    assert only.blocks <= 5  # the result is freed: only interpreter bookkeeping stays
-    assert 50_000 <= only.peak < 60_000
+def test_a_call_is_measured_with_its_peak_and_no_leftovers() -> None:
+    result = measure(build, 50)
+    assert result.blocks <= 5  # the result is freed: only interpreter bookkeeping stays
+    assert 50_000 <= result.peak < 60_000
 
 
 def test_more_work_is_seen_exactly() -> None:
@@ -43,7 +40,7 @@ def test_blocks_count_what_the_call_leaves_behind() -> None:
 def test_tracks_are_asv_track_benchmarks_with_units() -> None:
     blocks, peak = tracemalloc_tracks(build, setup=lambda: 20)
     assert (blocks.unit, peak.unit) == ("blocks", "bytes")
-    assert blocks() == blocks()
+    assert 0 <= blocks() <= 5
     assert 20_000 <= peak() < 30_000
     assert "build" in (blocks.__doc__ or "")
 
@@ -65,10 +62,15 @@ def test_an_outer_trace_is_left_running() -> None:
 
 
 def test_fresh_processes_agree_exactly() -> None:
-    """asv calls a track_ benchmark once per fresh process: those must repeat exactly."""
+    """asv calls a track_ benchmark once per fresh process: those must repeat exactly.
+
+    (Fresh processes, not this one: tracemalloc sees every thread, and other tests leave some.)
+    """
     code = (
         "from perfguard.tracking import measure\n"
-        "print(measure(lambda: [bytearray(100) for _ in range(300)]))"
+        "keep = []\n"
+        "work = lambda: keep.append([bytearray(100) for _ in range(300)])\n"
+        "print(measure(work), measure(work), measure(work))"
     )
     runs = {
         subprocess.run(
