@@ -161,7 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     n = len(results)
     print(f"{args.results_dir}: {n} results, ordered by commit date")
     print(f"evaluated: pairs {args.first_test}..{n - 2} (the last {n - 1 - args.first_test})\n")
-    print(f"{'rule':<42}{'compared':>9}{'flagged':>9}{'inconcl.':>10}{'15% step flagged':>18}")
+    print(
+        f"{'rule':<42}{'compared':>9}{'flagged':>9}{'inconcl.':>10}"
+        f"{'15% step: flagged':>19}{'inconcl.':>10}"
+    )
     for label, noise, step in (
         ("asv compare --factor 1.05, all pairs", asv_all, None),
         ("asv compare --factor 1.05, evaluated", asv_late, None),
@@ -170,9 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         inconclusive = noise.rate(noise.inconclusive) if step else ""
         detected = step.rate(step.flagged) if step else ""
+        missed = step.rate(step.inconclusive) if step else ""
         print(
             f"{label:<42}{noise.compared:>9}{noise.rate(noise.flagged):>9}"
-            f"{inconclusive:>10}{detected:>18}"
+            f"{inconclusive:>10}{detected:>19}{missed:>10}"
         )
     print(f"\n({time.perf_counter() - started:.0f} s)")
     return 0
