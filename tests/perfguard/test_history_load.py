@@ -208,3 +208,11 @@ def test_compare_history_option_errors_are_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "error:" in result.stderr and "history mode needs at least" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_history_needs_two_sides(tmp_path: Path) -> None:
+    write_history(tmp_path, [commit(i) for i in range(12)])
+    single = tmp_path / "box" / f"{commit(0)[:8]}-py3.12.json"
+    result = CliRunner().invoke(cli, ["compare", str(single), "--history", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--history needs BASE and HEAD" in result.stderr

@@ -102,6 +102,10 @@ def run_compare(
 ) -> int:
     """Load both sides, compare under the policy, write the reports, return the exit code."""
     policy = load_policy(config, start=repo, threshold=threshold, fail_on=fail_on)
+    if head is None and history_dir is not None:
+        raise InputError(
+            "--history needs BASE and HEAD results; a rounds file alone is already paired"
+        )
     if head is None:  # one perfguard rounds file: its own paired comparison
         comparison = rounds_file.to_comparison(rounds_file.read(Path(base)), policy, source=base)
     else:
