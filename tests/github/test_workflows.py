@@ -73,8 +73,8 @@ def test_the_four_workflows_exist() -> None:
 
 @pytest.fixture(scope="module")
 def examples(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """The copy-paste workflows of docs/github.md, written out as files."""
-    docs = (ROOT / "docs/github.md").read_text(encoding="utf-8")
+    """The copy-paste workflows of the README's GitHub section, written out as files."""
+    docs = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"`\.github/workflows/([\w-]+\.yml)`:\n\n```yaml\n(.*?)```", docs, re.S)
     assert [name for name, _ in blocks] == ["perf.yml", "perf-comment.yml"]
     directory = tmp_path_factory.mktemp("examples") / ".github/workflows"
