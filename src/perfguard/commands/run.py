@@ -128,11 +128,22 @@ Exit codes: 0 no regression, 1 regression, 2 usage, input or build error.""",
     type=click.Choice(["table", "markdown", "json"]),
     default="table",
     show_default=True,
+    help="What to print on stdout (as perfguard compare).",
 )
 @click.option("--only-changed", is_flag=True, help="Hide unchanged and skipped benchmarks.")
-@click.option("--markdown-file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--json-file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--color/--no-color", default=None)
+@click.option(
+    "--markdown-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the markdown report (the PR comment body) here.",
+)
+@click.option(
+    "--json-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the JSON report here.",
+)
+@click.option(
+    "--color/--no-color", default=None, help="Force colour [default: on a TTY, unless NO_COLOR]."
+)
 def command(
     base: str | None,
     head: str | None,
