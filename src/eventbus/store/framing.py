@@ -37,6 +37,11 @@ FRAME_HEADER = struct.Struct("<IIII")
 FRAME_HEADER_SIZE = FRAME_HEADER.size
 BODY = struct.Struct("<QdBHH")
 BODY_FIXED_SIZE = BODY.size
+RECORD_HEAD = struct.Struct("<IIIIQdBHH")
+"""A frame header and the fixed part of its body, unpacked in one call when reading."""
+RECORD_OVERHEAD = FRAME_HEADER_SIZE + BODY_FIXED_SIZE
+"""Bytes of a record besides its names and payload."""
+_LEAD_CACHE_SIZE = 4096
 
 FLAG_COMMIT = 1
 FLAG_ENCODED = 2
@@ -59,6 +64,22 @@ def decode_segment_header(data: bytes) -> int | None:
     if magic != SEGMENT_MAGIC or version != SEGMENT_VERSION:
         return None
     return int(base)
+
+
+LEAD_CHECKSUMS: dict[int, int] = {}
+"""crc32 of a frame's first 8 bytes by body length: hot loops try this before ``lead_checksum``."""
+
+
+def lead_checksum(length: int) -> int:
+    """crc32 of a frame's first 8 bytes (magic and length), remembered in ``LEAD_CHECKSUMS``.
+
+    It depends on the length only, and the records of one store mostly share a few lengths.
+    """
+    checksum = crc32(_FRAME_LEAD.pack(FRAME_MAGIC, length))
+    if len(LEAD_CHECKSUMS) >= _LEAD_CACHE_SIZE:
+        LEAD_CHECKSUMS.clear()
+    LEAD_CHECKSUMS[length] = checksum
+    return checksum
 
 
 def encode_frame(

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 
 from .errors import InvalidQueryError
+from .interface import StoredEvent
 
 MAX_PAGE = 10_000
 
@@ -20,8 +22,8 @@ class EventIndex:
     def __init__(self) -> None:
         self.positions = array("q")
         self.timestamps = array("d")
-        self._stream_col = array("l")
-        self._type_col = array("l")
+        self.stream_col = array("l")
+        self.type_col = array("l")
         self._stream_ids: dict[str, int] = {}
         self._type_ids: dict[str, int] = {}
         self._stream_rows: list[array[int]] = []
@@ -47,23 +49,53 @@ class EventIndex:
         self.timestamps.append(timestamp)
         sid = self._stream_ids.get(stream)
         if sid is None:
-            sid = self._stream_ids[stream] = len(self._stream_rows)
-            self._stream_rows.append(array("l"))
-            self.stream_names.append(stream)
+            sid = self._new_stream(stream)
         tid = self._type_ids.get(type)
         if tid is None:
-            tid = self._type_ids[type] = len(self._type_rows)
-            self._type_rows.append(array("l"))
-            self.type_names.append(type)
-        self._stream_col.append(sid)
-        self._type_col.append(tid)
+            tid = self._new_type(type)
+        self.stream_col.append(sid)
+        self.type_col.append(tid)
         self._stream_rows[sid].append(row)
         self._type_rows[tid].append(row)
         return row
 
+    def add_run(self, events: Sequence[StoredEvent]) -> None:
+        """Index events that follow the last one, in order: ``add`` for a group commit."""
+        row = len(self.positions)
+        stream_ids, type_ids = self._stream_ids, self._type_ids
+        stream_rows, type_rows = self._stream_rows, self._type_rows
+        stream_col, type_col = self.stream_col, self.type_col
+        positions, timestamps = self.positions, self.timestamps
+        for event in events:
+            sid = stream_ids.get(event.stream)
+            if sid is None:
+                sid = self._new_stream(event.stream)
+            tid = type_ids.get(event.type)
+            if tid is None:
+                tid = self._new_type(event.type)
+            positions.append(event.position)
+            timestamps.append(event.timestamp)
+            stream_col.append(sid)
+            type_col.append(tid)
+            stream_rows[sid].append(row)
+            type_rows[tid].append(row)
+            row += 1
+
+    def _new_stream(self, stream: str) -> int:
+        sid = self._stream_ids[stream] = len(self._stream_rows)
+        self._stream_rows.append(array("l"))
+        self.stream_names.append(stream)
+        return sid
+
+    def _new_type(self, type: str) -> int:
+        tid = self._type_ids[type] = len(self._type_rows)
+        self._type_rows.append(array("l"))
+        self.type_names.append(type)
+        return tid
+
     def names_of(self, row: int) -> tuple[str, str]:
         """(stream, type) of a row."""
-        return self.stream_names[self._stream_col[row]], self.type_names[self._type_col[row]]
+        return self.stream_names[self.stream_col[row]], self.type_names[self.type_col[row]]
 
     def row_of(self, position: int) -> int | None:
         """The row holding ``position``, or ``None``."""
@@ -133,5 +165,5 @@ class EventIndex:
             return self._type_rows[tid], None, 0
         by_stream, by_type = self._stream_rows[sid], self._type_rows[tid]
         if len(by_stream) <= len(by_type):
-            return by_stream, self._type_col, tid
-        return by_type, self._stream_col, sid
+            return by_stream, self.type_col, tid
+        return by_type, self.stream_col, sid

@@ -35,8 +35,14 @@ _names: dict[str, bytes] = {}
 
 def prepare_event(stream: str, type: str, payload: Any, limits: StoreLimits) -> PreparedEvent:
     """Check names and size and encode the payload, or raise ``InvalidEventError``."""
-    stream_bytes = _name_bytes("stream", stream, limits)
-    type_bytes = _name_bytes("type", type, limits)
+    # Fast path: a str name seen before (checked then) and not over this store's limit.
+    max_name = limits.max_name_bytes
+    stream_bytes = _names.get(stream) if stream.__class__ is str else None
+    if stream_bytes is None or len(stream_bytes) > max_name:
+        stream_bytes = _name_bytes("stream", stream, limits)
+    type_bytes = _names.get(type) if type.__class__ is str else None
+    if type_bytes is None or len(type_bytes) > max_name:
+        type_bytes = _name_bytes("type", type, limits)
     if isinstance(payload, bytes):
         data, encoded = payload, False
     elif isinstance(payload, (bytearray, memoryview)):
