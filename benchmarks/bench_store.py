@@ -32,6 +32,9 @@ QUERY_ROUNDS = 200
 STREAMS = 100
 TYPES = 10
 MEMORY_FILESYSTEMS = {"tmpfs", "ramfs", "devtmpfs"}
+RECORD_BYTES = 146
+"""Bytes of one group-commit benchmark record on disk: 37 of framing, the stream (``writer-1``),
+the type and the 100-byte payload."""
 
 
 def filesystem_type(path: Path) -> str:
@@ -190,6 +193,27 @@ def fdatasync_latencies(directory: Path, n: int = LATENCY_APPENDS) -> list[float
         os.close(fd)
 
 
+def fdatasync_group_rate(directory: Path, records: int = WRITERS, n: int = 500) -> float:
+    """A plain loop without the store: write ``records`` records of the store's size at once,
+    fdatasync, repeat; events/s.
+
+    The most an ideal group commit could reach with 32 writers appending one event at a time
+    on this disk in this run: each writer has one append outstanding, so every sync carries
+    at most 32 events, and throughput is at most 32 events per sync time, whatever the CPU
+    cost. Compare ``track_group_commit_32_writers`` with it.
+    """
+    record = b"r" * (RECORD_BYTES * records)
+    fd = os.open(directory / "group", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        start = time.perf_counter()
+        for _ in range(n):
+            os.write(fd, record)
+            os.fdatasync(fd)
+        return records * n / (time.perf_counter() - start)
+    finally:
+        os.close(fd)
+
+
 # -- asv benchmarks ------------------------------------------------------------------------
 
 
@@ -225,6 +249,16 @@ class PlainSync(_Directory):
 
     def track_plain_fdatasync_loop_p99(self) -> float:
         return percentile(fdatasync_latencies(self.directory), 0.99)
+
+
+class PlainGroupSync(_Directory):
+    """A plain loop writing 32 records per fdatasync: the disk's bound for 32 single writers."""
+
+    unit = "events/s"
+    timeout = 120
+
+    def track_plain_fdatasync_32_records_per_sync(self) -> float:
+        return fdatasync_group_rate(self.directory)
 
 
 class GroupCommit(_Directory):
@@ -265,11 +299,19 @@ class Replay(_Directory):
         return percentile(asyncio.run(query_latencies(self.directory)), 0.99)
 
 
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def main(rounds: int) -> None:
     """Every figure ``rounds`` times on fresh directories; print the median and the spread."""
     figures: dict[str, list[float]] = {}
+    load_before = load_average()
     for _ in range(rounds):
-        for cls in (PlainSync, AppendLatency, GroupCommit, Replay):
+        for cls in (PlainSync, AppendLatency, PlainGroupSync, GroupCommit, Replay):
             for name in sorted(n for n in dir(cls) if n.startswith("track_")):
                 bench = cls()
                 bench.setup()
@@ -278,6 +320,7 @@ def main(rounds: int) -> None:
                 finally:
                     bench.teardown()
                 figures.setdefault(f"{name} ({cls.unit})", []).append(value)
+    print(f"load average before: {load_before}   after: {load_average()}")
     for label, values in figures.items():
         print(
             f"{label:55} median {statistics.median(values):12.6g}   "

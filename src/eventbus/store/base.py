@@ -69,6 +69,10 @@ class IndexedEventStore(EventStore):
         if not self._is_open:
             raise StoreClosedError("the event store is not open; call open() or use async with")
 
+    def _check_writable(self) -> None:
+        """Raise unless appends are accepted now; backends add states of their own."""
+        self._check_open()
+
     def _timestamp(self) -> float:
         """The store's clock, never going backwards, so time order follows position order."""
         now = time.time()
@@ -78,12 +82,12 @@ class IndexedEventStore(EventStore):
         return now
 
     async def append(self, stream: str, type: str, payload: Payload = b"") -> StoredEvent:
-        self._check_open()
+        self._check_writable()
         (event,) = await self._commit([prepare_event(stream, type, payload, self.limits)])
         return event
 
     async def append_batch(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
-        self._check_open()
+        self._check_writable()
         prepared = prepare_batch(events, self.limits)
         if not prepared:
             return []

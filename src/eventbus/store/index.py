@@ -93,10 +93,6 @@ class EventIndex:
         self.type_names.append(type)
         return tid
 
-    def names_of(self, row: int) -> tuple[str, str]:
-        """(stream, type) of a row."""
-        return self.stream_names[self.stream_col[row]], self.type_names[self.type_col[row]]
-
     def row_of(self, position: int) -> int | None:
         """The row holding ``position``, or ``None``."""
         positions = self.positions

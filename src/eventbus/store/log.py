@@ -226,11 +226,13 @@ class FileEventStore(IndexedEventStore):
         return await future
 
     async def _commit(self, events: list[PreparedEvent]) -> list[StoredEvent]:
-        if self._closing or self._failure is not None:
-            self._refuse()
         future: asyncio.Future[list[StoredEvent]] = self._running_loop().create_future()
         self._enqueue((events, future, len(events), sum(queued_size(e) for e in events)))
         return await future
+
+    def _check_writable(self) -> None:
+        if self._closing or not self._is_open or self._failure is not None:
+            self._refuse()
 
     def _refuse(self) -> NoReturn:
         if self._closing:
@@ -312,7 +314,7 @@ class FileEventStore(IndexedEventStore):
         error: BaseException | None = None
         try:
             encoded: Encoded | None = encode_batch(batch, position, timestamp)
-        except BaseException as exc:  # pragma: no cover - encoding checked events cannot fail
+        except BaseException as exc:  # checked events encode; this is for MemoryError and bugs
             encoded, error = None, exc
         try:
             with self._turn:

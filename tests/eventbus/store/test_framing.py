@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import struct
+from zlib import crc32
+
 import pytest
 
+from eventbus.store import framing
 from eventbus.store.framing import (
     FLAG_COMMIT,
     FRAME_HEADER_SIZE,
@@ -77,3 +81,15 @@ def test_resync_finds_the_next_valid_frame_after_damage() -> None:
     start = find_next_frame(data, 1)
     assert start == len(data) - len(good)
     assert find_next_frame(data[:-1], 1) is None
+
+
+def test_lead_checksums_are_right_and_their_cache_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(framing, "_LEAD_CACHE_SIZE", 3)
+    monkeypatch.setattr(framing, "LEAD_CHECKSUMS", {})
+    for length in range(10):
+        expected = crc32(struct.pack("<II", framing.FRAME_MAGIC, length))
+        assert framing.lead_checksum(length) == expected
+        assert framing.LEAD_CHECKSUMS[length] == expected
+        assert len(framing.LEAD_CHECKSUMS) <= 3

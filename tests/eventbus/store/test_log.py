@@ -7,7 +7,9 @@ import errno
 import itertools
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +28,7 @@ from eventbus.store import (
 from eventbus.store import base as store_base
 from eventbus.store import log as store_log
 from eventbus.store import prepare as store_prepare
+from eventbus.store.reading import SegmentFile
 
 from .support import events, fill, read_all, run, segments
 
@@ -364,3 +367,104 @@ def test_a_path_that_is_not_a_directory_gives_a_clear_error(tmp_path: Path) -> N
 
     with pytest.raises(StoreError, match=r"cannot open event log .*file: File exists"):
         run(scenario())
+
+
+def test_reads_follow_a_segment_as_it_grows(tmp_path: Path) -> None:
+    """A segment is mapped for reading; records appended after that are read too."""
+
+    async def scenario() -> list[bytes]:
+        async with FileEventStore(tmp_path) as store:
+            found = []
+            for i in range(5):
+                event = await store.append("s", "T", b"%d" % i)
+                got = await store.get(event.position)
+                assert got is not None
+                found.append(got.payload)
+            page = await store.query(stream="s")
+            assert [e.payload for e in page.events] == found
+            return found
+
+    assert run(scenario()) == [b"0", b"1", b"2", b"3", b"4"]
+
+
+def test_closing_waits_for_reads_in_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Segment files are closed only after every read running in a worker thread is done."""
+    entered = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+    real_read = store_log.read_events
+
+    def held_read(*args: Any) -> list[StoredEvent]:
+        entered.set()
+        assert release.wait(timeout=30), "close never waited for the read"
+        result = real_read(*args)
+        order.append("read")
+        return result
+
+    real_close = SegmentFile.close
+
+    def recording_close(self: SegmentFile) -> None:
+        order.append("close")
+        real_close(self)
+
+    class ReleasingCondition(threading.Condition):
+        """Lets the read finish once close starts waiting for it."""
+
+        def wait_for(self, predicate: Callable[[], Any], timeout: float | None = None) -> Any:
+            release.set()
+            return super().wait_for(predicate, timeout)
+
+    monkeypatch.setattr(store_log, "read_events", held_read)
+    monkeypatch.setattr(SegmentFile, "close", recording_close)
+
+    async def scenario() -> StoredEvent | None:
+        store = FileEventStore(tmp_path)
+        await store.open()
+        store._reading = ReleasingCondition()
+        await store.append("s", "T", b"x")
+        read = asyncio.create_task(store.get(1))
+        assert await asyncio.to_thread(entered.wait, 30)
+        await store.close()
+        return await read
+
+    event = run(scenario())
+    assert event is not None and event.payload == b"x"
+    assert order == ["read", "close"]
+
+
+def test_a_failure_to_encode_fails_the_waiting_appends_and_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_encode(*args: Any) -> Any:
+        raise MemoryError("no memory for the batch")
+
+    async def scenario() -> None:
+        async with FileEventStore(tmp_path) as store:
+            await store.append("s", "T", b"durable")
+            monkeypatch.setattr(store_log, "encode_batch", failing_encode)
+            with pytest.raises(StoreFailedError, match="no memory for the batch"):
+                await store.append_batch(events(2))
+            monkeypatch.undo()
+            with pytest.raises(StoreFailedError, match="reopen it"):
+                await store.append_batch(events(2))
+            with pytest.raises(StoreFailedError, match="reopen it"):
+                await store.append("s", "T")
+
+    run(scenario())
+    _, found = run(read_all(tmp_path))
+    assert [e.payload for e in found] == [b"durable"]
+
+
+def test_a_batch_appended_while_the_store_closes_is_refused(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = FileEventStore(tmp_path)
+        await store.open()
+        closing = asyncio.create_task(store.close())
+        await asyncio.sleep(0)
+        with pytest.raises(StoreClosedError, match="closing"):
+            await store.append_batch(events(2))
+        await closing
+
+    run(scenario())

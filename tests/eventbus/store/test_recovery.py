@@ -366,3 +366,22 @@ def test_leftovers_of_an_unfinished_snapshot_write_are_removed(tmp_path: Path) -
     store, _ = run(read_all(tmp_path, strict=True))
     assert not leftover.exists()
     assert store.recovery.clean
+
+
+def test_a_file_cut_short_after_it_was_read_is_caught_on_the_next_read(tmp_path: Path) -> None:
+    """Reads map segments; a segment that shrank is noticed before its mapping is touched."""
+    run(fill(tmp_path, 3))
+    path, offset, _ = record_offsets(tmp_path)[2]
+
+    async def read_truncate_read() -> None:
+        async with FileEventStore(tmp_path) as store:
+            assert [e.position async for e in store.replay()] == [1, 2, 3]
+            os.truncate(path, offset + 5)
+            assert await store.get(2) is not None
+            with pytest.raises(CorruptionError, match="position 3"):
+                await store.get(3)
+            os.truncate(path, 0)
+            with pytest.raises(CorruptionError, match="position 1"):
+                await store.get(1)
+
+    run(read_truncate_read())
