@@ -162,7 +162,7 @@ def measure(args: argparse.Namespace) -> None:
         levels = [lv for lv in LEVELS if lv in args.levels]
         rng.shuffle(levels)
         for level in levels:
-            tools = ["perfguard", "asv"]
+            tools = list(args.tools)
             rng.shuffle(tools)
             for tool in tools:
                 started = time.monotonic()
@@ -233,6 +233,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--levels", type=int, nargs="*", default=list(LEVELS))
     parser.add_argument("--max-rounds", type=int, default=10)
+    parser.add_argument(
+        "--tools", nargs="+", choices=["perfguard", "asv"], default=["perfguard", "asv"]
+    )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--work", default="/tmp/perfguard-detector")
     parser.add_argument("--out", default="/tmp/perfguard-detector/trials.jsonl")
