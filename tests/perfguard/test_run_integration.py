@@ -137,7 +137,7 @@ def test_a_30_percent_slowdown_is_flagged_exactly_there(
     code = perfguard(
         "run", str(project["base"]), str(project["slow"]),
         "--config", str(repo / "asv.conf.json"),
-        "--min-rounds", "4", "--max-rounds", "5", "--seed", "11",
+        "--min-rounds", "5", "--max-rounds", "12", "--seed", "11",
         "-a", "repeat=5", "-a", "warmup_time=0",
         "--output", str(out), "--format", "json", "--machine", "tester",
     )  # fmt: skip
@@ -147,7 +147,7 @@ def test_a_30_percent_slowdown_is_flagged_exactly_there(
     assert verdicts["bench_tiny.time_b"] == "regressed", captured.err
     assert verdicts["bench_tiny.time_a"] != "regressed"
     assert code == EXIT_REGRESSION
-    assert "round 4/5" in captured.err
+    assert "round 5/12" in captured.err
 
     data = rounds.read(out)
     assert (data.base.commit, data.head.commit, data.seed) == (
@@ -155,7 +155,7 @@ def test_a_30_percent_slowdown_is_flagged_exactly_there(
     )  # fmt: skip
     assert data.fingerprint.cores == os.cpu_count()
     assert data.machine == "tester"
-    assert len(data.rounds) >= 4
+    assert len(data.rounds) >= 5
     assert all(r.order in (("base", "head"), ("head", "base")) for r in data.rounds)
 
     # asv's own results stay valid: one file per commit, benchmarks.json, machine.json, and
@@ -228,18 +228,12 @@ def test_asv_failures_are_one_line_errors(
     broken.write_text(json.dumps({**CONFIG, "benchmark_dir": "broken"}))
     existing = repo / "existing.json"
     existing.write_text(json.dumps({**CONFIG, "environment_type": "existing"}))
+    failing = repo / "failing.json"
+    failing.write_text(
+        json.dumps({**CONFIG, "install_command": ['python -c "raise SystemExit(3)"']})
+    )
     config = str(repo / "asv.conf.json")
     pair = (str(project["base"]), str(project["same"]))
-    cases = [
-        (["--config", str(broken)], "asv could not discover the benchmarks"),
-        (["--config", config, "-b", "no_such_benchmark"], "no benchmarks selected by"),
-        (["--config", str(existing)], "an 'existing' environment"),
-    ]
-    for args, message in cases:
-        assert perfguard("run", *pair, *args, "--quick") == EXIT_USAGE, args
-        err = capsys.readouterr().err
-        assert message in err, err
-
     # Commits already installed stay where they are: base->twin, head->main swaps, no rebuild.
     conf = asvenv.load_config(repo / "asv.conf.json")
     workspace = asvenv.Workspace(conf)
@@ -247,6 +241,16 @@ def test_asv_failures_are_one_line_errors(
     installed = (main.installed_commit_hash, twin.installed_commit_hash)
     chosen = workspace.prepare(installed[1], installed[0])
     assert chosen == {"base": twin, "head": main}
+    cases = [
+        (["--config", str(broken)], "asv could not discover the benchmarks"),
+        (["--config", config, "-b", "no_such_benchmark"], "no benchmarks selected by"),
+        (["--config", str(existing)], "an 'existing' environment"),
+        (["--config", str(failing)], "asv could not build or install the base commit"),
+    ]
+    for args, message in cases:
+        assert perfguard("run", *pair, *args, "--quick") == EXIT_USAGE, args
+        err = capsys.readouterr().err
+        assert message in err, err
 
 
 @pytest.mark.parametrize(

@@ -158,7 +158,7 @@ class Workspace:
             try:
                 env.create()
                 env.install_project(self.conf, self.repo, commit)
-            except util.ProcessError as exc:
+            except (util.ProcessError, util.UserError) as exc:
                 raise AsvError(
                     f"asv could not build or install the {side} commit {commit[:8]}: {exc}"
                 ) from None
