@@ -218,11 +218,15 @@ class FileEventStore(IndexedEventStore):
 
     async def append(self, stream: str, type: str, payload: Payload = b"") -> StoredEvent:
         """Append one event (a lean path: one future and one queue entry per append)."""
-        if self._closing or not self._is_open or self._failure is not None:
+        loop = self._loop
+        if self._closing or not self._is_open or self._failure is not None or loop is None:
             self._refuse()
         event = prepare_event(stream, type, payload, self.limits)
-        future: asyncio.Future[StoredEvent] = self._running_loop().create_future()
-        self._enqueue((event, future, 1, queued_size(event)))
+        future: asyncio.Future[StoredEvent] = loop.create_future()
+        self._pending.append((event, future, 1, queued_size(event)))
+        if not self._dispatch_scheduled:
+            self._dispatch_scheduled = True
+            loop.call_soon(self._dispatch)
         return await future
 
     async def _commit(self, events: list[PreparedEvent]) -> list[StoredEvent]:
