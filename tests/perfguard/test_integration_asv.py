@@ -86,7 +86,7 @@ pytestmark = pytest.mark.integration
 def run_cli(project: AsvProject, *args: str) -> tuple[int, dict]:
     result = CliRunner().invoke(
         cli,
-        ["compare", *args, "--repo", str(project.root), "--threshold", "15%", "--format", "json"],
+        ["compare", *args, "--repo", str(project.root), "--format", "json"],
         catch_exceptions=False,
     )
     return result.exit_code, json.loads(result.stdout)
@@ -128,8 +128,6 @@ def test_result_files_given_directly_and_through_a_real_subprocess(
             "compare",
             str(files[base[:8]]),
             str(files[head[:8]]),
-            "--threshold",
-            "15%",
             "--format",
             "markdown",
         ],
