@@ -11,7 +11,8 @@ file as it finishes, so a long measurement can be summarised while it runs.
     scripts/detector_quality.py --trials 30 --out /tmp/detector.jsonl   # measure (long)
     scripts/detector_quality.py --summarize /tmp/detector.jsonl          # print the table
 
-Per benchmark and level it prints how often each tool flagged the change (a false alarm at
+Every perfguard trial's rounds file is kept under WORK/rounds/ for offline analysis of the
+noise. Per benchmark and level it prints how often each tool flagged the change (a false alarm at
 0 %: flagged either way; a detection otherwise: flagged as slower), how often perfguard said
 inconclusive, and the mean wall time per trial.
 """
@@ -86,7 +87,7 @@ def tool_env(work: Path) -> dict[str, str]:
 
 
 def run_perfguard(
-    repo: Path, base: str, head: str, env: dict[str, str], seed: int, max_rounds: int
+    repo: Path, base: str, head: str, env: dict[str, str], seed: int, max_rounds: int, keep: Path
 ) -> dict[str, str]:
     report = repo.parent / "perfguard-report.json"
     subprocess.run(
@@ -102,7 +103,7 @@ def run_perfguard(
             "--max-rounds",
             str(max_rounds),
             "--output",
-            str(repo.parent / "rounds.json"),
+            str(keep),
             "--fail-on",
             "never",
             "--format",
@@ -168,7 +169,13 @@ def measure(args: argparse.Namespace) -> None:
                 started = time.monotonic()
                 if tool == "perfguard":
                     verdicts = run_perfguard(
-                        repo, base, heads[level], env, rng.randrange(2**31), args.max_rounds
+                        repo,
+                        base,
+                        heads[level],
+                        env,
+                        rng.randrange(2**31),
+                        args.max_rounds,
+                        work / "rounds" / f"trial{trial:03d}-level{level:02d}.rounds.json",
                     )
                 else:
                     verdicts = run_asv(repo, base, heads[level], env)
