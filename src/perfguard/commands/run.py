@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import click
 
 from perfguard import paired, rounds
-from perfguard.commands.compare import Outputs, emit, gate, use_color
+from perfguard.commands.output import emit, gate, gate_options, outputs_from, report_options
 from perfguard.errors import ConfigError
 from perfguard.policy import load_policy
 from perfguard.runner import RunSettings, execute
@@ -120,30 +119,8 @@ Exit codes: 0 no regression, 1 regression, 2 usage, input or build error.""",
     type=click.Path(path_type=Path, dir_okay=False),
     help="perfguard.toml or pyproject.toml [default: nearest one].",
 )
-@click.option("--threshold", help="Relative change that matters, e.g. 5% [default: 5%].")
-@click.option("--fail-on", type=click.Choice(["regression", "never"]), help="'never': exit 0.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "markdown", "json"]),
-    default="table",
-    show_default=True,
-    help="What to print on stdout (as perfguard compare).",
-)
-@click.option("--only-changed", is_flag=True, help="Hide unchanged and skipped benchmarks.")
-@click.option(
-    "--markdown-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write the markdown report (the PR comment body) here.",
-)
-@click.option(
-    "--json-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write the JSON report here.",
-)
-@click.option(
-    "--color/--no-color", default=None, help="Force colour [default: on a TTY, unless NO_COLOR]."
-)
+@gate_options
+@report_options
 def command(
     base: str | None,
     head: str | None,
@@ -166,6 +143,7 @@ def command(
     only_changed: bool,
     markdown_file: Path | None,
     json_file: Path | None,
+    marker_key: str,
     color: bool | None,
 ) -> int:
     """Build BASE and HEAD with asv and measure them in paired, random-order rounds.
@@ -213,12 +191,13 @@ def command(
         click.echo(f"warning: {warning}", err=True)
     emit(
         comparison,
-        Outputs(
+        outputs_from(
             fmt=fmt,
             only_changed=only_changed,
-            color=use_color(color, os.environ),
             markdown_file=markdown_file,
             json_file=json_file,
+            marker_key=marker_key,
+            color=color,
         ),
     )
     return gate(comparison, policy.fail_on)
