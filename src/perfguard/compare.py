@@ -42,16 +42,21 @@ def run_info(results: ResultSet) -> RunInfo:
     )
 
 
-def machine_warnings(base: ResultSet, head: ResultSet) -> list[str]:
-    """Loud caveats when base and head were not measured under the same conditions."""
-    warnings = []
-    differing = [
+def differing_machine_keys(base: ResultSet, head: ResultSet) -> list[str]:
+    """The asv machine parameters that both sides state and that differ."""
+    return [
         key
         for key in MACHINE_KEYS
         if base.machine_info.get(key)
         and head.machine_info.get(key)
         and base.machine_info[key] != head.machine_info[key]
     ]
+
+
+def machine_warnings(base: ResultSet, head: ResultSet) -> list[str]:
+    """Loud caveats when base and head were not measured under the same conditions."""
+    warnings = []
+    differing = differing_machine_keys(base, head)
     if base.machine != head.machine or differing:
         detail = ", ".join(
             f"{key}: {base.machine_info.get(key)} vs {head.machine_info.get(key)}"

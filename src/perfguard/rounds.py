@@ -21,7 +21,7 @@ from typing import Literal
 import msgspec
 
 from perfguard import paired, stats
-from perfguard.compare import MACHINE_KEYS, compare
+from perfguard.compare import compare, differing_machine_keys
 from perfguard.errors import InputError
 from perfguard.fingerprint import Fingerprint, mismatch_warning
 from perfguard.models import Comparison, Kind, Measurement, ResultSet, Row, Status, Verdict
@@ -274,13 +274,6 @@ def machine_mismatch(
         warning = mismatch_warning(prints[0], prints[1])
         if warning:
             reasons.append(warning)
-    differing = [
-        key
-        for key in MACHINE_KEYS
-        if base.machine_info.get(key)
-        and head.machine_info.get(key)
-        and base.machine_info[key] != head.machine_info[key]
-    ]
-    if base.machine != head.machine or differing:
+    if base.machine != head.machine or differing_machine_keys(base, head):
         reasons.append(f"asv machine {base.machine!r} vs {head.machine!r}")
     return reasons
