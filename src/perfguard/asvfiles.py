@@ -245,6 +245,9 @@ def _parse_result_file(
         _report_absent(path, benchmarks_source, absent, all_absent=len(absent) == len(rows))
 
     machine_info = {**(machine_json or {}), **{k: str(v) for k, v in run_params.items()}}
+    date = data.get("date")
+    if not isinstance(date, int) or isinstance(date, bool):
+        date = None  # asv always writes it; without it a history is ordered by git alone
     return ResultSet(
         commit=commit,
         machine=machine_info.get("machine", "unknown"),
@@ -252,6 +255,7 @@ def _parse_result_file(
         source=str(path),
         machine_info=machine_info,
         measurements=tuple(measurements),
+        date=date,
     )
 
 

@@ -373,6 +373,14 @@ def result_date(path: Path) -> int:
     return date
 
 
+def _stored_date(item: tuple[Path, ResultSet]) -> int:
+    """The date :func:`load_result_set` already read, so no file is parsed twice."""
+    path, results = item
+    if results.date is None:
+        raise InputError(f"{path} has no readable commit 'date'; is it an asv result file?")
+    return results.date
+
+
 def _machine_dir(root: Path, machine: str | None) -> Path:
     if not root.is_dir():
         raise InputError(f"history directory {root} does not exist; pass an asv results directory")
@@ -424,7 +432,7 @@ def load_history(
         )
     ordered = _git_order(loaded, repo, before)
     if ordered is None:
-        dated = sorted(loaded, key=lambda item: result_date(item[0]))
+        dated = sorted(loaded, key=_stored_date)
         ordered = [r for _, r in dated if before is None or not _same(r.commit, before)]
     if len(ordered) < MIN_CHANGES + 1:
         raise InputError(

@@ -117,6 +117,8 @@ class ResultSet:
     machine_info: Mapping[str, str] = field(default_factory=dict)
     """asv's machine params (``machine``, ``cpu``, ``os``, ``arch``, ``ram``, ``python``...)."""
     measurements: tuple[Measurement, ...] = ()
+    date: int | None = None
+    """The commit date asv stored (ms since the epoch), for ordering a history without git."""
 
     def by_key(self) -> dict[tuple[str, Params], Measurement]:
         return {m.key: m for m in self.measurements}

@@ -147,6 +147,17 @@ def test_too_little_or_no_history_is_a_clear_error(tmp_path: Path) -> None:
         history.load_history(tmp_path)
 
 
+def test_a_history_file_without_a_date_is_a_clear_error(tmp_path: Path) -> None:
+    shas = [commit(i) for i in range(12)]
+    write_history(tmp_path, shas)
+    dateless = write_result(tmp_path, shas[5], date=0)
+    data = json.loads(dateless.read_text())
+    del data["date"]
+    dateless.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=r"no readable commit 'date'"):
+        history.load_history(tmp_path)
+
+
 def test_result_date_refuses_a_file_without_one(tmp_path: Path) -> None:
     broken = tmp_path / "x.json"
     broken.write_text(json.dumps({"commit_hash": "a"}))
