@@ -17,8 +17,9 @@ from .framing import (
     FLAG_COMMIT,
     FLAG_ENCODED,
     FRAME_HEADER,
-    FRAME_HEADER_SIZE,
     FRAME_MAGIC,
+    FRAME_OVERHEAD,
+    FRAME_TRAILER,
     LEAD_CHECKSUMS,
     RECORD_OVERHEAD,
     lead_checksum,
@@ -56,6 +57,7 @@ def encode_batch(items: list[Queued], position: int, timestamp: float) -> Encode
     leads = LEAD_CHECKSUMS
     pack_body = BODY.pack
     pack_header = FRAME_HEADER.pack
+    pack_trailer = FRAME_TRAILER.pack
     add_part = parts.append
     add_size = sizes.append
     add_event = events.append
@@ -74,13 +76,10 @@ def encode_batch(items: list[Queued], position: int, timestamp: float) -> Encode
                 )
             )
             length = len(body)
-            add_part(
-                pack_header(
-                    FRAME_MAGIC, length, leads.get(length) or lead_checksum(length), crc32(body)
-                )
-            )
+            add_part(pack_header(FRAME_MAGIC, length, leads.get(length) or lead_checksum(length)))
             add_part(body)
-            add_size(FRAME_HEADER_SIZE + length)
+            add_part(pack_trailer(crc32(body)))
+            add_size(FRAME_OVERHEAD + length)
             add_event(StoredEvent(position, stream, type, timestamp, payload, encoded))
             position += 1
         results.append(events[-1] if single else events[-count:])

@@ -7,12 +7,15 @@ Segment file::
 
 Frame (all little-endian)::
 
-    magic u32 | body_length u32 | crc32(magic, body_length) u32 | crc32(body) u32 | body
+    magic u32 | body_length u32 | crc32(magic, body_length) u32 | body | crc32(body) u32
     body = position u64 | timestamp f64 | flags u8 | stream_len u16 | type_len u16
            | stream | type | payload
 
-The header check makes a damaged length detectable on its own, which is what lets recovery
-tell a torn tail (a valid header whose body runs past the end of the file) from corruption.
+Segments are preallocated (zero-filled ahead of the writes), so the end of the log is the
+first place where no valid frame starts; a zero magic is never valid. The header check makes
+a damaged length detectable on its own, and the body checksum comes last: a write cut short
+inside zero-filled space leaves a valid header whose checksum is still zero (a torn frame,
+``frame_is_torn``), while a damaged complete frame has a non-zero checksum that does not match.
 ``FLAG_COMMIT`` marks the last record of an append or batch; records after the last commit
 mark at the end of the log belong to a batch that was never acknowledged.
 """
@@ -25,21 +28,24 @@ from typing import NamedTuple
 from zlib import crc32
 
 SEGMENT_MAGIC = b"EVSTSEG1"
-SEGMENT_VERSION = 1
+SEGMENT_VERSION = 2
+"""Version 1 kept the body checksum in the frame header (no preallocation)."""
 _SEGMENT_HEADER = struct.Struct("<8sIQ")
 SEGMENT_HEADER_SIZE = _SEGMENT_HEADER.size + 4
 
 FRAME_MAGIC = 0x52465645  # b"EVFR" little-endian
 FRAME_MAGIC_BYTES = struct.pack("<I", FRAME_MAGIC)
 _FRAME_LEAD = struct.Struct("<II")
-_FRAME_CRCS = struct.Struct("<II")
-FRAME_HEADER = struct.Struct("<IIII")
+FRAME_HEADER = struct.Struct("<III")
 FRAME_HEADER_SIZE = FRAME_HEADER.size
+FRAME_TRAILER = struct.Struct("<I")
+FRAME_TRAILER_SIZE = FRAME_TRAILER.size
+FRAME_OVERHEAD = FRAME_HEADER_SIZE + FRAME_TRAILER_SIZE
 BODY = struct.Struct("<QdBHH")
 BODY_FIXED_SIZE = BODY.size
-RECORD_HEAD = struct.Struct("<IIIIQdBHH")
+RECORD_HEAD = struct.Struct("<IIIQdBHH")
 """A frame header and the fixed part of its body, unpacked in one call when reading."""
-RECORD_OVERHEAD = FRAME_HEADER_SIZE + BODY_FIXED_SIZE
+RECORD_OVERHEAD = FRAME_OVERHEAD + BODY_FIXED_SIZE
 """Bytes of a record besides its names and payload."""
 _LEAD_CACHE_SIZE = 4096
 
@@ -89,7 +95,7 @@ def encode_frame(
         (BODY.pack(position, timestamp, flags, len(stream), len(type)), stream, type, payload)
     )
     lead = _FRAME_LEAD.pack(FRAME_MAGIC, len(body))
-    return b"".join((lead, _FRAME_CRCS.pack(crc32(lead), crc32(body)), body))
+    return b"".join((lead, FRAME_TRAILER.pack(crc32(lead)), body, FRAME_TRAILER.pack(crc32(body))))
 
 
 class FrameStatus(enum.Enum):
@@ -111,17 +117,46 @@ def check_frame(data: bytes | memoryview, offset: int) -> FrameCheck:
     end = len(data)
     if end - offset < FRAME_HEADER_SIZE:
         return FrameCheck(FrameStatus.INCOMPLETE, 0, "file ends inside a frame header")
-    magic, length, lead_crc, body_crc = FRAME_HEADER.unpack_from(data, offset)
+    magic, length, lead_crc = FRAME_HEADER.unpack_from(data, offset)
     if magic != FRAME_MAGIC:
         return FrameCheck(FrameStatus.BAD, 0, "no frame magic")
     if crc32(data[offset : offset + 8]) != lead_crc:
         return FrameCheck(FrameStatus.BAD, 0, "frame header checksum mismatch")
     start = offset + FRAME_HEADER_SIZE
-    if start + length > end:
+    stop = start + length
+    if stop + FRAME_TRAILER_SIZE > end:
         return FrameCheck(FrameStatus.INCOMPLETE, 0, "file ends inside a frame body")
-    if length < BODY_FIXED_SIZE or crc32(data[start : start + length]) != body_crc:
+    (body_crc,) = FRAME_TRAILER.unpack_from(data, stop)
+    if length < BODY_FIXED_SIZE or crc32(data[start:stop]) != body_crc:
         return FrameCheck(FrameStatus.BAD, 0, "frame body checksum mismatch")
-    return FrameCheck(FrameStatus.OK, FRAME_HEADER_SIZE + length, "")
+    return FrameCheck(FrameStatus.OK, FRAME_OVERHEAD + length, "")
+
+
+def torn_frame_end(data: bytes | memoryview, offset: int) -> int | None:
+    """Where a frame cut short at ``offset`` ends, or ``None`` if these bytes are not one.
+
+    In zero-filled space a write that never completed leaves a prefix of a frame: part of
+    its header, or a valid header whose body checksum (the frame's last field) is still
+    zero. A complete frame damaged later has a non-zero checksum and is not torn. The caller
+    checks that only zeros follow the returned end.
+    """
+    present = bytes(data[offset : offset + FRAME_HEADER_SIZE])
+    lead = present[:8]
+    header = lead + FRAME_TRAILER.pack(crc32(lead))
+    if present == header and lead[:4] == FRAME_MAGIC_BYTES:
+        length: int = FRAME_TRAILER.unpack_from(lead, 4)[0]
+        stop = offset + FRAME_HEADER_SIZE + length
+        end = stop + FRAME_TRAILER_SIZE
+        # The file ends inside the frame (a write that extended the file), or its checksum is
+        # all zeros. A checksum only partly zero is damage: it could be a checksum byte
+        # zeroed by damage, and calling that torn would drop an acknowledged record.
+        if end > len(data) or not any(data[stop:end]):
+            return end
+        return None
+    written = present.rstrip(b"\0")
+    if written and FRAME_MAGIC_BYTES.startswith(written[:4]) and header.startswith(written):
+        return offset + len(present)  # the header itself was cut short
+    return None
 
 
 class FrameBody(NamedTuple):
@@ -146,7 +181,7 @@ def decode_body(data: bytes | memoryview, offset: int, size: int) -> FrameBody:
         flags,
         bytes(data[names:types]),
         bytes(data[types:payload]),
-        bytes(data[payload : offset + size]),
+        bytes(data[payload : offset + size - FRAME_TRAILER_SIZE]),
     )
 
 

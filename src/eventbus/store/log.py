@@ -24,8 +24,10 @@ from typing import NoReturn
 from .base import IndexedEventStore
 from .batch import Encoded, Queued, encode_batch, queued_size
 from .errors import CorruptionError, StoreClosedError, StoreError, StoreFailedError
+from .framing import SEGMENT_HEADER_SIZE
 from .index import EventIndex
 from .interface import Payload, RecoveryReport, Snapshot, StoredEvent, StoreLimits
+from .preallocate import PREALLOCATE_BYTES, Preallocator
 from .prepare import PreparedEvent, prepare_event
 from .reading import SegmentFile, read_events
 from .recovery import recover
@@ -73,6 +75,8 @@ class FileEventStore(IndexedEventStore):
         self._loc_size = array("l")
         self._active_fd: int | None = None
         self._active_size = 0
+        """Where the next write goes in the active segment (zero-filled space follows)."""
+        self._space = Preallocator()
         self._next_position = 1
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[Queued] = []
@@ -156,6 +160,7 @@ class FileEventStore(IndexedEventStore):
 
     def _reset(self) -> None:
         """Forget what an earlier open of this object indexed (a store can be reopened)."""
+        self._space = Preallocator()
         self._index = EventIndex()
         self._loc_segment = array("l")
         self._loc_offset = array("q")
@@ -201,6 +206,7 @@ class FileEventStore(IndexedEventStore):
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+        self._space.close()
         for fd in (self._active_fd, *self._sync_fds, *self._retired_fds):
             if fd is not None:
                 os.close(fd)
@@ -356,11 +362,15 @@ class FileEventStore(IndexedEventStore):
             assert fd is not None
             data = encoded.data
             view = memoryview(data)
+            offset = self._active_size
+            end = offset + len(data)
+            self._space.before_write(end)
             written = 0
             while written < len(data):
-                written += os.write(fd, view[written:])
-            self._written[seq] = (encoded, len(self._segments) - 1, self._active_size)
-            self._active_size += len(data)
+                written += os.pwrite(fd, view[written:], offset + written)
+            self._space.after_write(end)
+            self._written[seq] = (encoded, len(self._segments) - 1, offset)
+            self._active_size = end
             return self._sync_fds[seq % MAX_IN_FLIGHT]
         except BaseException as exc:
             self._write_error = exc
@@ -414,21 +424,23 @@ class FileEventStore(IndexedEventStore):
         """
         if self._active_fd is not None:
             os.fdatasync(self._active_fd)
-        path = create_segment(self.directory, base_position)
+        size = min(self.segment_bytes, PREALLOCATE_BYTES)
+        path = create_segment(self.directory, base_position, size)
         self._segments.append(SegmentFile(path))
-        self._activate(path, os.path.getsize(path))
+        self._activate(path, SEGMENT_HEADER_SIZE)
 
-    def _activate(self, path: Path, size: int) -> None:
-        """Make ``path`` the segment appends go to.
+    def _activate(self, path: Path, end: int) -> None:
+        """Make ``path`` the segment appends go to, from offset ``end`` on.
 
         Each in-flight sync gets its own open file description: the kernel reports a
         writeback error once per description, so with a shared descriptor one sync could
         consume the error another one needed to see (the "fsyncgate" problem).
         """
         self._retired_fds += [fd for fd in (self._active_fd, *self._sync_fds) if fd is not None]
-        self._active_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        self._active_fd = os.open(path, os.O_WRONLY)
         self._sync_fds = [os.open(path, os.O_RDONLY) for _ in range(MAX_IN_FLIGHT)]
-        self._active_size = size
+        self._active_size = end
+        self._space.switch(path, self.segment_bytes)
 
     # -- reading -------------------------------------------------------------------------
 

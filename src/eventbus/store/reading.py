@@ -22,6 +22,8 @@ from .framing import (
     FLAG_ENCODED,
     FRAME_HEADER_SIZE,
     FRAME_MAGIC,
+    FRAME_TRAILER,
+    FRAME_TRAILER_SIZE,
     LEAD_CHECKSUMS,
     RECORD_HEAD,
     lead_checksum,
@@ -82,6 +84,7 @@ def read_events(
     stream_col, type_col = index.stream_col, index.type_col
     stream_names, type_names = index.stream_names, index.type_names
     unpack = RECORD_HEAD.unpack_from
+    unpack_checksum = FRAME_TRAILER.unpack_from
     leads = LEAD_CHECKSUMS
     encoded_of = _ENCODED
     events: list[StoredEvent] = []
@@ -103,16 +106,17 @@ def read_events(
             end = offset + size_col[row]
             if end > limit:
                 raise changed_on_disk(positions[row], segments[segment].path)
-            magic, length, lead_crc, body_crc, position, timestamp, flags, stream_len, type_len = (
-                unpack(data, offset)
+            magic, length, lead_crc, position, timestamp, flags, stream_len, type_len = unpack(
+                data, offset
             )
             start = offset + FRAME_HEADER_SIZE
+            stop = end - FRAME_TRAILER_SIZE
             if (
                 magic != FRAME_MAGIC
-                or start + length != end
+                or start + length != stop
                 or position != positions[row]
                 or lead_crc != (leads.get(length) or lead_checksum(length))
-                or crc32(view[start:end]) != body_crc
+                or crc32(view[start:stop]) != unpack_checksum(data, stop)[0]
             ):
                 raise changed_on_disk(positions[row], segments[segment].path)
             append(
@@ -121,7 +125,7 @@ def read_events(
                     stream_names[stream_col[row]],
                     type_names[type_col[row]],
                     timestamp,
-                    data[start + BODY_FIXED_SIZE + stream_len + type_len : end],
+                    data[start + BODY_FIXED_SIZE + stream_len + type_len : stop],
                     encoded_of[flags],
                 )
             )

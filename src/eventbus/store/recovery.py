@@ -22,7 +22,8 @@ class RecoveredSegment:
     path: Path
     base_position: int
     end: int
-    """Where appends continue (the file size after any torn tail is cut)."""
+    """Where appends continue: the end of the content after any torn tail is cut (zeros of
+    the preallocated space may follow)."""
 
 
 @dataclass
@@ -40,7 +41,8 @@ class Recovered:
 def recover(directory: Path, *, strict: bool) -> Recovered:
     """Scan the log in ``directory``; in strict mode raise on corruption before changing anything.
 
-    Both modes cut a torn tail (an incomplete last write, never acknowledged) and drop
+    Both modes cut a torn tail (an incomplete last write, never acknowledged: the file is
+    truncated where it starts, and the store zero-fills again from there) and drop
     leftovers of segment creation that never completed.
     """
     directory.mkdir(parents=True, exist_ok=True)
@@ -90,9 +92,9 @@ def recover(directory: Path, *, strict: bool) -> Recovered:
                 skipped += record.position - expected
             recovered.records.append((index, record))
             expected = record.position + 1
-        end = scan.size
+        end = scan.end
         if scan.torn_at is not None:
-            torn_bytes += scan.size - scan.torn_at
+            torn_bytes += scan.end - scan.torn_at
             torn_records += scan.torn_records
             end = scan.torn_at
         recovered.segments.append(RecoveredSegment(path, base, end))
@@ -120,7 +122,7 @@ def recover(directory: Path, *, strict: bool) -> Recovered:
 
 def _ends_corrupt(scan: SegmentScan) -> bool:
     last = scan.corruptions[-1]
-    return last.offset + last.length >= scan.size
+    return last.offset + last.length >= scan.end
 
 
 def _truncate(path: Path, size: int) -> None:

@@ -15,17 +15,21 @@ from .framing import (
     FRAME_HEADER,
     FRAME_HEADER_SIZE,
     FRAME_MAGIC,
+    FRAME_OVERHEAD,
+    FRAME_TRAILER,
     SEGMENT_HEADER_SIZE,
-    FrameStatus,
     check_frame,
     decode_segment_header,
     encode_segment_header,
     find_next_frame,
+    torn_frame_end,
 )
 from .interface import Corruption
 
 SEGMENT_SUFFIX = ".seg"
 TEMP_SUFFIX = ".tmp"
+ZERO_FILL_PIECE = 1 << 20
+"""Most zero bytes one ``pwrite`` of ``zero_fill`` writes."""
 
 
 def segment_name(base_position: int, generation: int = 0) -> str:
@@ -50,10 +54,25 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def create_segment(directory: Path, base_position: int) -> Path:
-    """Create a segment durably: header written and synced under a temporary name, then renamed.
+def zero_fill(fd: int, start: int, stop: int) -> None:
+    """Write zeros over ``start..stop`` of a file and make them durable (``fdatasync``).
 
-    A crash leaves either no segment or a complete header, never a half-written one.
+    Real zeros, not ``fallocate``: an unwritten extent would need a metadata update (a
+    journal commit) on its first write, which is the cost preallocation is there to avoid.
+    """
+    zeros = memoryview(bytes(min(ZERO_FILL_PIECE, stop - start)))
+    offset = start
+    while offset < stop:
+        offset += os.pwrite(fd, zeros[: stop - offset], offset)
+    os.fdatasync(fd)
+
+
+def create_segment(directory: Path, base_position: int, size: int = 0) -> Path:
+    """Create a segment durably: header written, zero-filled up to ``size`` bytes and synced
+    under a temporary name, then renamed.
+
+    A crash leaves either no segment or a complete header followed by zeros, never a
+    half-written one.
     """
     generation = 0
     while (path := directory / segment_name(base_position, generation)).exists():
@@ -61,7 +80,8 @@ def create_segment(directory: Path, base_position: int) -> Path:
     temp = path.with_name(path.name + TEMP_SUFFIX)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        os.write(fd, encode_segment_header(base_position))
+        header = encode_segment_header(base_position)
+        os.write(fd, header + bytes(max(0, size - len(header))))
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -93,17 +113,22 @@ class SegmentScan:
     """Where a torn tail starts (only for the last segment): bytes from here are cut."""
     torn_records: int = 0
     size: int = 0
+    end: int = 0
+    """Where the segment's content ends: only zeros (preallocated space) follow."""
 
 
 def scan_segment(name: str, data: bytes, *, last: bool) -> SegmentScan:
     """Check every frame of a segment, resyncing past damage.
 
-    In the last segment, damage that runs to the end of the file and starts with an
-    incomplete frame (or is all zero bytes) is a torn tail: a write cut short, never
-    acknowledged. Everything else is corruption. Trailing records of a batch whose commit
-    mark never made it are also cut from the last segment.
+    Segments are zero-filled ahead of the writes, so the content ends where only zeros
+    follow (in any segment). In the last segment, non-zero bytes after the last valid frame
+    that are a frame cut short (``torn_frame_end``) followed by zeros only are a torn tail: a
+    write that never completed, never acknowledged. Anything else is corruption, in
+    particular bytes that are not a frame followed by zeros, and any damage followed by a
+    valid frame. Trailing records of a batch whose commit mark never made it are also cut
+    from the last segment.
     """
-    scan = SegmentScan(name, decode_segment_header(data), size=len(data))
+    scan = SegmentScan(name, decode_segment_header(data), size=len(data), end=len(data))
     offset = SEGMENT_HEADER_SIZE
     if scan.base_position is None:
         resync = find_next_frame(data, 0)
@@ -116,18 +141,20 @@ def scan_segment(name: str, data: bytes, *, last: bool) -> SegmentScan:
     size = len(data)
     view = memoryview(data)
     records = scan.records
+    unpack_checksum = FRAME_TRAILER.unpack_from
     while offset < size:
-        # Fast path for an intact frame; anything else is classified by check_frame below.
-        if size - offset >= FRAME_HEADER_SIZE:
-            magic, length, lead_crc, body_crc = FRAME_HEADER.unpack_from(data, offset)
+        # Fast path for an intact frame; anything else is classified below.
+        if size - offset >= FRAME_OVERHEAD:
+            magic, length, lead_crc = FRAME_HEADER.unpack_from(data, offset)
             start = offset + FRAME_HEADER_SIZE
-            end = start + length
+            stop = start + length
+            end = stop + 4
             if (
                 magic == FRAME_MAGIC
                 and length >= BODY_FIXED_SIZE
                 and end <= size
                 and crc32(view[offset : offset + 8]) == lead_crc
-                and crc32(view[start:end]) == body_crc
+                and crc32(view[start:stop]) == unpack_checksum(data, stop)[0]
             ):
                 position, timestamp, flags, stream_len, type_len = BODY.unpack_from(data, start)
                 at = start + BODY_FIXED_SIZE
@@ -140,20 +167,32 @@ def scan_segment(name: str, data: bytes, *, last: bool) -> SegmentScan:
                 )
                 offset = end
                 continue
+        if zeros_from(data, offset):
+            scan.end = offset  # the rest is preallocated space
+            break
         check = check_frame(data, offset)
         resync = find_next_frame(data, offset + 1)
         if resync is None:
-            torn = check.status is FrameStatus.INCOMPLETE or data.count(0, offset) == size - offset
-            if last and torn:
+            content_end = len(data.rstrip(b"\0"))
+            torn_end = torn_frame_end(data, offset)
+            scan.end = content_end
+            if last and torn_end is not None and content_end <= torn_end:
                 scan.torn_at = offset
             else:
-                scan.corruptions.append(Corruption(name, offset, size - offset, check.reason))
+                scan.corruptions.append(
+                    Corruption(name, offset, content_end - offset, check.reason)
+                )
             break
         scan.corruptions.append(Corruption(name, offset, resync - offset, check.reason))
         offset = resync
     if last and not _corrupt_after_records(scan):
         _cut_uncommitted_batch(scan)
     return scan
+
+
+def zeros_from(data: bytes, offset: int) -> bool:
+    """Whether every byte of ``data`` from ``offset`` on is zero (one memcmp)."""
+    return data.endswith(bytes(len(data) - offset))
 
 
 def _corrupt_after_records(scan: SegmentScan) -> bool:

@@ -43,3 +43,28 @@ def flip_byte(path: Path, offset: int) -> None:
     data = bytearray(path.read_bytes())
     data[offset] ^= 0xFF
     path.write_bytes(bytes(data))
+
+
+def content_end(path: Path) -> int:
+    """Where a segment's records end: zero-filled (preallocated) space follows.
+
+    The last byte of a record is its body checksum, never zero in these tests.
+    """
+    return len(path.read_bytes().rstrip(b"\0"))
+
+
+def tear(path: Path, n: int) -> None:
+    """Zero the last ``n`` bytes of the content: a write cut short inside preallocated space."""
+    end = content_end(path)
+    overwrite(path, end - n, bytes(n))
+
+
+def write_at_end(path: Path, data: bytes) -> None:
+    """Write ``data`` where the records end, as the store would (over the zero-filled space)."""
+    overwrite(path, content_end(path), data)
+
+
+def overwrite(path: Path, offset: int, data: bytes) -> None:
+    with path.open("r+b") as f:
+        f.seek(offset)
+        f.write(data)

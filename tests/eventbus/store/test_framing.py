@@ -93,3 +93,29 @@ def test_lead_checksums_are_right_and_their_cache_stays_bounded(
         assert framing.lead_checksum(length) == expected
         assert framing.LEAD_CHECKSUMS[length] == expected
         assert len(framing.LEAD_CHECKSUMS) <= 3
+
+
+@pytest.mark.parametrize(
+    ("damage", "torn"),
+    [
+        (lambda f: f[:-4] + bytes(4), True),  # body written, checksum still zero
+        (lambda f: f[:20] + bytes(len(f) - 20), True),  # body cut short
+        (lambda f: f[:6] + bytes(len(f) - 6), True),  # header cut short
+        (lambda f: f[:2] + bytes(len(f) - 2), True),
+        (lambda f: f[:-1] + bytes([f[-1] ^ 1]), False),  # whole frame, damaged later
+        (lambda f: f[:4] + bytes([f[4] ^ 1]) + f[5:], False),  # damaged length
+        (lambda f: b"garbage" + bytes(len(f) - 7), False),
+        (lambda f: bytes(len(f)), False),  # zeros are free space, not a frame
+    ],
+)
+def test_a_frame_cut_short_in_zero_filled_space_is_told_from_damage(damage, torn) -> None:  # type: ignore[no-untyped-def]
+    whole = frame()
+    end = framing.torn_frame_end(b"\0" * 8 + damage(whole) + bytes(100), 8)
+    assert end == (
+        8 + (len(whole) if len(damage(whole).rstrip(b"\0")) > 12 else 12) if torn else None
+    )
+
+
+def test_a_torn_frame_may_end_past_the_end_of_the_file() -> None:
+    whole = frame()
+    assert framing.torn_frame_end(whole[:-2], 0) == len(whole)

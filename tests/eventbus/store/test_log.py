@@ -27,10 +27,11 @@ from eventbus.store import (
 )
 from eventbus.store import base as store_base
 from eventbus.store import log as store_log
+from eventbus.store import preallocate as store_preallocate
 from eventbus.store import prepare as store_prepare
 from eventbus.store.reading import SegmentFile
 
-from .support import events, fill, read_all, run, segments
+from .support import content_end, events, fill, read_all, run, segments
 
 
 def test_events_and_snapshots_survive_a_reopen_and_positions_continue(tmp_path: Path) -> None:
@@ -122,15 +123,15 @@ def test_one_group_commit_never_writes_more_than_its_byte_cap(
 ) -> None:
     monkeypatch.setattr(store_log, "MAX_WRITE_BYTES", 500)
     sizes: list[int] = []
-    real_write = os.write
+    real_pwrite = os.pwrite
 
-    def recording_write(fd: int, data: bytes) -> int:
+    def recording_pwrite(fd: int, data: bytes, offset: int) -> int:
         sizes.append(len(data))
-        return real_write(fd, data)
+        return real_pwrite(fd, data, offset)
 
     async def scenario() -> list[int]:
         async with FileEventStore(tmp_path) as store:
-            monkeypatch.setattr(os, "write", recording_write)
+            monkeypatch.setattr(os, "pwrite", recording_pwrite)
             await asyncio.gather(*(store.append("s", "T", b"x" * 100) for _ in range(20)))
             return [e.position async for e in store.replay()]
 
@@ -338,13 +339,13 @@ def test_a_failed_write_fails_every_queued_append(
 ) -> None:
     monkeypatch.setattr(store_log, "SPLIT_ABOVE_SECONDS", -1.0)
 
-    def full_disk_write(fd: int, data: bytes) -> int:
+    def full_disk_pwrite(fd: int, data: bytes, offset: int) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     async def scenario() -> list[BaseException | StoredEvent]:
         async with FileEventStore(tmp_path) as store:
             await store.append("s", "T", b"durable")
-            monkeypatch.setattr(os, "write", full_disk_write)
+            monkeypatch.setattr(os, "pwrite", full_disk_pwrite)
             results = await asyncio.gather(
                 *(store.append("s", "T", b"x") for _ in range(40)), return_exceptions=True
             )
@@ -468,3 +469,92 @@ def test_a_batch_appended_while_the_store_closes_is_refused(tmp_path: Path) -> N
         await closing
 
     run(scenario())
+
+
+def test_zero_filled_space_is_kept_ahead_of_the_appends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_log, "PREALLOCATE_BYTES", 8192)
+    monkeypatch.setattr(store_preallocate, "PREALLOCATE_BYTES", 8192)
+
+    async def scenario() -> tuple[int, list[StoredEvent]]:
+        async with FileEventStore(tmp_path, segment_bytes=1 << 20) as store:
+            written = [await store.append("s", "T", b"x" * 500) for _ in range(100)]
+            return store._space.fills, written
+
+    fills, written = run(scenario())
+    (segment,) = segments(tmp_path)
+    end = content_end(segment)
+    assert fills >= 5
+    assert end < segment.stat().st_size <= end + 8192 + 8192 // 2
+    assert segment.read_bytes()[end:] == bytes(segment.stat().st_size - end)
+    _, found = run(read_all(tmp_path, strict=True))
+    assert found == written
+
+
+def test_a_write_past_the_zeros_waits_for_the_running_fill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fill must never write zeros over data: a write that needs the space waits for it."""
+    monkeypatch.setattr(store_log, "PREALLOCATE_BYTES", 4096)
+    monkeypatch.setattr(store_preallocate, "PREALLOCATE_BYTES", 4096)
+    release = threading.Event()
+    order: list[str] = []
+    real_zero_fill = store_preallocate.zero_fill
+    real_pwrite = os.pwrite
+
+    def held_zero_fill(fd: int, start: int, stop: int) -> None:
+        assert release.wait(timeout=30), "the writer never waited for the fill"
+        real_zero_fill(fd, start, stop)
+        order.append("fill")
+
+    def recording_pwrite(fd: int, data: bytes, offset: int) -> int:
+        if any(data):  # not the fill's zeros
+            order.append(f"write {len(data)}")
+        return real_pwrite(fd, data, offset)
+
+    class ReleasingCondition(threading.Condition):
+        """Lets the fill finish once the writer starts waiting for it."""
+
+        def wait_for(self, predicate: Callable[[], Any], timeout: float | None = None) -> Any:
+            release.set()
+            return super().wait_for(predicate, timeout)
+
+    async def scenario() -> list[StoredEvent]:
+        async with FileEventStore(tmp_path, segment_bytes=1 << 20) as store:
+            store._space._changed = ReleasingCondition()
+            monkeypatch.setattr(store_preallocate, "zero_fill", held_zero_fill)
+            monkeypatch.setattr(os, "pwrite", recording_pwrite)
+            first = await store.append_batch([NewEvent("s", "T", b"a" * 2500)])
+            second = await store.append_batch([NewEvent("s", "T", b"b" * 6000)])
+            monkeypatch.undo()
+            return first + second
+
+    written = run(scenario())
+    assert [o.split()[0] for o in order][:3] == ["write", "fill", "write"]
+    _, found = run(read_all(tmp_path, strict=True))
+    assert found == written
+
+
+def test_a_failed_fill_only_makes_the_writes_extend_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_log, "PREALLOCATE_BYTES", 4096)
+    monkeypatch.setattr(store_preallocate, "PREALLOCATE_BYTES", 4096)
+
+    def full_disk_zero_fill(fd: int, start: int, stop: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store_preallocate, "zero_fill", full_disk_zero_fill)
+
+    async def scenario() -> tuple[int, int, list[StoredEvent]]:
+        async with FileEventStore(tmp_path, segment_bytes=1 << 20) as store:
+            written = [await store.append("s", "T", b"x" * 500) for _ in range(20)]
+            return store._space.failures, store._space.fills, written
+
+    failures, fills, written = run(scenario())
+    assert (failures, fills) == (1, 0)  # tried once for this segment, then left alone
+    (segment,) = segments(tmp_path)
+    assert segment.stat().st_size == content_end(segment) > 4096
+    _, found = run(read_all(tmp_path, strict=True))
+    assert found == written

@@ -10,11 +10,26 @@ from zlib import crc32
 import msgspec
 import pytest
 
-from eventbus.store import CorruptionError, FileEventStore, NewEvent
-from eventbus.store.framing import FLAG_COMMIT, encode_frame
+from eventbus.store import CorruptionError, FileEventStore, NewEvent, StoredEvent
+from eventbus.store.framing import (
+    FLAG_COMMIT,
+    SEGMENT_HEADER_SIZE,
+    encode_frame,
+    encode_segment_header,
+)
 from eventbus.store.segment import segment_name
 
-from .support import fill, flip_byte, read_all, run, segments
+from .support import (
+    content_end,
+    fill,
+    flip_byte,
+    overwrite,
+    read_all,
+    run,
+    segments,
+    tear,
+    write_at_end,
+)
 
 
 def record_offsets(directory: Path) -> list[tuple[Path, int, int]]:
@@ -39,18 +54,27 @@ def record_offsets(directory: Path) -> list[tuple[Path, int, int]]:
 
 
 @pytest.mark.parametrize("strict", [False, True])
-def test_a_torn_last_record_is_cut_and_appends_continue(tmp_path: Path, strict: bool) -> None:
+@pytest.mark.parametrize("how", ["zeros follow", "file cut short"])
+def test_a_torn_last_record_is_cut_and_appends_continue(
+    tmp_path: Path, strict: bool, how: str
+) -> None:
+    """A write cut short: its end still zeros (in preallocated space), or a file that ends
+    inside it (a write that had to extend the file)."""
     written = run(fill(tmp_path, 10))
     (segment,) = segments(tmp_path)
-    last_offset = record_offsets(tmp_path)[9][1]
-    size = segment.stat().st_size
-    os.truncate(segment, size - 5)
+    _, last_offset, last_size = record_offsets(tmp_path)[9]
+    end = last_offset + last_size
+    assert content_end(segment) == end < segment.stat().st_size  # zero-filled space follows
+    if how == "zeros follow":
+        tear(segment, 5)
+    else:
+        os.truncate(segment, end - 5)
 
     store, found = run(read_all(tmp_path, strict=strict))
     report = store.recovery
     assert found == written[:9]
     assert report.clean
-    assert report.torn_tail_bytes == size - 5 - last_offset
+    assert report.torn_tail_bytes == end - 5 - last_offset
     assert report.last_position == 9
     assert segment.stat().st_size == last_offset
 
@@ -62,23 +86,111 @@ def test_a_torn_last_record_is_cut_and_appends_continue(tmp_path: Path, strict: 
     assert run(append_more()) == list(range(1, 11))
 
 
-def test_a_zero_filled_tail_is_a_torn_write(tmp_path: Path) -> None:
+def test_zeros_after_the_last_record_are_free_space_and_appends_overwrite_them(
+    tmp_path: Path,
+) -> None:
     written = run(fill(tmp_path, 3))
     (segment,) = segments(tmp_path)
-    with segment.open("ab") as f:
-        f.write(b"\0" * 100)
+    size = segment.stat().st_size
+    end = content_end(segment)
+    assert size - end > 1000
+
+    async def append_one() -> StoredEvent:
+        async with FileEventStore(tmp_path, strict=True) as store:
+            assert store.recovery.clean
+            assert store.recovery.torn_tail_bytes == 0
+            assert store.recovery.summary() == "3 records in 1 segments, last position 3"
+            return await store.append("s", "T", b"next")
+
+    appended = run(append_one())
+    assert segment.stat().st_size == size  # written inside the zeros, the file did not grow
+    assert record_offsets(tmp_path)[3][1] == end
+    _, found = run(read_all(tmp_path, strict=True))
+    assert found == [*written, appended]
+
+
+def test_a_segment_that_is_only_a_header_and_zeros_is_empty_and_clean(tmp_path: Path) -> None:
+    """A crash right after a segment was created (and zero-filled), before any write."""
+    run(fill(tmp_path, 300, segment_bytes=4096))
+    base = record_offsets(tmp_path)
+    path = tmp_path / segment_name(len(base) + 1)
+    path.write_bytes(encode_segment_header(len(base) + 1) + bytes(4096 - SEGMENT_HEADER_SIZE))
+
+    async def append_one() -> int:
+        async with FileEventStore(tmp_path, strict=True, segment_bytes=4096) as store:
+            assert store.recovery.clean
+            assert store.recovery.torn_tail_bytes == 0
+            return (await store.append("s", "T", b"next")).position
+
+    assert run(append_one()) == len(base) + 1
+    assert record_offsets(tmp_path)[-1][:2] == (path, SEGMENT_HEADER_SIZE)
+
+
+def test_a_torn_frame_header_followed_by_zeros_is_a_torn_tail(tmp_path: Path) -> None:
+    written = run(fill(tmp_path, 3))
+    (segment,) = segments(tmp_path)
+    end = content_end(segment)
+    prefix = encode_frame(4, 2e9, FLAG_COMMIT, b"s", b"T", b"x")[:6]
+    write_at_end(segment, prefix)
     store, found = run(read_all(tmp_path, strict=True))
     assert found == written
-    assert store.recovery.torn_tail_bytes == 100
-    assert store.recovery.summary().endswith("torn tail cut: 100 bytes (0 records)")
+    assert store.recovery.torn_tail_bytes == len(prefix.rstrip(b"\0"))
+    assert segment.stat().st_size == end
+
+
+def test_garbage_followed_by_zeros_is_corruption_not_a_torn_tail(tmp_path: Path) -> None:
+    """Bytes that cannot be the start of a frame were not written by the store."""
+    written = run(fill(tmp_path, 3))
+    (segment,) = segments(tmp_path)
+    end = content_end(segment)
+    write_at_end(segment, b"garbage")
+    with pytest.raises(CorruptionError, match=rf"@ {end} \(7 bytes\): no frame magic"):
+        run(read_all(tmp_path, strict=True))
+    store, found = run(read_all(tmp_path))
+    assert found == written
+    assert store.recovery.skipped_bytes == 7
+    assert store.recovery.torn_tail_bytes == 0
+
+
+def test_a_damaged_last_record_followed_by_zeros_is_corruption(tmp_path: Path) -> None:
+    """Its checksum is there but does not match: it was written whole, then damaged."""
+    written = run(fill(tmp_path, 3))
+    path, offset, size = record_offsets(tmp_path)[2]
+    flip_byte(path, offset + size - 6)  # inside the payload
+    with pytest.raises(CorruptionError, match="body checksum"):
+        run(read_all(tmp_path, strict=True))
+    store, found = run(read_all(tmp_path))
+    assert found == written[:2]
+    assert store.recovery.skipped_bytes == size
+
+
+def test_a_valid_frame_after_zeros_is_corruption(tmp_path: Path) -> None:
+    """Zeros end the log only when nothing but zeros follows them."""
+    written = run(fill(tmp_path, 3))
+    (segment,) = segments(tmp_path)
+    end = content_end(segment)
+    overwrite(segment, end + 100, encode_frame(4, 2e9, FLAG_COMMIT, b"s", b"T", b"late"))
+    with pytest.raises(CorruptionError, match=rf"@ {end} \(100 bytes\): no frame magic"):
+        run(read_all(tmp_path, strict=True))
+    _, found = run(read_all(tmp_path))
+    assert [e.payload for e in found] == [*(e.payload for e in written), b"late"]
+
+
+def test_a_torn_frame_followed_by_more_data_is_corruption(tmp_path: Path) -> None:
+    """Only zeros may follow a torn frame; anything else could be damaged records."""
+    run(fill(tmp_path, 3))
+    (segment,) = segments(tmp_path)
+    torn = encode_frame(4, 2e9, FLAG_COMMIT, b"s", b"T", b"x" * 50)
+    write_at_end(segment, torn[:30] + bytes(len(torn) - 30) + b"junk")
+    with pytest.raises(CorruptionError, match="body checksum"):
+        run(read_all(tmp_path, strict=True))
 
 
 def test_records_of_a_batch_without_its_commit_mark_are_cut(tmp_path: Path) -> None:
     written = run(fill(tmp_path, 3))
     (segment,) = segments(tmp_path)
     uncommitted = b"".join(encode_frame(p, 1e9 + p, 0, b"s", b"T", b"x") for p in (4, 5))
-    with segment.open("ab") as f:
-        f.write(uncommitted)
+    write_at_end(segment, uncommitted)
     store, found = run(read_all(tmp_path, strict=True))
     assert found == written
     assert (store.recovery.torn_records, store.recovery.torn_tail_bytes) == (2, len(uncommitted))
@@ -92,7 +204,7 @@ def test_a_half_written_batch_is_invisible_after_recovery(tmp_path: Path) -> Non
 
     run(write_batch())
     (segment,) = segments(tmp_path)
-    os.truncate(segment, segment.stat().st_size - 30)  # the batch's last record is torn
+    tear(segment, 30)  # the batch's last record is torn
     store, found = run(read_all(tmp_path))
     assert [e.payload for e in found] == [b"before"]
     assert store.recovery.torn_records == 4
@@ -228,8 +340,7 @@ def test_a_segment_with_only_garbage_is_reported(tmp_path: Path) -> None:
 def test_a_record_with_a_repeated_position_is_skipped(tmp_path: Path) -> None:
     written = run(fill(tmp_path, 3))
     (segment,) = segments(tmp_path)
-    with segment.open("ab") as f:
-        f.write(encode_frame(2, 2e9, FLAG_COMMIT, b"s", b"T", b"dup"))
+    write_at_end(segment, encode_frame(2, 2e9, FLAG_COMMIT, b"s", b"T", b"dup"))
     with pytest.raises(CorruptionError, match="position 2 out of order"):
         run(read_all(tmp_path, strict=True))
     _, found = run(read_all(tmp_path))
@@ -327,7 +438,7 @@ def test_a_snapshot_beyond_the_recovered_log_is_dropped(tmp_path: Path) -> None:
 
     run(save())
     (segment,) = segments(tmp_path)
-    os.truncate(segment, segment.stat().st_size - 3)
+    tear(segment, 3)
 
     async def load() -> object:
         async with FileEventStore(tmp_path) as store:
@@ -340,7 +451,7 @@ def test_a_snapshot_beyond_the_recovered_log_is_dropped(tmp_path: Path) -> None:
 def test_a_fresh_segment_never_replaces_a_damaged_one_with_the_same_start(tmp_path: Path) -> None:
     run(fill(tmp_path, 1))
     (damaged,) = segments(tmp_path)
-    flip_byte(damaged, damaged.stat().st_size - 1)
+    flip_byte(damaged, content_end(damaged) - 1)
     kept = damaged.read_bytes()
 
     async def append_after() -> int:
