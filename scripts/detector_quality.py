@@ -157,6 +157,10 @@ def measure(args: argparse.Namespace) -> None:
         capture_output=True,
         check=True,
     )
+    # Untimed warm-up: build every commit once into asv's build cache, so that no trial of
+    # either tool is charged with a build the other tool then reuses.
+    for level in args.levels:
+        run_asv(repo, base, heads[level], env)
     rng = random.Random(args.seed)
     out = Path(args.out)
     for trial in range(args.trials):

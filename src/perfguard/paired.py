@@ -51,13 +51,18 @@ def log_ratios(base: Sequence[float], head: Sequence[float]) -> list[float]:
 def estimate(
     base: Sequence[float], head: Sequence[float], *, confidence: float = CONFIDENCE
 ) -> Estimate:
+    """:func:`estimate_from` on the log-ratios of per-round values."""
+    return estimate_from(log_ratios(base, head), confidence=confidence)
+
+
+def estimate_from(ratios: Sequence[float], *, confidence: float = CONFIDENCE) -> Estimate:
     """Mean paired log-ratio with a Student-t interval, p-value and minimum detectable effect.
 
     With one round there is no spread to speak of: the interval is the point and the minimum
     detectable effect infinite, so the rule says "inconclusive". With identical log-ratios in
     every round (deterministic metrics such as allocation counts) the change is exact.
     """
-    d = np.asarray(log_ratios(base, head), dtype=float)
+    d = np.asarray(ratios, dtype=float)
     n = len(d)
     if n == 0:
         raise ValueError("no round with positive values on both sides")

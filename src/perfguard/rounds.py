@@ -67,6 +67,9 @@ class Series(msgspec.Struct, frozen=True, kw_only=True):
     head: list[float | None] = msgspec.field(default_factory=list)
     base_status: Status = Status.OK
     head_status: Status = Status.OK
+    d: list[float | None] = msgspec.field(default_factory=list)
+    """Per round, the paired ln(head / base): the median over the round's alternating sample
+    pairs. Empty in files from runs that measured each side in its own process."""
 
     @property
     def key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -80,6 +83,12 @@ class Series(msgspec.Struct, frozen=True, kw_only=True):
             if b is not None and h is not None and b > 0 and h > 0
         ]
         return [b for b, _ in both], [h for _, h in both]
+
+    def log_ratios(self) -> list[float]:
+        """d_r of every round that has one: measured in pairs, else from the round's values."""
+        if len(self.d) == len(self.base):
+            return [x for x in self.d if x is not None and math.isfinite(x)]
+        return paired.log_ratios(*self.pairs())
 
 
 class RoundsFile(msgspec.Struct, kw_only=True):
@@ -188,13 +197,13 @@ def result_set(data: RoundsFile, side: str, source: str) -> ResultSet:
 
 def paired_row(row: Row, series: Series, significant: bool | None) -> Row:
     """Replace a row's unpaired estimate by the paired one and decide again."""
-    base, head = series.pairs()
-    est = paired.estimate(base, head)
+    d = series.log_ratios()
+    est = paired.estimate_from(d)
     verdict, reason = stats.decide(
         est, threshold=row.threshold, direction=row.direction, significant=significant
     )
-    if len(base) < 2:
-        verdict, reason = Verdict.INCONCLUSIVE, f"only {len(base)} paired round: re-run"
+    if len(d) < 2:
+        verdict, reason = Verdict.INCONCLUSIVE, f"only {len(d)} paired round: re-run"
     return dataclasses.replace(row, estimate=est, verdict=verdict, reason=reason)
 
 
@@ -218,10 +227,12 @@ def to_comparison(
     candidates = [
         i
         for i, row in enumerate(unpaired.rows)
-        if decidable(row) and by_key[(row.benchmark, row.params)].pairs()[0]
+        if decidable(row) and by_key[(row.benchmark, row.params)].log_ratios()
     ]
     estimates = [
-        paired.estimate(*by_key[(unpaired.rows[i].benchmark, unpaired.rows[i].params)].pairs())
+        paired.estimate_from(
+            by_key[(unpaired.rows[i].benchmark, unpaired.rows[i].params)].log_ratios()
+        )
         for i in candidates
     ]
     significance = paired.family_significance([e.p_value for e in estimates], correction=correction)
@@ -242,8 +253,7 @@ def undecided(
             continue
         if row.estimate.method == "paired-exact":  # deterministic: more rounds say the same
             continue
-        base, head = by_key[(row.benchmark, row.params)].pairs()
-        d = paired.log_ratios(base, head)
+        d = by_key[(row.benchmark, row.params)].log_ratios()
         if paired.promising(d, threshold=row.threshold, max_rounds=max_rounds):
             out.add((row.benchmark, row.params))
     return out

@@ -11,6 +11,7 @@ import pytest
 from perfguard.commands.run import parse_attributes, parse_budget
 from perfguard.errors import ConfigError, InputError
 from perfguard.runner import asvenv
+from perfguard.runner.pairs import SideSamples
 
 
 def test_missing_config_is_one_line(tmp_path: Path) -> None:
@@ -36,11 +37,17 @@ def test_config_paths_are_made_absolute(tmp_path: Path) -> None:
     assert asvenv.load_config(remote).repo == "https://x/y.git"
 
 
-def test_round_outcomes_from_asv_values() -> None:
-    assert asvenv._outcome(None, None) == asvenv.Outcome(value=None)
-    assert asvenv._outcome(math.nan, None) == asvenv.Outcome(value=None, skipped=True)
-    assert asvenv._outcome(3, None) == asvenv.Outcome(value=3.0)
-    assert asvenv._outcome(True, [0.3, 0.1, 0.2]) == asvenv.Outcome(value=0.1)
+def test_round_outcomes_from_worker_samples() -> None:
+    assert asvenv.outcome(SideSamples(error="boom"), "time") == asvenv.Outcome(value=None)
+    assert asvenv.outcome(SideSamples(skipped=True), "time") == asvenv.Outcome(
+        value=None, skipped=True
+    )
+    assert asvenv.outcome(SideSamples(samples=[math.nan]), "track") == asvenv.Outcome(
+        value=None, skipped=True
+    )
+    assert asvenv.outcome(SideSamples(samples=[3.0]), "track") == asvenv.Outcome(value=3.0)
+    fastest = asvenv.outcome(SideSamples(samples=[0.3, 0.1, 0.2]), "time")
+    assert fastest == asvenv.Outcome(value=0.1)
 
 
 def test_parameter_combinations_follow_asv_order() -> None:
@@ -64,13 +71,22 @@ def test_machine_params_are_recorded_once_and_reused(tmp_path: Path) -> None:
 
 
 def test_attributes_parse_numbers_and_strings() -> None:
-    assert parse_attributes(("repeat=5", "warmup_time=0.5", "timer=process")) == {
-        "repeat": 5,
+    assert parse_attributes(("number=5", "warmup_time=0.5", "timer=process")) == {
+        "number": 5,
         "warmup_time": 0.5,
         "timer": "process",
     }
     with pytest.raises(ConfigError, match="use name=value"):
         parse_attributes(("=3",))
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [("repeat=5", "--pairs"), ("rounds=2", "fresh processes"), ("processes=2", "fresh processes")],
+)
+def test_attributes_perfguard_sets_itself_are_refused(item: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_attributes((item,))
 
 
 @pytest.mark.parametrize(

@@ -153,7 +153,7 @@ def test_a_30_percent_slowdown_is_flagged_exactly_there(
         "run", str(project["base"]), str(project["slow"]),
         "--config", str(repo / "asv.conf.json"),
         "--min-rounds", "5", "--max-rounds", "12", "--seed", "11",
-        "-a", "repeat=5", "-a", "warmup_time=0",
+        "--pairs", "5", "-a", "warmup_time=0",
         "--output", str(out), "--format", "json", "--machine", "tester",
     )  # fmt: skip
     captured = capsys.readouterr()
@@ -277,7 +277,7 @@ def test_asv_failures_are_one_line_errors(
         (["-b", "("], "is not a regular expression"),
         (["--config", "missing.json"], "does not exist"),
         (["-a", "repeat"], "use name=value"),
-        (["-a", "rounds=2"], "-a rounds: perfguard runs one process"),
+        (["-a", "rounds=2"], "-a rounds: perfguard starts fresh processes"),
     ],
 )
 def test_bad_options_are_one_line_errors(

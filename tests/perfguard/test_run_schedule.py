@@ -10,7 +10,6 @@ import dataclasses
 import io
 import math
 import random
-from collections.abc import Collection
 
 import pytest
 
@@ -20,7 +19,7 @@ from perfguard.models import Kind
 from perfguard.paired import Correction
 from perfguard.policy import Policy
 from perfguard.runner import undecided_names
-from perfguard.runner.asvenv import Outcome
+from perfguard.runner.asvenv import Outcome, PairOutcome
 from perfguard.runner.progress import PlainDisplay, RichDisplay, Status, describe, make_display
 from perfguard.runner.schedule import Effort, Key, draw_order, run_rounds
 
@@ -50,17 +49,25 @@ class FakeSuite:
         self.changes = changes
         self.noise = noise or {}
         self.rng = random.Random(seed)
-        self.calls: list[tuple[str, tuple[str, ...]]] = []
+        self.calls: list[tuple[str, tuple[str, str]]] = []
 
-    def __call__(self, side: str, names: Collection[str]) -> dict[Key, Outcome]:
-        self.calls.append((side, tuple(names)))
-        drift = math.exp(self.rng.gauss(0, 0.05))
-        out = {}
-        for name in names:
+    def __call__(
+        self, name: str, order: tuple[str, str], rng: random.Random
+    ) -> dict[Key, PairOutcome]:
+        self.calls.append((name, order))
+        values = {}
+        for side in order:
+            drift = math.exp(self.rng.gauss(0, 0.05))
             factor = 1 + self.changes[name] if side == "head" else 1.0
-            value = drift * factor * math.exp(self.rng.gauss(0, self.noise.get(name, 0.01)))
-            out[(name, ())] = Outcome(value=value)
-        return out
+            noise = math.exp(self.rng.gauss(0, self.noise.get(name, 0.01)))
+            values[side] = drift * factor * noise
+        return {
+            (name, ()): PairOutcome(
+                base=Outcome(value=values["base"]),
+                head=Outcome(value=values["head"]),
+                log_ratio=math.log(values["head"] / values["base"]),
+            )
+        }
 
 
 class Recorder:
@@ -114,14 +121,15 @@ def test_base_and_head_run_back_to_back_per_benchmark() -> None:
         undecided=undecided(),  # type: ignore[arg-type]
         display=Recorder(),
     )
-    first = data.rounds[0].order
-    assert suite.calls[:4] == [
-        (first[0], ("s.time_a",)),
-        (first[1], ("s.time_a",)),
-        (first[0], ("s.time_b",)),
-        (first[1], ("s.time_b",)),
+    first, second = (r.order for r in data.rounds)
+    assert suite.calls == [
+        ("s.time_a", first),
+        ("s.time_b", first),
+        ("s.time_a", second),
+        ("s.time_b", second),
     ]
     assert [s.rounds for s in data.series] == [[1, 2], [1, 2]]
+    assert all(len(s.d) == 2 for s in data.series)
 
 
 def test_decided_and_hopeless_benchmarks_stop_and_promising_ones_continue() -> None:
@@ -170,9 +178,11 @@ def test_budget_stops_before_a_round_that_would_not_fit() -> None:
 
     suite = FakeSuite({"s.time_a": 0.05})
 
-    def slow_measure(side: str, names: Collection[str]) -> dict[Key, Outcome]:
-        now[0] += 10.0  # every side of every round takes 10 s
-        return suite(side, names)
+    def slow_measure(
+        name: str, order: tuple[str, str], rng: random.Random
+    ) -> dict[Key, PairOutcome]:
+        now[0] += 20.0  # every round takes 20 s
+        return suite(name, order, rng)
 
     data = empty_file(["s.time_a"])
     saved: list[int] = []
@@ -199,10 +209,13 @@ def test_effort_needs_two_rounds_at_least() -> None:
 
 
 def test_rounds_without_a_value_on_one_side_are_not_paired() -> None:
-    data = empty_file(["s.time_a"])
+    data = empty_file(["s.time_a", "s.time_b"])
 
-    def one_sided(side: str, names: Collection[str]) -> dict[Key, Outcome]:
-        return {} if side == "head" else {("s.time_a", ()): Outcome(value=1.0)}
+    def one_sided(name: str, order: tuple[str, str], rng: random.Random) -> dict[Key, PairOutcome]:
+        if name == "s.time_b":
+            return {}  # nothing measured: no round recorded
+        failed = PairOutcome(base=Outcome(value=1.0), head=Outcome(value=None), log_ratio=None)
+        return {("s.time_a", ()): failed}
 
     run_rounds(
         data,
@@ -211,7 +224,11 @@ def test_rounds_without_a_value_on_one_side_are_not_paired() -> None:
         undecided=lambda d: set(),
         display=Recorder(),
     )
-    assert data.series[0].rounds == []
+    failed, empty = data.series
+    assert failed.rounds == [1, 2]
+    assert failed.head == [None, None]
+    assert failed.log_ratios() == []
+    assert empty.rounds == []
 
 
 STATUS = Status(

@@ -14,7 +14,7 @@ from perfguard import paired, rounds
 from perfguard.commands.output import emit, gate, gate_options, outputs_from, report_options
 from perfguard.errors import ConfigError
 from perfguard.policy import load_policy
-from perfguard.runner import RunSettings, execute
+from perfguard.runner import DEFAULT_PAIRS, RunSettings, execute
 from perfguard.runner.progress import make_display
 from perfguard.runner.schedule import Effort
 
@@ -47,8 +47,10 @@ def parse_attributes(items: tuple[str, ...]) -> dict[str, Any]:
         key = key.strip()
         if not sep or not key.isidentifier():
             raise ConfigError(f"-a {item!r}: use name=value, e.g. -a repeat=5")
-        if key == "rounds":
-            raise ConfigError("-a rounds: perfguard runs one process per benchmark per round")
+        if key in ("rounds", "processes"):
+            raise ConfigError(f"-a {key}: perfguard starts fresh processes every round")
+        if key == "repeat":
+            raise ConfigError("-a repeat: perfguard takes --pairs samples per side and round")
         try:
             out[key] = json.loads(raw)
         except ValueError:
@@ -92,6 +94,13 @@ Exit codes: 0 no regression, 1 regression, 2 usage, input or build error.""",
     "--max-rounds", default=20, show_default=True, help="Rounds an undecided benchmark may get."
 )
 @click.option("--budget", help="Wall-time limit for the rounds, e.g. 10m [default: none].")
+@click.option(
+    "--pairs",
+    type=click.IntRange(1, 1000),
+    default=DEFAULT_PAIRS,
+    show_default=True,
+    help="Alternating base/head samples per time benchmark and round.",
+)
 @click.option("--seed", type=int, help="Seed of the random round order [default: random].")
 @click.option(
     "-a",
@@ -130,6 +139,7 @@ def command(
     min_rounds: int,
     max_rounds: int,
     budget: str | None,
+    pairs: int,
     seed: int | None,
     attributes: tuple[str, ...],
     machine: str | None,
@@ -148,8 +158,9 @@ def command(
 ) -> int:
     """Build BASE and HEAD with asv and measure them in paired, random-order rounds.
 
-    Every round runs the selected benchmarks for both commits back to back, each in a fresh
-    process, in an order drawn at random (the seed is recorded). Benchmarks still undecided
+    Every round starts fresh processes for both commits, benchmark by benchmark, pinned to one
+    CPU with the same memory layout, and samples them in alternation, in an order drawn at
+    random (the seed is recorded). Benchmarks still undecided
     after --min-rounds get more rounds, up to --max-rounds and within --budget. The verdict
     rests on the per-round log-ratios ln(head/base): regressed, improved, unchanged, or
     inconclusive when the noise is too large to tell. asv's results stay valid for
@@ -177,6 +188,7 @@ def command(
         policy=policy,
         correction=paired.Correction(correction),
         attributes=parse_attributes(attributes),
+        pairs=pairs,
     )
     display = make_display(sys.stderr, settings.effort.max_rounds, tty=sys.stderr.isatty())
     try:

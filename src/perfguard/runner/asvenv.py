@@ -4,7 +4,8 @@ perfguard keeps two asv environments of the same kind, one per commit, so that s
 between base and head in every round costs nothing: asv's regular environment (``env_dir``)
 and a twin under ``<env_dir>-perfguard``. Each has asv's build cache, so a commit built once is
 not built again, and a commit already installed in either environment is used where it is.
-Every benchmark runs in a fresh process (asv's ``spawn`` launcher, ``rounds=1`` per call).
+Every benchmark runs in fresh paired worker processes per round (:mod:`.pairs`), started the
+way asv starts its own benchmark processes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import copy
 import datetime
 import itertools
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +26,11 @@ from asv.config import Config
 from asv.machine import Machine, MachineCollection
 from asv.repo import get_repo
 from asv.results import Results
-from asv.runner import BenchmarkResult, run_benchmarks
+from asv.runner import BenchmarkResult
 
 from perfguard.errors import InputError, PerfguardError
 from perfguard.models import Kind, Params
+from perfguard.runner.pairs import Launch, SideSamples
 
 TWIN_SUFFIX = "-perfguard"
 """The second environment lives in ``<env_dir>-perfguard``."""
@@ -44,6 +47,16 @@ class Outcome:
     value: float | None
     """The round's value (the fastest of its samples for time benchmarks); None if failed."""
     skipped: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairOutcome:
+    """One benchmark (one parameter combination) in one round, both sides."""
+
+    base: Outcome
+    head: Outcome
+    log_ratio: float | None
+    """The round's paired ln(head / base): the median over its sample pairs."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -218,51 +231,42 @@ class SideRun:
             env.env_vars,
         )
 
-    def run_round(
-        self, benchmarks: Any, extra_params: Mapping[str, Any]
-    ) -> dict[tuple[str, Params], Outcome]:
-        """Each selected benchmark once, in a fresh process; the round's value per combination."""
-        fresh = Results.unnamed()
-        run_benchmarks(
-            benchmarks,
-            self.env,
-            results=fresh,
-            record_samples=True,
-            extra_params=dict(extra_params),
-            launch_method="spawn",
-        )
-        outcomes: dict[tuple[str, Params], Outcome] = {}
-        for name, info in benchmarks.items():
-            values = fresh.get_result_value(name, info["params"])
-            samples = fresh.get_result_samples(name, info["params"])
-            stats = fresh.get_result_stats(name, info["params"])
-            for combo, value, sample in zip(combinations(info), values, samples, strict=True):
-                outcomes[(name, combo)] = _outcome(value, sample)
-            self._append(info, values, samples, stats, fresh, name)
-        return outcomes
+    def record(self, info: Mapping[str, Any], measured: list[SideSamples]) -> None:
+        """Append one round's samples of one benchmark (every combination) to asv's results.
 
-    def _append(
-        self,
-        info: Mapping[str, Any],
-        values: list[Any],
-        samples: list[Any],
-        stats: list[Any],
-        fresh: Any,
-        name: str,
-    ) -> None:
-        numbers = [s.get("number") if s else None for s in stats]
-        result = [
-            (True if n is not None and sample else value)
-            for value, sample, n in zip(values, samples, numbers, strict=True)
-        ]
+        What asv's own runner would have recorded: samples and ``number`` for time benchmarks,
+        the value for the others, NaN for skipped, None plus the worker's error for failed.
+        """
+        result: list[Any] = []
+        samples: list[list[float] | None] = []
+        numbers: list[int | None] = []
+        errors = []
+        for side in measured:
+            if side.error:
+                result.append(None)
+                samples.append(None)
+                numbers.append(None)
+                errors.append(side.error)
+            elif side.skipped or not side.samples:
+                result.append(math.nan)
+                samples.append(None)
+                numbers.append(None)
+            elif info["type"] == "time":
+                result.append(True)
+                samples.append(list(side.samples))
+                numbers.append(side.number)
+            else:
+                result.append(side.samples[0])
+                samples.append(None)
+                numbers.append(None)
         self.results.add_result(
             info,
             BenchmarkResult(
                 result=result,
                 samples=samples,
                 number=numbers,
-                errcode=fresh.errcode.get(name, 0),
-                stderr=fresh.stderr.get(name, ""),
+                errcode=1 if errors else 0,
+                stderr="\n".join(errors),
                 profile=None,
             ),
             started_at=datetime.datetime.now(datetime.timezone.utc),
@@ -275,13 +279,32 @@ class SideRun:
         self.results.save(self.workspace.conf.results_dir)
 
 
-def _outcome(value: Any, samples: list[float] | None) -> Outcome:
-    if value is None:
+def outcome(side: SideSamples, kind: str) -> Outcome:
+    """The round's value of one side: the fastest sample for time benchmarks, else the value.
+
+    The fastest: noise from other processes only ever adds time.
+    """
+    if side.error:
         return Outcome(value=None)
-    if isinstance(value, float) and math.isnan(value):
+    values = [v for v in side.samples if math.isfinite(v)]
+    if side.skipped or not values:
         return Outcome(value=None, skipped=True)
-    if samples:
-        # The fastest sample: noise from other processes only ever adds time, so the minimum
-        # inside one process is the steadiest per-round value on a shared machine.
-        return Outcome(value=float(min(samples)))
-    return Outcome(value=float(value))
+    return Outcome(value=min(values) if kind == "time" else values[0])
+
+
+def launch(env: Any) -> Launch:
+    """How asv starts the environment's Python (``Environment.run_executable``), as a value.
+
+    asv runs a benchmark process to completion; perfguard's paired workers stay alive and
+    talk over pipes, so they are started with the same executable and variables directly.
+    """
+    variables = dict(os.environ)
+    variables.update(env._global_env_vars)
+    paths = variables["PATH"].split(os.pathsep) if "PATH" in variables else []
+    paths.insert(0, os.path.join(env._path, "Scripts" if os.name == "nt" else "bin"))
+    variables["PATH"] = os.pathsep.join(paths)
+    if "ASV_PYTHONPATH" in variables:
+        variables["PYTHONPATH"] = variables.pop("ASV_PYTHONPATH")
+    else:
+        variables.pop("PYTHONPATH", None)
+    return Launch(python=str(env.find_executable("python")), env=variables)

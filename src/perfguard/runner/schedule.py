@@ -1,9 +1,10 @@
 """Rounds in random order, and adaptive effort: measure until decided, out of rounds or time.
 
-Each round runs every benchmark for base and head back to back (benchmark by benchmark, so a
-pair is seconds apart at most), in an order drawn per round from a seeded generator (the seed
-is recorded, so the order can be replayed). After ``min_rounds`` only benchmarks that are
-still undecided run again, up to ``max_rounds`` and within the wall-time budget.
+Each round measures every benchmark for base and head together (benchmark by benchmark, the
+two sides sampled in alternation by :mod:`.pairs`); the order is drawn per round from a
+seeded generator (the seed is recorded, so the order can be replayed). After ``min_rounds``
+only benchmarks that are still undecided run again, up to ``max_rounds`` and within the
+wall-time budget.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from dataclasses import dataclass
 
 from perfguard.models import Params
 from perfguard.rounds import RoundRecord, RoundsFile
-from perfguard.runner.asvenv import Outcome
+from perfguard.runner.asvenv import PairOutcome
 from perfguard.runner.progress import Display, Status
 
 Key = tuple[str, Params]
-Measure = Callable[[str, Collection[str]], dict[Key, Outcome]]
-"""Run one side (``"base"`` or ``"head"``) for the named benchmarks; one outcome per key."""
+Measure = Callable[[str, tuple[str, str], random.Random], dict[Key, PairOutcome]]
+"""Measure one benchmark, both sides, the round's order first; one outcome per combination."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,16 +43,16 @@ def draw_order(rng: random.Random) -> tuple[str, str]:
     return ("base", "head") if rng.random() < 0.5 else ("head", "base")
 
 
-def record(data: RoundsFile, index: int, outcomes: dict[str, dict[Key, Outcome]]) -> None:
+def record(data: RoundsFile, index: int, outcomes: dict[Key, PairOutcome]) -> None:
     """Append one round's values to every series it measured."""
     for series in data.series:
-        base = outcomes["base"].get(series.key)
-        head = outcomes["head"].get(series.key)
-        if base is None or head is None:
+        outcome = outcomes.get(series.key)
+        if outcome is None:
             continue
         series.rounds.append(index)
-        series.base.append(base.value)
-        series.head.append(head.value)
+        series.base.append(outcome.base.value)
+        series.head.append(outcome.head.value)
+        series.d.append(outcome.log_ratio)
 
 
 def run_rounds(
@@ -81,10 +82,9 @@ def run_rounds(
         order = draw_order(rng)
         started = datetime.datetime.now(datetime.timezone.utc)
         began = clock()
-        outcomes: dict[str, dict[Key, Outcome]] = {"base": {}, "head": {}}
+        outcomes: dict[Key, PairOutcome] = {}
         for name in active:
-            for side in order:
-                outcomes[side].update(measure(side, [name]))
+            outcomes.update(measure(name, order, rng))
         last = clock() - began
         record(data, index, outcomes)
         data.rounds.append(

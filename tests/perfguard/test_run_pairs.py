@@ -1,0 +1,236 @@
+"""Paired workers with real processes: asv_runner loads real benchmark files in the test's Python.
+
+Both "environments" are this interpreter; what makes base and head differ is a variable in
+each side's environment that the benchmarks read. The layout checks read the kernel's view of
+the worker (``/proc/self/personality``, ``/proc/self/stat``), so they hold only on Linux, where
+perfguard's CI runs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from perfguard.runner import pairs
+from perfguard.runner.pairs import Launch, PairedRound
+
+BENCHMARKS = """
+import os
+import time
+
+SCALE = float(os.environ.get("SCALE", "1"))
+_ticks = 0.0
+
+
+def clock():
+    return _ticks
+
+
+def time_counted():
+    global _ticks
+    _ticks += 0.001 * SCALE
+
+
+time_counted.timer = clock
+
+
+def track_personality():
+    with open("/proc/self/personality") as f:
+        return int(f.read(), 16)
+
+
+def track_hash_seed():
+    return int(os.environ["PYTHONHASHSEED"])
+
+
+def track_stack_start():
+    with open("/proc/self/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[25])
+
+
+def track_cpus():
+    return sum(1 << c for c in os.sched_getaffinity(0))
+
+
+def track_chatty():
+    print("benchmarks may print; the protocol must not care")
+    return 7
+
+
+def track_failing():
+    raise RuntimeError("this benchmark is broken")
+
+
+def time_slow():
+    time.sleep(5)
+
+
+time_slow.timeout = 0.5
+
+
+class Skipped:
+    def setup(self):
+        raise NotImplementedError("not on this side")
+
+    def track_never(self):
+        return 1
+
+
+class Cached:
+    def setup_cache(self):
+        with open("made-by-setup-cache", "w") as f:
+            f.write("x")
+        return 41
+
+    def track_cache(self, cache):
+        return cache + 1
+
+
+class Params:
+    params = [1, 2, 3]
+    param_names = ["n"]
+
+    def track_param(self, n):
+        return n * SCALE
+"""
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = tmp_path_factory.mktemp("pairs") / "benchmarks"
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    (root / "bench_pairs.py").write_text(BENCHMARKS)
+    return str(root)
+
+
+def launches(base_scale: str = "1", head_scale: str = "1") -> dict[str, Launch]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return {
+        "base": Launch(python=sys.executable, env={**env, "SCALE": base_scale}),
+        "head": Launch(
+            python=sys.executable,
+            # a longer environment on one side, as two asv environments' paths differ
+            env={**env, "SCALE": head_scale, "ASV_ENV_DIR": "/a/much/longer/path" * 5},
+        ),
+    }
+
+
+def measure(
+    suite: str,
+    name: str,
+    *,
+    kind: str = "track",
+    seed: int = 1,
+    pairs_count: int = 4,
+    sides: dict[str, Launch] | None = None,
+    timeout: float = 30.0,
+) -> PairedRound:
+    return pairs.measure(
+        sides or launches(),
+        suite,
+        f"bench_pairs.{name}",
+        kind=kind,
+        extra_params={},
+        pairs=pairs_count,
+        rng=random.Random(seed),
+        base_first=True,
+        timeout=timeout,
+    )
+
+
+def test_time_benchmarks_give_one_sample_per_pair_and_the_paired_ratio(suite: str) -> None:
+    got = measure(suite, "time_counted", kind="time", sides=launches("1", "1.3"), pairs_count=6)
+    assert len(got.base.samples) == len(got.head.samples) == 6
+    assert got.base.number is not None and got.base.number >= 1
+    assert got.base.samples[0] == pytest.approx(0.001)
+    assert got.log_ratio == pytest.approx(math.log(1.3))
+    assert got.layout.orders[0] is True and len(got.layout.orders) == 6
+
+
+def test_both_workers_share_cpu_hash_seed_and_stack_layout(suite: str) -> None:
+    first = measure(suite, "track_stack_start", seed=3)
+    assert first.base.samples == first.head.samples  # same stack start despite unequal envs
+    other = measure(suite, "track_stack_start", seed=4)
+    assert other.base.samples == other.head.samples
+    assert first.base.samples != other.base.samples  # a new offset every round
+
+    seeds = measure(suite, "track_hash_seed", seed=3)
+    assert seeds.base.samples == seeds.head.samples == [float(first.layout.hash_seed)]
+
+    cpus = measure(suite, "track_cpus", seed=3)
+    assert cpus.base.samples == cpus.head.samples == [float(1 << first.layout.cpu)]  # type: ignore[operator]
+
+    personality = measure(suite, "track_personality")
+    assert int(personality.base.samples[0]) & pairs.ADDR_NO_RANDOMIZE
+
+
+def test_the_layout_is_drawn_from_the_seed() -> None:
+    draw = pairs.draw_layout
+    assert draw(random.Random(5), 8, base_first=False) == draw(
+        random.Random(5), 8, base_first=False
+    )
+    layout = draw(random.Random(5), 8, base_first=False)
+    assert layout.orders[0] is False
+    assert 0 <= layout.pad < 4096
+    assert layout.cpu in os.sched_getaffinity(0)
+
+
+def test_padding_makes_both_stacks_the_same_size() -> None:
+    layout = pairs.draw_layout(random.Random(2), 1, base_first=True)
+    commands = pairs.worker_commands(launches(), ["dir", "id", "{}", "0"], layout)
+    sizes = {pairs._stack_bytes(argv, env) for argv, env in commands.values()}
+    assert len(sizes) == 1
+    smaller = min(len(env[pairs.PAD_VARIABLE]) for _, env in commands.values())
+    assert smaller == layout.pad
+
+
+def test_non_time_benchmarks_run_once_per_worker(suite: str) -> None:
+    got = measure(suite, "track_chatty", pairs_count=10)
+    assert got.base.samples == got.head.samples == [7.0]
+    assert got.log_ratio == 0.0
+
+
+def test_parameter_combinations_by_asv_index(suite: str) -> None:
+    got = measure(suite, "Params.track_param-2", sides=launches("1", "2"))
+    assert (got.base.samples, got.head.samples) == ([3.0], [6.0])
+
+
+def test_setup_cache_runs_in_the_worker(suite: str) -> None:
+    got = measure(suite, "Cached.track_cache")
+    assert got.base.samples == got.head.samples == [42.0]
+
+
+def test_a_skipped_benchmark_is_skipped_not_failed(suite: str) -> None:
+    got = measure(suite, "Skipped.track_never")
+    assert got.base.skipped and got.head.skipped
+    assert not got.base.error and got.log_ratio is None
+
+
+def test_a_failing_benchmark_reports_the_traceback(suite: str) -> None:
+    got = measure(suite, "track_failing")
+    assert "this benchmark is broken" in got.base.error
+    assert got.base.samples == [] and got.log_ratio is None
+
+
+def test_a_benchmark_over_its_timeout_is_stopped(suite: str) -> None:
+    got = measure(suite, "time_slow", kind="time", timeout=0.5)
+    assert "no answer within 0.5s" in got.base.error or "no answer within 0.5s" in got.head.error
+    assert got.log_ratio is None
+
+
+def test_an_unknown_benchmark_is_an_error_not_a_hang(suite: str) -> None:
+    got = measure(suite, "track_missing")
+    assert got.base.error and got.head.error
+
+
+def test_a_worker_that_cannot_start_is_an_error(tmp_path: Path) -> None:
+    broken = Launch(python=sys.executable, env={"PYTHONPATH": str(tmp_path)})
+    (tmp_path / "asv_runner.py").write_text("raise SystemExit(3)\n")
+    got = measure(str(tmp_path), "track_x", sides={"base": broken, "head": broken})
+    assert "exited with code 3" in got.base.error
