@@ -21,7 +21,6 @@ from .framing import (
     FRAME_OVERHEAD,
     FRAME_TRAILER,
     LEAD_CHECKSUMS,
-    RECORD_OVERHEAD,
     lead_checksum,
 )
 from .interface import StoredEvent
@@ -42,11 +41,6 @@ class Encoded(NamedTuple):
     """What each queued append returns: its event, or its batch's events."""
 
 
-def queued_size(event: PreparedEvent) -> int:
-    """Bytes an event's record takes, to cap how much one group commit writes."""
-    return RECORD_OVERHEAD + len(event.stream_bytes) + len(event.type_bytes) + len(event.payload)
-
-
 def encode_batch(items: list[Queued], position: int, timestamp: float) -> Encoded:
     """Frame every queued event from ``position`` on; the last record of each append (or
     atomic batch) carries the commit mark."""
@@ -65,7 +59,7 @@ def encode_batch(items: list[Queued], position: int, timestamp: float) -> Encode
         single = isinstance(queued, PreparedEvent)
         run: Sequence[PreparedEvent] = (queued,) if isinstance(queued, PreparedEvent) else queued
         last = position + count - 1
-        for stream, type, payload, encoded, stream_bytes, type_bytes in run:
+        for stream, type, payload, encoded, stream_bytes, type_bytes, _ in run:
             flags = (FLAG_COMMIT if position == last else 0) | (FLAG_ENCODED if encoded else 0)
             body = b"".join(
                 (

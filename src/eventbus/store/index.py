@@ -64,8 +64,9 @@ class EventIndex:
         row = len(self.positions)
         stream_ids, type_ids = self._stream_ids, self._type_ids
         stream_rows, type_rows = self._stream_rows, self._type_rows
-        stream_col, type_col = self.stream_col, self.type_col
-        positions, timestamps = self.positions, self.timestamps
+        sids: list[int] = []
+        tids: list[int] = []
+        add_sid, add_tid = sids.append, tids.append
         for event in events:
             sid = stream_ids.get(event.stream)
             if sid is None:
@@ -73,13 +74,15 @@ class EventIndex:
             tid = type_ids.get(event.type)
             if tid is None:
                 tid = self._new_type(event.type)
-            positions.append(event.position)
-            timestamps.append(event.timestamp)
-            stream_col.append(sid)
-            type_col.append(tid)
+            add_sid(sid)
+            add_tid(tid)
             stream_rows[sid].append(row)
             type_rows[tid].append(row)
             row += 1
+        self.positions.extend([event.position for event in events])
+        self.timestamps.extend([event.timestamp for event in events])
+        self.stream_col.extend(sids)
+        self.type_col.extend(tids)
 
     def _new_stream(self, stream: str) -> int:
         sid = self._stream_ids[stream] = len(self._stream_rows)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from .base import IndexedEventStore
-from .batch import Encoded, Queued, encode_batch, queued_size
+from .batch import Encoded, Queued, encode_batch
 from .errors import CorruptionError, StoreClosedError, StoreError, StoreFailedError
 from .framing import SEGMENT_HEADER_SIZE
 from .index import EventIndex
@@ -229,7 +229,7 @@ class FileEventStore(IndexedEventStore):
             self._refuse()
         event = prepare_event(stream, type, payload, self.limits)
         future: asyncio.Future[StoredEvent] = loop.create_future()
-        self._pending.append((event, future, 1, queued_size(event)))
+        self._pending.append((event, future, 1, event.size))
         if not self._dispatch_scheduled:
             self._dispatch_scheduled = True
             loop.call_soon(self._dispatch)
@@ -237,7 +237,7 @@ class FileEventStore(IndexedEventStore):
 
     async def _commit(self, events: list[PreparedEvent]) -> list[StoredEvent]:
         future: asyncio.Future[list[StoredEvent]] = self._running_loop().create_future()
-        self._enqueue((events, future, len(events), sum(queued_size(e) for e in events)))
+        self._enqueue((events, future, len(events), sum(e.size for e in events)))
         return await future
 
     def _check_writable(self) -> None:

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from .errors import BatchTooLargeError, EventTooLargeError, InvalidEventError
+from .framing import RECORD_OVERHEAD
 from .interface import NewEvent, StoreLimits
 
 _encoder = msgspec.msgpack.Encoder()
@@ -26,7 +27,13 @@ class PreparedEvent(NamedTuple):
     encoded: bool
     stream_bytes: bytes
     type_bytes: bytes
+    size: int
+    """Bytes its record takes (caps how much one group commit writes)."""
 
+
+_new_prepared = tuple.__new__
+"""Builds a ``PreparedEvent`` without the Python-level ``__new__`` of a NamedTuple (0.2 us
+of the 0.9 us an append spends here)."""
 
 _NAME_CACHE_SIZE = 1 << 16
 _names: dict[str, bytes] = {}
@@ -58,7 +65,11 @@ def prepare_event(stream: str, type: str, payload: Any, limits: StoreLimits) -> 
             f"{type!r} event on stream {stream!r} is {len(data)} bytes; the limit is "
             f"{limits.max_event_bytes} bytes per event"
         )
-    return PreparedEvent(stream, type, data, encoded, stream_bytes, type_bytes)
+    size = RECORD_OVERHEAD + len(stream_bytes) + len(type_bytes) + len(data)
+    prepared: PreparedEvent = _new_prepared(
+        PreparedEvent, (stream, type, data, encoded, stream_bytes, type_bytes, size)
+    )
+    return prepared
 
 
 def prepare_batch(events: Sequence[NewEvent], limits: StoreLimits) -> list[PreparedEvent]:
