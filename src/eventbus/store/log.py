@@ -15,10 +15,11 @@ import os
 import threading
 import time
 from array import array
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import replace
 from itertools import accumulate
 from pathlib import Path
+from queue import SimpleQueue
 from typing import NoReturn
 
 from .base import IndexedEventStore
@@ -86,7 +87,9 @@ class FileEventStore(IndexedEventStore):
         self._drained: asyncio.Future[None] | None = None
         self._lock_fd: int | None = None
         # Pipelined group commit (see _dispatch): batches numbered in write order.
-        self._executor: ThreadPoolExecutor | None = None
+        self._jobs: SimpleQueue[tuple[int, list[Queued], int, float] | None] = SimpleQueue()
+        """Batches for the writer threads, in dispatch order; ``None`` stops a thread."""
+        self._writers: list[threading.Thread] = []
         self._in_flight: dict[int, list[Queued]] = {}
         self._written: dict[int, tuple[Encoded, int, int]] = {}
         """Batches written (their encoding, segment and offset), until acknowledged."""
@@ -119,7 +122,8 @@ class FileEventStore(IndexedEventStore):
         self._write_error = None
         self._drained = None
         self._dispatch_scheduled = False
-        self._executor = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="eventlog-writer")
+        self._jobs = SimpleQueue()
+        self._writers = []
         self._is_open = True
         return self._report
 
@@ -203,9 +207,11 @@ class FileEventStore(IndexedEventStore):
             self._closing = False
 
     def _close_files(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        for _ in self._writers:
+            self._jobs.put(None)
+        for thread in self._writers:
+            thread.join()
+        self._writers = []
         self._space.close()
         for fd in (self._active_fd, *self._sync_fds, *self._retired_fds):
             if fd is not None:
@@ -278,8 +284,7 @@ class FileEventStore(IndexedEventStore):
         """
         self._dispatch_scheduled = False
         pending = self._pending
-        executor = self._executor
-        while pending and self._failure is None and executor is not None:
+        while pending and self._failure is None and self._is_open:
             free = MAX_IN_FLIGHT - len(self._in_flight)
             if free <= 0:
                 break
@@ -292,7 +297,9 @@ class FileEventStore(IndexedEventStore):
             self._in_flight[seq] = batch
             position = self._next_position
             self._next_position += count
-            executor.submit(self._write_and_sync, seq, batch, position, self._timestamp())
+            self._jobs.put((seq, batch, position, self._timestamp()))
+            if len(self._writers) < len(self._in_flight):
+                self._start_writer()
         drained = self._drained
         if (
             drained is not None
@@ -301,6 +308,21 @@ class FileEventStore(IndexedEventStore):
             and not drained.done()
         ):
             drained.set_result(None)
+
+    def _start_writer(self) -> None:
+        """One more writer thread (at most one per batch in flight, so a batch never waits
+        for a thread). A long-lived thread fed by a ``SimpleQueue`` costs the loop a fraction
+        of an executor's ``submit`` (a ``concurrent.futures.Future`` and a lock per batch)."""
+        thread = threading.Thread(
+            target=self._run_writer, name=f"eventlog-writer-{len(self._writers)}", daemon=True
+        )
+        thread.start()
+        self._writers.append(thread)
+
+    def _run_writer(self) -> None:
+        jobs = self._jobs
+        while (job := jobs.get()) is not None:
+            self._write_and_sync(*job)
 
     def _take_batch(self, max_items: int) -> tuple[list[Queued], int]:
         """The oldest queued appends, at most ``max_items`` and MAX_WRITE_BYTES; their events."""
@@ -344,7 +366,9 @@ class FileEventStore(IndexedEventStore):
             self._sync_seconds += (time.perf_counter() - started - self._sync_seconds) * 0.2
         except BaseException as exc:
             error = exc
-        self._running_loop().call_soon_threadsafe(self._synced, seq, error)
+        # RuntimeError: the loop was closed with the store open, so nobody is waiting.
+        with suppress(RuntimeError):
+            self._running_loop().call_soon_threadsafe(self._synced, seq, error)
 
     def _write(
         self, seq: int, position: int, encoded: Encoded | None, error: BaseException | None
