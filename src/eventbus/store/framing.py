@@ -132,6 +132,17 @@ def check_frame(data: bytes | memoryview, offset: int) -> FrameCheck:
     return FrameCheck(FrameStatus.OK, FRAME_OVERHEAD + length, "")
 
 
+def claimed_end(data: bytes | memoryview, offset: int) -> int:
+    """Where the frame at ``offset`` ends by its header (at most the end of ``data``), or
+    ``offset`` if there is no intact frame header there."""
+    if len(data) - offset < FRAME_HEADER_SIZE:
+        return offset
+    magic, length, lead_crc = FRAME_HEADER.unpack_from(data, offset)
+    if magic != FRAME_MAGIC or crc32(data[offset : offset + 8]) != lead_crc:
+        return offset
+    return int(min(len(data), offset + FRAME_OVERHEAD + length))
+
+
 def torn_frame_end(data: bytes | memoryview, offset: int) -> int | None:
     """Where a frame cut short at ``offset`` ends, or ``None`` if these bytes are not one.
 

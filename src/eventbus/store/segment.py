@@ -19,6 +19,7 @@ from .framing import (
     FRAME_TRAILER,
     SEGMENT_HEADER_SIZE,
     check_frame,
+    claimed_end,
     decode_segment_header,
     encode_segment_header,
     find_next_frame,
@@ -173,15 +174,16 @@ def scan_segment(name: str, data: bytes, *, last: bool) -> SegmentScan:
         check = check_frame(data, offset)
         resync = find_next_frame(data, offset + 1)
         if resync is None:
-            content_end = len(data.rstrip(b"\0"))
+            written_end = len(data.rstrip(b"\0"))  # where the non-zero bytes end
             torn_end = torn_frame_end(data, offset)
-            scan.end = content_end
-            if last and torn_end is not None and content_end <= torn_end:
+            if last and torn_end is not None and written_end <= torn_end:
                 scan.torn_at = offset
+                scan.end = written_end
             else:
-                scan.corruptions.append(
-                    Corruption(name, offset, content_end - offset, check.reason)
-                )
+                # A damaged frame whose header is intact ends where its header says (its
+                # checksum may end in zero bytes).
+                scan.end = max(written_end, claimed_end(data, offset))
+                scan.corruptions.append(Corruption(name, offset, scan.end - offset, check.reason))
             break
         scan.corruptions.append(Corruption(name, offset, resync - offset, check.reason))
         offset = resync

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from eventbus.store import FileEventStore, NewEvent, StoredEvent
+from eventbus.store.framing import SEGMENT_HEADER_SIZE, FrameStatus, check_frame
 
 T = TypeVar("T")
 
@@ -46,11 +47,15 @@ def flip_byte(path: Path, offset: int) -> None:
 
 
 def content_end(path: Path) -> int:
-    """Where a segment's records end: zero-filled (preallocated) space follows.
+    """Where a segment's valid records end: zero-filled (preallocated) space follows.
 
-    The last byte of a record is its body checksum, never zero in these tests.
+    Found by walking the frames (a record's checksum may end in zero bytes).
     """
-    return len(path.read_bytes().rstrip(b"\0"))
+    data = path.read_bytes()
+    offset = SEGMENT_HEADER_SIZE
+    while (check := check_frame(data, offset)).status is FrameStatus.OK:
+        offset += check.size
+    return offset
 
 
 def tear(path: Path, n: int) -> None:

@@ -496,3 +496,47 @@ def test_a_file_cut_short_after_it_was_read_is_caught_on_the_next_read(tmp_path:
                 await store.get(1)
 
     run(read_truncate_read())
+
+
+def frame_whose_checksum_ends_in_zero(position: int) -> tuple[bytes, bytes]:
+    """A valid commit frame whose last byte (the top byte of its checksum) is zero, and its
+    payload."""
+    for i in range(100_000):
+        payload = b"%d" % i
+        frame = encode_frame(position, 2e9, FLAG_COMMIT, b"s", b"T", payload)
+        if frame[-1] == 0:
+            return frame, payload
+    raise AssertionError("no such frame found")
+
+
+def test_a_record_whose_checksum_ends_in_zero_bytes_is_content_not_free_space(
+    tmp_path: Path,
+) -> None:
+    written = run(fill(tmp_path, 3))
+    (segment,) = segments(tmp_path)
+    frame, payload = frame_whose_checksum_ends_in_zero(4)
+    write_at_end(segment, frame)
+
+    async def append_after() -> list[StoredEvent]:
+        async with FileEventStore(tmp_path, strict=True) as store:
+            assert store.recovery.clean
+            await store.append("s", "T", b"after")
+            return [e async for e in store.replay()]
+
+    found = run(append_after())
+    assert found[:3] == written
+    assert [e.payload for e in found[3:]] == [payload, b"after"]
+    _, offset, size = record_offsets(tmp_path)[4]
+    assert content_end(segment) == offset + size
+
+
+def test_a_damaged_record_whose_checksum_ends_in_zero_is_reported_whole(tmp_path: Path) -> None:
+    written = run(fill(tmp_path, 3))
+    (segment,) = segments(tmp_path)
+    end = content_end(segment)
+    frame = bytearray(frame_whose_checksum_ends_in_zero(4)[0])
+    frame[-5] ^= 0xFF  # the payload's last byte
+    write_at_end(segment, bytes(frame))
+    store, found = run(read_all(tmp_path))
+    assert found == written
+    assert [(c.offset, c.length) for c in store.recovery.corruptions] == [(end, len(frame))]
