@@ -29,7 +29,7 @@ from eventbus.store import base as store_base
 from eventbus.store import log as store_log
 from eventbus.store import preallocate as store_preallocate
 from eventbus.store import prepare as store_prepare
-from eventbus.store.reading import SegmentFile
+from eventbus.store.reading import SegmentFile, read_events
 
 from .support import content_end, events, fill, read_all, run, segments
 
@@ -558,3 +558,21 @@ def test_a_failed_fill_only_makes_the_writes_extend_the_file(
     assert segment.stat().st_size == content_end(segment) > 4096
     _, found = run(read_all(tmp_path, strict=True))
     assert found == written
+
+
+def test_reading_rows_given_as_a_list_or_a_range_gives_the_same_events(tmp_path: Path) -> None:
+    """``read_events`` gathers index columns by slice (a range) or by row list (one or many)."""
+    written = run(fill(tmp_path, 10))
+
+    async def scenario() -> None:
+        async with FileEventStore(tmp_path) as store:
+            locations = (store._loc_segment, store._loc_offset, store._loc_size)
+
+            def read(rows: range | list[int]) -> list[StoredEvent]:
+                return read_events(store._segments, locations, store._index, rows)
+
+            assert read(range(2, 5)) == read([2, 3, 4]) == written[2:5]
+            assert read([7]) == [written[7]]
+            assert read([1, 8]) == [written[1], written[8]]
+
+    run(scenario())
