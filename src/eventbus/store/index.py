@@ -135,12 +135,16 @@ class EventIndex:
         if candidates is None:
             stop = min(end, start + limit)
             return list(range(start, stop)), stop < end
+        first = bisect_left(candidates, start)
+        if column is None:  # one filter: the candidates themselves, cut by two bisects
+            stop = bisect_left(candidates, end, lo=first)
+            return candidates[first : min(stop, first + limit)].tolist(), first + limit < stop
         rows: list[int] = []
-        for i in range(bisect_left(candidates, start), len(candidates)):
+        for i in range(first, len(candidates)):
             row = candidates[i]
             if row >= end:
                 break
-            if column is None or column[row] == wanted:
+            if column[row] == wanted:
                 if len(rows) == limit:
                     return rows, True
                 rows.append(row)

@@ -227,6 +227,20 @@ class StoreContract(abc.ABC):
 
         assert run(scenario()) == [[2, 4, 7], [9, 12, 14], [17, 19]]
 
+    @pytest.mark.parametrize(("limit", "more"), [(7, True), (8, False), (9, False)])
+    def test_a_filtered_page_says_whether_more_match(
+        self, tmp_path: Path, limit: int, more: bool
+    ) -> None:
+        async def scenario() -> tuple[list[int], int | None]:
+            async with self.make_store(tmp_path) as store:
+                await self._append_mix(store)  # stream "a": positions 2, 4, ..., 19 (8 events)
+                page = await store.query(stream="a", after=1, limit=limit)
+                return [e.position for e in page.events], page.next_after
+
+        positions, next_after = run(scenario())
+        assert positions == [2, 4, 7, 9, 12, 14, 17, 19][:limit]
+        assert next_after == (positions[-1] if more else None)
+
     def test_a_full_last_page_says_there_is_no_more(self, tmp_path: Path) -> None:
         async def scenario() -> list[int | None]:
             async with self.make_store(tmp_path) as store:
