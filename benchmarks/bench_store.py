@@ -191,6 +191,28 @@ def fdatasync_latencies(directory: Path, n: int = LATENCY_APPENDS) -> list[float
         os.close(fd)
 
 
+def fdatasync_overwrite_latencies(directory: Path, n: int = LATENCY_APPENDS) -> list[float]:
+    """The same plain loop, but overwriting a file zero-filled and synced beforehand.
+
+    This is what the store does (it preallocates its segments), so it is the context for
+    the store's append latency: the sync needs no file-size update (no journal commit).
+    """
+    fd = os.open(directory / "floor-overwrite", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, bytes(n * len(PAYLOAD)))
+        os.fsync(fd)
+        samples = []
+        clock = time.perf_counter
+        for i in range(n):
+            os.pwrite(fd, PAYLOAD, i * len(PAYLOAD))
+            start = clock()
+            os.fdatasync(fd)
+            samples.append(clock() - start)
+        return samples
+    finally:
+        os.close(fd)
+
+
 async def group_commit_sync_seconds(directory: Path) -> float:
     """The 32-writer workload again, timing every fdatasync the store makes; their mean.
 
@@ -240,7 +262,8 @@ class AppendLatency(_Directory):
 
 
 class PlainSync(_Directory):
-    """A plain write+fdatasync loop on the benchmark disk, to read the store figures against."""
+    """Plain write+fdatasync loops on the benchmark disk, to read the store figures against:
+    appending to a growing file, and overwriting a zero-filled one (what the store does)."""
 
     unit = "seconds"
     timeout = 120
@@ -250,6 +273,12 @@ class PlainSync(_Directory):
 
     def track_plain_fdatasync_loop_p99(self) -> float:
         return percentile(fdatasync_latencies(self.directory), 0.99)
+
+    def track_plain_fdatasync_overwrite_p50(self) -> float:
+        return percentile(fdatasync_overwrite_latencies(self.directory), 0.50)
+
+    def track_plain_fdatasync_overwrite_p99(self) -> float:
+        return percentile(fdatasync_overwrite_latencies(self.directory), 0.99)
 
 
 class GroupCommit(_Directory):
