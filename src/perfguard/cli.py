@@ -7,6 +7,7 @@ this module only parses options and is the one error boundary (see :func:`main`)
 from __future__ import annotations
 
 import datetime
+import importlib
 import logging
 import os
 import platform
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
+from typing import ClassVar
 
 import click
 
@@ -36,6 +38,26 @@ class _Boundary(click.Group):
     A command returns its exit code; a PerfguardError prints ``error: <message>`` and exits
     with its code; anything unexpected prints one line, writes a crash log and exits 70.
     """
+
+    commands_by_module: ClassVar[dict[str, str]] = {
+        "compare": "compare",
+        "comment": "comment",
+        "summary": "summary",
+        "run": "run",
+    }
+    """Command name -> module in ``perfguard.commands`` (each defines ``command``), imported
+    only when that command runs: ``perfguard run`` need not load what ``comment`` needs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.commands_by_module})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = self.commands_by_module.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            command = importlib.import_module(f"perfguard.commands.{module}").command
+            assert isinstance(command, click.Command)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -103,20 +125,3 @@ def _write_crash_log(exc: BaseException) -> Path:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI (console script and ``python -m perfguard``)."""
     cli.main(args=argv, prog_name="perfguard")
-
-
-# --- command registration: one line per command module (each defines ``command``) ---
-# (keep this block at the end; engineers add their command here and nothing else)
-
-from perfguard.commands import compare  # noqa: E402
-
-cli.add_command(compare.command)
-from perfguard.commands import comment  # noqa: E402
-
-cli.add_command(comment.command)
-from perfguard.commands import summary  # noqa: E402
-
-cli.add_command(summary.command)
-from perfguard.commands import run  # noqa: E402
-
-cli.add_command(run.command)

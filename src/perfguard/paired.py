@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from perfguard.models import Estimate
 
@@ -114,6 +114,8 @@ def adjust(p_values: Sequence[float], correction: Correction) -> list[float]:
         return list(p_values)
     p = np.asarray(p_values, dtype=float)
     if correction is Correction.BH:
+        from scipy import stats  # half a second to import: only when asked for
+
         return [float(x) for x in stats.false_discovery_control(p, method="bh")]
     m = len(p)
     order = np.argsort(p, kind="stable")
