@@ -227,6 +227,19 @@ class StoreContract(abc.ABC):
 
         assert run(scenario()) == [[2, 4, 7], [9, 12, 14], [17, 19]]
 
+    def test_a_query_with_two_filters_pages_and_stops_at_until(self, tmp_path: Path) -> None:
+        async def scenario() -> list[tuple[list[int], int | None]]:
+            async with self.make_store(tmp_path) as store:
+                written = await self._append_mix(store)  # stream "a" and type "X": 2, 7, 12, 17
+                pages = [
+                    await store.query(stream="a", type="X", limit=2),
+                    await store.query(stream="a", type="X", until=written[11].timestamp),
+                    await store.query(stream="a", type="X", after=7, limit=2),
+                ]
+                return [([e.position for e in p.events], p.next_after) for p in pages]
+
+        assert run(scenario()) == [([2, 7], 7), ([2, 7], None), ([12, 17], None)]
+
     @pytest.mark.parametrize(("limit", "more"), [(7, True), (8, False), (9, False)])
     def test_a_filtered_page_says_whether_more_match(
         self, tmp_path: Path, limit: int, more: bool
