@@ -100,6 +100,8 @@ def run_perfguard(
             str(repo / "asv.conf.json"),
             "--seed",
             str(seed),
+            "--min-rounds",
+            str(min(5, max_rounds)),
             "--max-rounds",
             str(max_rounds),
             "--output",
@@ -157,10 +159,11 @@ def measure(args: argparse.Namespace) -> None:
         capture_output=True,
         check=True,
     )
-    # Untimed warm-up: build every commit once into asv's build cache, so that no trial of
-    # either tool is charged with a build the other tool then reuses.
+    # Untimed warm-up: build every commit once into asv's build cache and create perfguard's
+    # second environment, so that no trial of either tool is charged with a one-time setup.
     for level in args.levels:
         run_asv(repo, base, heads[level], env)
+    run_perfguard(repo, base, heads[args.levels[0]], env, 0, 2, work / "warm-up.rounds.json")
     rng = random.Random(args.seed)
     out = Path(args.out)
     for trial in range(args.trials):
