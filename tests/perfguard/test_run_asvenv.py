@@ -95,3 +95,12 @@ def test_attributes_perfguard_sets_itself_are_refused(item: str, message: str) -
 def test_budgets(text: str, seconds: float) -> None:
     assert parse_budget(text) == seconds
     assert parse_budget(None) is None
+
+
+def test_worker_attributes_quick_then_user_override_the_pair_defaults() -> None:
+    from perfguard.runner import PAIR_ATTRIBUTES, worker_attributes
+
+    assert worker_attributes({}, quick=False) == dict(PAIR_ATTRIBUTES)
+    assert worker_attributes({}, quick=True)["warmup_time"] == 0.0
+    assert worker_attributes({"warmup_time": 0.5}, quick=True)["warmup_time"] == 0.5
+    assert worker_attributes({"number": 3}, quick=False)["sample_time"] == 0.001

@@ -73,6 +73,11 @@ def default_output(conf: Any, base: str, head: str) -> Path:
     return Path(conf.results_dir).parent / "perfguard" / f"{base[:12]}-{head[:12]}.rounds.json"
 
 
+def worker_attributes(given: Mapping[str, Any], *, quick: bool) -> dict[str, Any]:
+    """asv attributes for every worker: pair defaults, then ``--quick``'s, then ``-a``."""
+    return {**PAIR_ATTRIBUTES, **(QUICK_ATTRIBUTES if quick else {}), **given}
+
+
 def _series(benchmarks: Any) -> list[rounds.Series]:
     return [
         rounds.Series(
@@ -134,11 +139,8 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
         side: asvenv.SideRun(workspace, envs[side], commit, machine)
         for side, commit in (("base", base), ("head", head))
     }
-    attributes = {**PAIR_ATTRIBUTES, **settings.attributes}
+    attributes = worker_attributes(settings.attributes, quick=settings.quick)
     pair_count = QUICK_PAIRS if settings.quick else settings.pairs
-    if settings.quick:
-        for key, value in QUICK_ATTRIBUTES.items():
-            attributes.setdefault(key, value)
     effort = QUICK_EFFORT if settings.quick else settings.effort
     seed = settings.seed if settings.seed is not None else secrets.randbits(32)
     data = rounds.RoundsFile(
