@@ -323,30 +323,29 @@ def test_measure_refuses_unsafe_arguments(tmp_path: Path, base: str, head: str) 
     assert done.stderr.startswith("error: ")
 
 
-FAKE_ASV = """#!/usr/bin/env python3
-# Records its arguments; for `run`, writes one result file per commit of the HASHFILE, as asv.
+FAKE_PERFGUARD = """#!/usr/bin/env python3
+# Records its arguments; for `run`, writes the --output rounds file and an asv result, as
+# perfguard run does.
 import json, pathlib, sys
-log = pathlib.Path("asv-calls.jsonl")
-with log.open("a") as handle:
-    handle.write(json.dumps(sys.argv[1:]) + "\\n")
-if sys.argv[1] == "run":
-    hashes = pathlib.Path(sys.argv[-1].split(":", 1)[1]).read_text().split()
+args = sys.argv[1:]
+with pathlib.Path("perfguard-calls.jsonl").open("a") as handle:
+    handle.write(json.dumps(args) + "\\n")
+if args[0] == "run":
+    out = pathlib.Path(args[args.index("--output") + 1])
+    out.write_text(json.dumps({"base": args[1], "head": args[2]}))
     machine = pathlib.Path("results/box")
     machine.mkdir(parents=True, exist_ok=True)
-    pathlib.Path("results/benchmarks.json").write_text("{}")
-    for sha in hashes:
-        (machine / f"{sha[:8]}-virtualenv-py3.12.json").write_text(json.dumps({"commit_hash": sha}))
+    (machine / f"{args[2][:8]}-virtualenv-py3.12.json").write_text("{}")
 """
 
 
-def test_measure_runs_merge_base_and_head_interleaved_in_one_asv_run(tmp_path: Path) -> None:
-    """asv itself is replaced by a recorder here (a real asv build of two commits takes
-    minutes); what is checked is the script's own logic: merge base, arguments, outputs."""
+def measure_repo(tmp_path: Path) -> tuple[Path, str, str, dict[str, str]]:
+    """A repository whose main moved on after the feature branched, and a perfguard recorder."""
     repo = tmp_path / "repo"
     repo.mkdir()
     assert run("git", "init", "-q", "-b", "main", cwd=repo).returncode == 0
     (repo / "asv.conf.json").write_text('{"results_dir": "results"}', encoding="utf-8")
-    (repo / ".gitignore").write_text("results/\nasv-calls.jsonl\nout/\n", encoding="utf-8")
+    (repo / ".gitignore").write_text("results/\nperfguard-calls.jsonl\nout/\n", encoding="utf-8")
     run("git", "add", "-A", cwd=repo)
     run("git", "commit", "-qm", "base", cwd=repo)
     base = run("git", "rev-parse", "HEAD", cwd=repo).stdout.strip()
@@ -355,31 +354,53 @@ def test_measure_runs_merge_base_and_head_interleaved_in_one_asv_run(tmp_path: P
     head = run("git", "rev-parse", "HEAD", cwd=repo).stdout.strip()
     run("git", "checkout", "-q", "main", cwd=repo)
     run("git", "commit", "-q", "--allow-empty", "-m", "main moves on", cwd=repo)
-    fake = tmp_path / "asv"
-    fake.write_text(FAKE_ASV, encoding="utf-8")
+    fake = tmp_path / "perfguard"
+    fake.write_text(FAKE_PERFGUARD, encoding="utf-8")
     fake.chmod(0o755)
+    return repo, base, head, {"PERFGUARD": str(fake)}
 
-    done = run(
-        "bash", str(CI / "measure"), "main", head, "out", "3", cwd=repo, env={"ASV": str(fake)}
-    )
+
+def test_measure_runs_perfguard_run_on_merge_base_and_head(tmp_path: Path) -> None:
+    """perfguard is replaced by a recorder here (tests/perfguard/test_run_integration.py runs
+    the real one on real asv builds); what is checked is the script's own logic: merge base,
+    arguments, outputs."""
+    repo, base, head, env = measure_repo(tmp_path)
+
+    done = run("bash", str(CI / "measure"), "main", head, "out", "3", cwd=repo, env=env)
 
     assert done.returncode == 0, done.stderr
-    calls = [json.loads(line) for line in (repo / "asv-calls.jsonl").read_text().splitlines()]
-    assert calls[0] == ["machine", "--yes"]
-    assert calls[1][:-1] == [
-        "run",
-        "--interleave-rounds",
-        "--record-samples",
-        "--show-stderr",
-        "-a",
-        "rounds=3",
-    ]
-    assert calls[1][-1].startswith("HASHFILE:")
+    calls = [json.loads(line) for line in (repo / "perfguard-calls.jsonl").read_text().splitlines()]
+    assert calls == [
+        [
+            "run", base, head, "--output", "out/rounds.json", "--fail-on", "never",
+            "--min-rounds", "3", "--max-rounds", "3",
+        ]
+    ]  # fmt: skip
     assert (repo / "out/base-sha").read_text().strip() == base  # the merge base, not main's tip
     assert (repo / "out/head-sha").read_text().strip() == head
-    assert json.loads((repo / "out/results/base.json").read_text()) == {"commit_hash": base}
-    assert json.loads((repo / "out/results/head.json").read_text()) == {"commit_hash": head}
-    assert (repo / "out/results/benchmarks.json").is_file()
+    assert json.loads((repo / "out/rounds.json").read_text()) == {"base": base, "head": head}
+    assert (repo / f"out/results/box/{head[:8]}-virtualenv-py3.12.json").is_file()
+
+
+def test_measure_defaults_to_5_to_10_rounds_and_passes_extra_options(tmp_path: Path) -> None:
+    repo, _, head, env = measure_repo(tmp_path)
+    env["PERFGUARD_RUN_ARGS"] = "--budget 30m"
+
+    done = run("bash", str(CI / "measure"), "main", head, "out", cwd=repo, env=env)
+
+    assert done.returncode == 0, done.stderr
+    [call] = [
+        json.loads(line) for line in (repo / "perfguard-calls.jsonl").read_text().splitlines()
+    ]
+    assert call[-6:] == ["--min-rounds", "5", "--max-rounds", "10", "--budget", "30m"]
+
+
+def test_measure_refuses_a_bad_round_count(tmp_path: Path) -> None:
+    repo, _, head, env = measure_repo(tmp_path)
+    done = run("bash", str(CI / "measure"), "main", head, "out", "0", cwd=repo, env=env)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: bad round count")
+    assert not (repo / "perfguard-calls.jsonl").exists()
 
 
 # --- vendor-site-assets, regen-openapi-subset ---------------------------------------------

@@ -18,9 +18,7 @@ from tests.github.conftest import REPO, TOKEN
 from tests.github.double import GitHubDouble
 
 ROOT = Path(__file__).resolve().parents[2]
-HISTORY = Path(__file__).resolve().parent / "data/asv-history"
-BASE = "2b7edc04"
-HEAD = "9d9eef6c"  # bench_bus.Sessions.track_session_create_subscribe_close is 24 % slower here
+ROUNDS = Path(__file__).resolve().parent / "data/perf-rounds/session-slowdown.rounds.json"
 
 
 def step(path: Path, name: str) -> dict[str, Any]:
@@ -48,11 +46,10 @@ def run_step(script: str, env: dict[str, str], cwd: Path) -> subprocess.Complete
 
 
 def measured(directory: Path) -> Path:
-    """What scripts/ci/measure leaves: results/ with base.json, head.json, benchmarks.json."""
-    results = directory / "results"
-    shutil.copytree(HISTORY, results)
-    shutil.copy(next(HISTORY.glob(f"fixture-box/{BASE}-*.json")), results / "base.json")
-    shutil.copy(next(HISTORY.glob(f"fixture-box/{HEAD}-*.json")), results / "head.json")
+    """What scripts/ci/measure leaves: rounds.json, a real rounds file of this repository's
+    session benchmarks with a deliberate slowdown (tests/github/make_rounds_fixture.py)."""
+    directory.mkdir(parents=True)
+    shutil.copy(ROUNDS, directory / "rounds.json")
     return directory
 
 
@@ -84,7 +81,7 @@ def test_action_compare_step_reports_and_sets_outputs(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_perf_comment_renders_from_raw_results_and_comments(
+def test_perf_comment_renders_from_the_raw_rounds_file_and_comments(
     github: GitHubDouble, tmp_path: Path
 ) -> None:
     runner_temp = tmp_path / "runner-temp"
