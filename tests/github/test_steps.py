@@ -3,6 +3,7 @@ the step's env), on real asv results: the thin YAML is exercised, not only linte
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ import yaml
 from perfguard.report import sticky_marker
 from tests.github.conftest import REPO, TOKEN
 from tests.github.double import GitHubDouble
+from tests.github.test_scripts import measure_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = Path(__file__).resolve().parent / "data/perf-rounds/session-slowdown.rounds.json"
@@ -104,3 +106,29 @@ def test_perf_comment_renders_from_the_raw_rounds_file_and_comments(
     [body] = github.bodies_with(REPO, 7, sticky_marker())
     assert "track\\_session\\_create\\_subscribe\\_close" in body
     assert "forged" not in body  # the artifact's own report.md is never posted
+
+
+def test_action_measure_step_passes_threshold_and_config_to_perfguard_run(tmp_path: Path) -> None:
+    repo, base, head, env = measure_repo(tmp_path)
+    measure = step(ROOT / "action.yml", "Benchmark base and head")
+    step_env = {
+        **env,
+        "ACTION_PATH": str(ROOT),
+        "RUNNER_TEMP": str(tmp_path / "runner-temp"),
+        "BASE": "main",
+        "HEAD": head,
+        "ROUNDS": "7",
+        "THRESHOLD": "3%",
+        "CONFIG": "perfguard.toml",
+    }
+    done = run_step(measure["run"], step_env, repo)
+    assert done.returncode == 0, done.stderr
+    [call] = [
+        json.loads(line) for line in (repo / "perfguard-calls.jsonl").read_text().splitlines()
+    ]
+    assert call[:3] == ["run", base, head]
+    assert call[-8:] == [
+        "--min-rounds", "5", "--max-rounds", "7",
+        "--threshold", "3%", "--perfguard-config", "perfguard.toml",
+    ]  # fmt: skip
+    assert (tmp_path / "runner-temp/perfguard/rounds.json").is_file()
