@@ -48,6 +48,15 @@ _KINDS = {
     "peakmem": Kind.PEAKMEM,
 }
 """``benchmarks.json`` types: asv_runner writes memory and peakmemory; mem and peakmem too."""
+
+
+def kind_of(benchmark_type: object) -> Kind:
+    """The kind of an asv benchmark ``type``. A track benchmark may set its own ``type``; so may
+    benchmark plugins. Both are read as track: compared, with the direction left to a rule or
+    the unit."""
+    return _KINDS.get(str(benchmark_type), Kind.TRACK)
+
+
 _MAX_NAMES_SHOWN = 5
 _NOT_PARAMETERIZED: list[tuple[Any, ...]] = [()]
 
@@ -142,9 +151,7 @@ def _parse_benchmarks(raw: bytes, path: Path) -> Mapping[str, BenchmarkInfo]:
             continue
         if not isinstance(entry, dict):
             raise InputError(f"{path}: entry {name!r} is not a JSON object; re-run `asv run`")
-        # A track benchmark may set its own ``type``; so may benchmark plugins. Both are read
-        # as track: compared, with the direction left to a rule or the unit.
-        kind = _KINDS.get(str(entry.get("type")), Kind.TRACK)
+        kind = kind_of(entry.get("type"))
         unit = entry.get("unit")
         param_names = entry.get("param_names")
         version = entry.get("version")

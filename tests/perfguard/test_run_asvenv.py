@@ -10,6 +10,7 @@ import pytest
 
 from perfguard.commands.run import parse_attributes, parse_budget
 from perfguard.errors import ConfigError, InputError
+from perfguard.models import Kind
 from perfguard.runner import asvenv
 from perfguard.runner.pairs import SideSamples
 
@@ -57,6 +58,18 @@ def test_parameter_combinations_follow_asv_order() -> None:
         (("n", "2"), ("kind", "'a'")),
     ]
     assert asvenv.combinations({"params": []}) == [()]
+
+
+def test_describe_reads_every_type_asv_runner_writes() -> None:
+    """asv_runner names memory benchmarks "memory" and "peakmemory"; a track may set its own
+    type. None of them may stop a run (a peakmem_ benchmark once did: 'peakmemory' is not a
+    valid Kind)."""
+    info = {"params": [], "param_names": [], "unit": "bytes", "version": "v"}
+    types = {"t": "time", "m": "memory", "p": "peakmemory", "k": "track", "own": "my-plugin"}
+    described = asvenv.describe({name: {**info, "type": kind} for name, kind in types.items()})
+    assert {name: meta.kind for name, meta in described.items()} == {
+        "t": Kind.TIME, "m": Kind.MEM, "p": Kind.PEAKMEM, "k": Kind.TRACK, "own": Kind.TRACK,
+    }  # fmt: skip
 
 
 def test_machine_params_are_recorded_once_and_reused(tmp_path: Path) -> None:

@@ -62,6 +62,14 @@ def track_chatty():
     return 7
 
 
+def peakmem_big_list():
+    [0] * int(2_000_000 * SCALE)
+
+
+def mem_list():
+    return [0] * 1000
+
+
 def track_failing():
     raise RuntimeError("this benchmark is broken")
 
@@ -194,6 +202,17 @@ def test_non_time_benchmarks_run_once_per_worker(suite: str) -> None:
     got = measure(suite, "track_chatty", pairs_count=10)
     assert got.base.samples == got.head.samples == [7.0]
     assert got.log_ratio == 0.0
+
+
+def test_memory_benchmarks_give_asv_s_value_once_per_worker(suite: str) -> None:
+    """peakmem: the worker's peak RSS after the call; a head allocating twice as much peaks
+    higher. mem: the size of the returned object, the same on both sides."""
+    peak = measure(suite, "peakmem_big_list", kind="peakmemory", sides=launches("1", "4"))
+    [base], [head] = peak.base.samples, peak.head.samples
+    assert head - base > 5_000_000  # head's list has 6e6 more slots of 8 bytes
+    size = measure(suite, "mem_list", kind="memory", pairs_count=10)
+    assert size.base.samples == size.head.samples
+    assert size.base.samples[0] >= 8000
 
 
 def test_parameter_combinations_by_asv_index(suite: str) -> None:

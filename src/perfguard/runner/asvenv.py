@@ -28,6 +28,7 @@ from asv.repo import get_repo
 from asv.results import Results
 from asv.runner import BenchmarkResult
 
+from perfguard.asvfiles import kind_of
 from perfguard.errors import InputError, PerfguardError
 from perfguard.models import Kind, Params
 from perfguard.runner.pairs import Launch, SideSamples
@@ -203,7 +204,7 @@ def describe(benchmarks: Any) -> dict[str, BenchmarkMeta]:
     for name, info in benchmarks.items():
         out[name] = BenchmarkMeta(
             name=name,
-            kind=Kind(info["type"]),
+            kind=kind_of(info["type"]),
             unit=str(info.get("unit") or "unit"),
             version=info.get("version"),
             combinations=tuple(combinations(info)),
