@@ -269,7 +269,9 @@ def publish_1000_retained() -> None:
 # Allocation count and peak of the same work repeat exactly from run to run (perfguard.tracking):
 # a gate on them has no noise to fight.
 if tracemalloc_tracks is not None:
-    track_publish_1000_blocks, track_publish_1000_peak = tracemalloc_tracks(publish_1000_retained)
+    track_publish_1000_blocks, track_publish_1000_peak = tracemalloc_tracks(
+        publish_1000_retained, name="publish_1000"
+    )
 
 
 class Allocations:

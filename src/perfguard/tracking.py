@@ -10,12 +10,12 @@ allocated and the peak of traced memory while it runs repeat exactly for the sam
     def publish_1000():
         ...
 
-    track_publish_blocks, track_publish_peak = tracemalloc_tracks(publish_1000)
+    track_publish_1000_blocks, track_publish_1000_peak = tracemalloc_tracks(publish_1000)
 
-``track_publish_blocks`` returns the blocks still allocated after the call (unit ``blocks``),
-``track_publish_peak`` the peak traced bytes above the starting point (unit ``bytes``); both
-lower-is-better. With a ``setup`` callable, its result is passed to the measured function and
-its own allocations are not counted.
+``track_publish_1000_blocks`` returns the blocks still allocated after the call (unit
+``blocks``), ``track_publish_1000_peak`` the peak traced bytes above the starting point (unit
+``bytes``); both lower-is-better. With a ``setup`` callable, its result is passed to the
+measured function and its own allocations are not counted.
 """
 
 from __future__ import annotations
@@ -72,9 +72,17 @@ def measure(func: Callable[..., Any], *args: Any) -> Allocations:
 
 
 def tracemalloc_tracks(
-    func: Callable[..., Any], setup: Callable[[], Any] | None = None
+    func: Callable[..., Any],
+    setup: Callable[[], Any] | None = None,
+    *,
+    name: str | None = None,
 ) -> tuple[Track, Track]:
-    """Two asv ``track_`` benchmarks for ``func``: net blocks allocated, and peak bytes."""
+    """Two asv ``track_`` benchmarks for ``func``: net blocks allocated, and peak bytes.
+
+    asv names a module-level benchmark after its function, so the two are named
+    ``track_<name>_blocks`` and ``track_<name>_peak`` (``name`` defaults to ``func``'s name);
+    assign them to module attributes of the same names.
+    """
 
     def run() -> Allocations:
         if setup is None:
@@ -87,9 +95,12 @@ def tracemalloc_tracks(
     def peak() -> int:
         return run().peak
 
-    blocks.unit = "blocks"  # type: ignore[attr-defined]
-    peak.unit = "bytes"  # type: ignore[attr-defined]
-    name = getattr(func, "__name__", "call")
-    blocks.__doc__ = f"Memory blocks {name} leaves allocated (tracemalloc)."
-    peak.__doc__ = f"Peak traced bytes while {name} runs (tracemalloc)."
+    label = name or getattr(func, "__name__", "call")
+    for track, metric, unit, doc in (
+        (blocks, "blocks", "blocks", f"Memory blocks {label} leaves allocated (tracemalloc)."),
+        (peak, "peak", "bytes", f"Peak traced bytes while {label} runs (tracemalloc)."),
+    ):
+        track.__name__ = track.__qualname__ = f"track_{label}_{metric}"
+        track.unit = unit  # type: ignore[attr-defined]
+        track.__doc__ = doc
     return blocks, peak  # type: ignore[return-value]

@@ -45,6 +45,10 @@ def test_tracks_are_asv_track_benchmarks_with_units() -> None:
     assert 0 <= blocks() <= 5
     assert 20_000 <= peak() < 30_000
     assert "build" in (blocks.__doc__ or "")
+    # asv names a module-level benchmark after its function's __name__
+    assert (blocks.__name__, peak.__name__) == ("track_build_blocks", "track_build_peak")
+    named, _ = tracemalloc_tracks(build, name="grow")
+    assert named.__name__ == named.__qualname__ == "track_grow_blocks"
 
 
 def test_setup_allocations_are_not_counted() -> None:
