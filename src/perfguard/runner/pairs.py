@@ -38,14 +38,33 @@ PAD_VARIABLE = "PERFGUARD_LAYOUT_PAD"
 ADDR_NO_RANDOMIZE = 0x0040000
 """Linux personality flag: no address-space randomisation for the process and its exec."""
 LAUNCHER = (
-    "import ctypes, os, sys\n"
+    "import ctypes, os, signal, sys\n"
+    "libc = ctypes.CDLL(None)\n"
     "try:\n"
-    f"    ctypes.CDLL(None).personality({ADDR_NO_RANDOMIZE})\n"
+    f"    libc.personality({ADDR_NO_RANDOMIZE})\n"
     "except (AttributeError, OSError):\n"
     "    pass\n"
-    "os.execv(sys.argv[1], sys.argv[1:])\n"
+    "launcher = os.getpid()\n"
+    "worker = os.fork()\n"
+    "if worker == 0:\n"
+    "    try:\n"
+    "        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the launcher\n"
+    "    except (AttributeError, OSError):\n"
+    "        pass\n"
+    "    if os.getppid() != launcher:\n"
+    "        os._exit(1)\n"
+    "    os.execv(sys.argv[1], sys.argv[1:])\n"
+    "_, status = os.waitpid(worker, 0)\n"
+    "code = os.waitstatus_to_exitcode(status)\n"
+    "os._exit(code if code >= 0 else 128 - code)\n"
 )
-"""Sets the personality, then becomes the worker: the flag survives exec, no thread is forked."""
+"""Sets the personality (it survives fork and exec), then starts the worker as its own child.
+
+Not an exec of itself: Linux keeps a process's peak RSS across exec, so a worker exec'd from
+the perfguard process would report perfguard's own peak as its ``peakmem``. Forked from this
+small launcher, its peak starts at the launcher's few megabytes, as asv's forkserver children
+do. The worker dies with the launcher (``PR_SET_PDEATHSIG``), so stopping one stops both.
+"""
 SIDES = ("base", "head")
 
 
