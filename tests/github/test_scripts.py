@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -13,33 +12,10 @@ import pytest
 
 from tests.github.conftest import HEAD_SHA, REPO, TOKEN
 from tests.github.double import GitHubDouble
+from tests.github.scripted import measure_repo, run
 
 ROOT = Path(__file__).resolve().parents[2]
 CI = ROOT / "scripts/ci"
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "perfguard tests",
-    "GIT_AUTHOR_EMAIL": "tests@perfguard.invalid",
-    "GIT_COMMITTER_NAME": "perfguard tests",
-    "GIT_COMMITTER_EMAIL": "tests@perfguard.invalid",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
-def run(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        list(args),
-        capture_output=True,
-        text=True,
-        env={**os.environ, **GIT_ENV, **(env or {})},
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
-
-
 # --- verify-pr ----------------------------------------------------------------------------
 
 
@@ -321,43 +297,6 @@ def test_measure_refuses_unsafe_arguments(tmp_path: Path, base: str, head: str) 
     done = run("bash", str(CI / "measure"), base, head, str(tmp_path / "out"), cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.startswith("error: ")
-
-
-FAKE_PERFGUARD = """#!/usr/bin/env python3
-# Records its arguments; for `run`, writes the --output rounds file and an asv result, as
-# perfguard run does.
-import json, pathlib, sys
-args = sys.argv[1:]
-with pathlib.Path("perfguard-calls.jsonl").open("a") as handle:
-    handle.write(json.dumps(args) + "\\n")
-if args[0] == "run":
-    out = pathlib.Path(args[args.index("--output") + 1])
-    out.write_text(json.dumps({"base": args[1], "head": args[2]}))
-    machine = pathlib.Path("results/box")
-    machine.mkdir(parents=True, exist_ok=True)
-    (machine / f"{args[2][:8]}-virtualenv-py3.12.json").write_text("{}")
-"""
-
-
-def measure_repo(tmp_path: Path) -> tuple[Path, str, str, dict[str, str]]:
-    """A repository whose main moved on after the feature branched, and a perfguard recorder."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    assert run("git", "init", "-q", "-b", "main", cwd=repo).returncode == 0
-    (repo / "asv.conf.json").write_text('{"results_dir": "results"}', encoding="utf-8")
-    (repo / ".gitignore").write_text("results/\nperfguard-calls.jsonl\nout/\n", encoding="utf-8")
-    run("git", "add", "-A", cwd=repo)
-    run("git", "commit", "-qm", "base", cwd=repo)
-    base = run("git", "rev-parse", "HEAD", cwd=repo).stdout.strip()
-    run("git", "checkout", "-qb", "feature", cwd=repo)
-    run("git", "commit", "-q", "--allow-empty", "-m", "head", cwd=repo)
-    head = run("git", "rev-parse", "HEAD", cwd=repo).stdout.strip()
-    run("git", "checkout", "-q", "main", cwd=repo)
-    run("git", "commit", "-q", "--allow-empty", "-m", "main moves on", cwd=repo)
-    fake = tmp_path / "perfguard"
-    fake.write_text(FAKE_PERFGUARD, encoding="utf-8")
-    fake.chmod(0o755)
-    return repo, base, head, {"PERFGUARD": str(fake)}
 
 
 def test_measure_runs_perfguard_run_on_merge_base_and_head(tmp_path: Path) -> None:

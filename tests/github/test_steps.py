@@ -17,7 +17,7 @@ import yaml
 from perfguard.report import sticky_marker
 from tests.github.conftest import REPO, TOKEN
 from tests.github.double import GitHubDouble
-from tests.github.test_scripts import measure_repo
+from tests.github.scripted import measure_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = Path(__file__).resolve().parent / "data/perf-rounds/session-slowdown.rounds.json"
