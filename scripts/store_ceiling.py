@@ -31,7 +31,8 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from queue import SimpleQueue
 from typing import Any
@@ -93,12 +94,19 @@ async def waves_rate(through_thread: bool) -> float:
         thread.join()
 
 
-def in_bench_directory(workload: Callable[[Path], Coroutine[Any, Any, float]]) -> float:
-    directory = bench_store.bench_directory()
+@contextmanager
+def bench_directory() -> Iterator[Path]:
+    """A fresh directory on the benchmark disk, removed afterwards."""
+    directory: Path = bench_store.bench_directory()
     try:
-        return asyncio.run(workload(directory))
+        yield directory
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def in_bench_directory(workload: Callable[[Path], Coroutine[Any, Any, float]]) -> float:
+    with bench_directory() as directory:
+        return asyncio.run(workload(directory))
 
 
 def store_rate_without_sync() -> float:
@@ -112,11 +120,8 @@ def store_rate_without_sync() -> float:
 
 
 def sync_p50() -> float:
-    directory = bench_store.bench_directory()
-    try:
+    with bench_directory() as directory:
         samples: list[float] = bench_store.fdatasync_overwrite_latencies(directory, 500)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
     return statistics.median(samples)
 
 
