@@ -2,8 +2,9 @@
 
     .venv/bin/python scripts/history_noise.py [RESULTS_DIR] [--window 100] [--first-test 150]
 
-RESULTS_DIR defaults to ../shared/corpus/django-asv/results (300 Django commits measured on
-GitHub-hosted runners). Results are ordered by the commit date asv stored.
+RESULTS_DIR defaults to the bundled Django corpus (tests/fixtures/django-asv-corpus.tar.xz, 300
+commits measured on GitHub-hosted runners), unpacked into a temporary directory for the run.
+Results are ordered by the commit date asv stored.
 
 - asv: `asv compare --factor 1.05`'s own rule (asv.commands.compare._is_result_better, with its
   Mann-Whitney / confidence-interval test), on every neighbouring pair.
@@ -36,7 +37,10 @@ from perfguard.compare import compare, compare_pair
 from perfguard.models import ResultSet, Verdict
 from perfguard.policy import Policy
 
-CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "django-asv" / "results"
+# The bundled corpus's helper lives in the test helpers (tests.helpers.corpus): one home for it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.helpers import corpus as bundled
+
 FACTOR = 1.05
 STEP = 1.15
 FLAGGED = (Verdict.REGRESSED, Verdict.IMPROVED)
@@ -147,10 +151,12 @@ def history_tally(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results_dir", nargs="?", type=Path, default=CORPUS)
+    parser.add_argument("results_dir", nargs="?", type=Path, default=None)
     parser.add_argument("--window", type=int, default=100, help="results learned from")
     parser.add_argument("--first-test", type=int, default=150, help="first evaluated pair")
     args = parser.parse_args(argv)
+    if args.results_dir is None:
+        args.results_dir = bundled.results_dir()
     started = time.perf_counter()
     results = history.load_history(args.results_dir)
     folder = next(p for p in args.results_dir.iterdir() if p.is_dir())

@@ -1,7 +1,7 @@
 """History mode on real CI data: 300 Django commits measured on GitHub-hosted runners.
 
-The corpus lives beside the repository in ``../shared/corpus/django-asv`` (CI has it there too);
-without it these tests fail. Every figure is out of sample: a pair is judged with a model learned
+The corpus is bundled in ``tests/fixtures/django-asv-corpus.tar.xz`` and unpacked once per session
+by ``tests.helpers.corpus``. Every figure is out of sample: a pair is judged with a model learned
 only from the results before its head. ``scripts/history_noise.py`` prints the same figures on
 every pair; these tests use every 5th or 10th pair to stay fast.
 """
@@ -20,9 +20,9 @@ from perfguard import history
 from perfguard.compare import compare
 from perfguard.models import ResultSet, Verdict
 from perfguard.policy import Policy
+from tests.helpers import corpus as bundled
 
 REPO_ROOT = Path(__file__).parents[2]
-CORPUS = REPO_ROOT / ".." / "shared" / "corpus" / "django-asv" / "results"
 FIRST_TEST = 150
 WINDOW = history.DEFAULT_COMMITS
 
@@ -48,12 +48,12 @@ def script() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def corpus() -> list[ResultSet]:
-    assert CORPUS.is_dir(), f"the Django asv corpus is missing: expected it at {CORPUS.resolve()}"
-    return history.load_history(CORPUS)
+    return history.load_history(bundled.results_dir())
 
 
 def test_asv_own_rule_flags_over_a_third_of_neighbouring_commits(script: ModuleType) -> None:
-    paths = [p for p in (CORPUS / "ubuntu-latest").glob("*.json") if p.name != "machine.json"]
+    paths = bundled.result_files()
+    assert len(paths) == 300
     everything, _ = script.asv_tally(paths, FIRST_TEST, stride=5)
     assert everything.compared > 3_500
     assert everything.flagged / everything.compared > 0.33

@@ -1,7 +1,8 @@
 """Real asv output of another project: Django's benchmark results (asv 0.6, format 2).
 
-The full corpus lives beside the repository in ``../shared/corpus/django-asv`` (CI has it there
-too); three of its files are copied into ``tests/fixtures/django-asv`` with their LICENSE.
+The full corpus is bundled in ``tests/fixtures/django-asv-corpus.tar.xz`` (unpacked once per
+session by ``tests.helpers.corpus``); three of its files are also kept unpacked in
+``tests/fixtures/django-asv`` with their LICENSE.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from asv.results import Results
 
 from perfguard.models import Kind, Measurement, ResultSet, Status
 from perfguard.results import load_result_set
+from tests.helpers import corpus as bundled
 
 REPO_ROOT = Path(__file__).parents[2]
-CORPUS = REPO_ROOT / ".." / "shared" / "corpus" / "django-asv" / "results"
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "django-asv" / "results"
 MACHINE = "ubuntu-latest"
 
@@ -43,14 +44,21 @@ def assert_matches_asv(result: ResultSet, path: Path) -> None:
             assert m.version == theirs.benchmark_version[name]
 
 
-def test_the_corpus_is_where_ci_has_it() -> None:
-    # A missing corpus must fail the suite, not quietly shrink it.
-    assert CORPUS.is_dir(), f"the Django asv corpus is missing: expected it at {CORPUS.resolve()}"
+def test_the_bundled_corpus_unpacks_with_its_license_and_provenance() -> None:
+    # A missing or truncated archive must fail the suite, not quietly shrink it.
+    root = bundled.corpus_dir()
+    assert "MIT License" in (root / "LICENSE").read_text(encoding="utf-8")
+    assert "django/django-asv" in (root / "README.md").read_text(encoding="utf-8")
+    assert (root / "results" / MACHINE / "machine.json").is_file()
+    assert len(bundled.result_files()) == 300
+    # The three unpacked fixture files are byte for byte the corpus's own.
+    for path in sorted((FIXTURE / MACHINE).glob("*.json")):
+        assert path.read_bytes() == (root / "results" / MACHINE / path.name).read_bytes()
 
 
 @pytest.mark.integration
 def test_all_300_corpus_files_read_and_agree_with_asv() -> None:
-    paths = sorted((CORPUS / MACHINE).glob("*-*.json"))
+    paths = bundled.result_files()
     assert len(paths) == 300
     measurements = 0
     for path in paths:
@@ -65,9 +73,10 @@ def test_all_300_corpus_files_read_and_agree_with_asv() -> None:
 
 
 def test_corpus_commits_are_found_by_hash_prefix_in_the_results_dir(tmp_path: Path) -> None:
-    result = load_result_set("03988c5a", results_dir=CORPUS, repo=tmp_path)
+    results = bundled.results_dir()
+    result = load_result_set("03988c5a", results_dir=results, repo=tmp_path)
     assert result.commit.startswith("03988c5a")
-    assert result.source == str(CORPUS / MACHINE / "03988c5a-conda-py3.12.json")
+    assert result.source == str(results / MACHINE / "03988c5a-conda-py3.12.json")
 
 
 @pytest.mark.parametrize(
