@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -297,7 +297,7 @@ class EventBus:
         if self._closing:
             raise BusClosedError("a stopped bus cannot be started again; create a new one")
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._work(), name="eventbus")
+            self._task = _spawn_worker(self._work())
 
     async def join(self) -> None:
         """Wait until every queued event has been dispatched."""
@@ -324,7 +324,7 @@ class EventBus:
             if not waiter.done():
                 waiter.set_exception(BusClosedError("bus stopped while waiting for queue space"))
         if self._task is None and self._queue:
-            self._task = asyncio.get_running_loop().create_task(self._work(), name="eventbus")
+            self._task = _spawn_worker(self._work())
         timed_out = False
         if self._task is not None:
             self._wake_worker()
@@ -704,13 +704,36 @@ class EventBus:
                 self._counters.observer_errors += 1
 
 
-def _cancelling() -> bool:
-    """Is the current task itself being cancelled, rather than a handler's await failing with
-    CancelledError (a cancelled future it awaited)? Python 3.10 cannot tell: assume yes."""
-    if sys.version_info >= (3, 11):
+if sys.version_info >= (3, 11):
+
+    def _spawn_worker(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        return asyncio.get_running_loop().create_task(work, name="eventbus")
+
+    def _cancelling() -> bool:
+        """Is the current task itself being cancelled, rather than a handler's await failing
+        with CancelledError (a cancelled future it awaited)?"""
         task = asyncio.current_task()
         return task is None or task.cancelling() > 0
-    return True  # pragma: no cover - Python 3.10
+
+else:  # pragma: no cover - Python 3.10
+
+    class _WorkerTask(asyncio.Task[None]):
+        """Python 3.10's tasks have no ``cancelling()``: the worker counts its own cancel
+        requests instead (every cancellation of a task, asyncio's own included, is a call of
+        its ``cancel``), so a handler's foreign CancelledError is told apart as on 3.11."""
+
+        cancel_requests = 0
+
+        def cancel(self, msg: Any = None) -> bool:
+            self.cancel_requests += 1
+            return super().cancel(msg)
+
+    def _spawn_worker(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        return _WorkerTask(work, loop=asyncio.get_running_loop(), name="eventbus")
+
+    def _cancelling() -> bool:
+        """As on 3.11; a task that is not the worker is assumed to be cancelled."""
+        return getattr(asyncio.current_task(), "cancel_requests", 1) > 0
 
 
 def _safe_str(exc: BaseException) -> str:

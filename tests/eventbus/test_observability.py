@@ -39,9 +39,12 @@ def read_lines(path: Path) -> list[dict[str, object]]:
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     """Poll a condition a background task will make true; fails (not skips) on timeout."""
-    async with asyncio.timeout(timeout):
+
+    async def poll() -> None:
         while not condition():
             await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(poll(), timeout)  # asyncio.timeout() needs Python 3.11
 
 
 # ------------------------------------------------------------------ filters and formatting
