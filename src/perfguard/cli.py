@@ -44,6 +44,7 @@ class _Boundary(click.Group):
         "comment": "comment",
         "summary": "summary",
         "run": "run",
+        "asv-project": "asvproject",
     }
     """Command name -> module in ``perfguard.commands`` (each defines ``command``), imported
     only when that command runs: ``perfguard run`` need not load what ``comment`` needs."""

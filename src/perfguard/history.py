@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-from perfguard import stats
+from perfguard import asvproject, stats
 from perfguard.errors import InputError
 from perfguard.gitrefs import ancestors
 from perfguard.models import Estimate, Measurement, Params, ResultSet, Status
@@ -381,25 +381,6 @@ def _stored_date(item: tuple[Path, ResultSet]) -> int:
     return results.date
 
 
-def _machine_dir(root: Path, machine: str | None) -> Path:
-    if not root.is_dir():
-        raise InputError(f"history directory {root} does not exist; pass an asv results directory")
-    machines = sorted(p.name for p in root.iterdir() if p.is_dir())
-    if machine is not None:
-        if machine not in machines:
-            raise InputError(
-                f"history directory {root} has no machine {machine!r}; it has"
-                f" {', '.join(machines) or 'none'}"
-            )
-        return root / machine
-    if len(machines) != 1:
-        raise InputError(
-            f"history directory {root} has results of {len(machines)} machines"
-            f" ({', '.join(machines) or 'none'}); choose one with --machine"
-        )
-    return root / machines[0]
-
-
 def load_history(
     root: Path,
     *,
@@ -415,14 +396,12 @@ def load_history(
     ``before`` itself) in git order. Otherwise all results (except commit ``before``) ordered
     by the commit date asv stored. ``limit`` keeps the newest that many.
     """
-    folder = _machine_dir(root, machine)
-    paths = sorted(
-        p
-        for p in folder.iterdir()
-        if p.suffix == ".json"
-        and p.name != "machine.json"
-        and (env is None or p.name.endswith(f"-{env}.json"))
-    )
+    folder = asvproject.machine_dir(root, machine, what="history directory")
+    paths = [
+        f.path
+        for f in asvproject.result_files(folder)
+        if env is None or asvproject.env_matches(f.env, env)
+    ]
     loaded = [(p, load_result_set(str(p), results_dir=root)) for p in paths]
     envs = sorted({r.env for _, r in loaded})
     if len(envs) > 1:

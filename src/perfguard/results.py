@@ -8,11 +8,10 @@ Reading the files themselves is :mod:`perfguard.asvfiles`' job.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
+from perfguard import asvproject
 from perfguard.asvfiles import load_benchmarks, load_machine_info, load_result_file
 from perfguard.errors import ConfigError, GitError, InputError
 from perfguard.gitrefs import ancestors, resolve_commit
@@ -24,49 +23,21 @@ _HEX = re.compile(r"[0-9a-fA-F]{4,40}")
 _ANCESTORS_SEARCHED = 200
 _NEAREST_SHOWN = 3
 _KNOWN_SHOWN = 5
-_CONFIG_NAMES = ("asv.conf.json", "asv.conf.jsonc")
-
-
-@dataclass(frozen=True, slots=True)
-class _ResultFile:
-    """One ``<machine>/<hash8>-<env>.json`` in a results directory, known by its name only."""
-
-    path: Path
-    machine: str
-    hash8: str
-    env: str
 
 
 def results_dir_from_config(repo: Path, config: Path | None = None) -> Path:
-    """The results directory that asv.conf.json names (``results_dir``, default ``results``).
+    """The results directory of the asv project in ``repo`` (or of ``config``), as asv sees it.
 
-    A relative ``results_dir`` is taken relative to the config file's folder, which is where
-    asv runs from.
+    A missing configuration says how to do without one (``--results-dir``).
     """
     if config is None:
-        found = [repo / name for name in _CONFIG_NAMES if (repo / name).is_file()]
-        if not found:
+        try:
+            config = asvproject.find_config(repo)
+        except ConfigError as exc:
             raise ConfigError(
-                f"no asv.conf.json in {repo}, so the results directory is unknown; pass"
-                " --results-dir DIR, or run in the project's checkout"
-            )
-        config = found[0]
-    try:
-        text = config.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read asv config {config}: {exc}") from exc
-    import json5  # only here: asv.conf.json may hold // comments, which stdlib json refuses
-
-    try:
-        data = json5.loads(text)
-    except ValueError as exc:
-        raise ConfigError(f"asv config {config} is not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"asv config {config} is not a JSON object")
-    results_dir = data.get("results_dir", "results")
-    if not isinstance(results_dir, str) or not results_dir:
-        raise ConfigError(f"asv config {config}: results_dir must be a non-empty path string")
-    return config.parent / results_dir
+                f"{exc}; or pass the results directory with --results-dir DIR"
+            ) from exc
+    return asvproject.load(config).results_dir
 
 
 def load_result_set(
@@ -95,7 +66,7 @@ def load_result_set(
     if path.suffix == ".json":
         raise InputError(f"result file {spec} does not exist")
     root = results_dir if results_dir is not None else results_dir_from_config(repo)
-    candidates, commit = _files_for_commit(spec, repo, root, _scan(root))
+    candidates, commit = _files_for_commit(spec, repo, root, asvproject.scan(root))
     chosen = _choose(candidates, root, machine, env)
     result = _read(chosen.path, benchmarks_json, root)
     if not result.commit.lower().startswith(commit.lower()):
@@ -119,7 +90,7 @@ def _read(
         path,
         load_benchmarks(source),
         benchmarks_source=source,
-        machine_json=load_machine_info(path.parent / "machine.json"),
+        machine_json=load_machine_info(path.parent / asvproject.MACHINE_JSON),
     )
     if machine is not None and result.machine != machine:
         raise InputError(f"{path} was measured on machine {result.machine!r}, not {machine!r}")
@@ -135,9 +106,9 @@ def _find_benchmarks_json(path: Path, explicit: Path | None, results_dir: Path |
             raise InputError(f"benchmarks.json {explicit} does not exist")
         return explicit
     folder = path.absolute().parent
-    looked = [folder / "benchmarks.json", folder.parent / "benchmarks.json"]
+    looked = [folder / asvproject.BENCHMARKS_JSON, folder.parent / asvproject.BENCHMARKS_JSON]
     if results_dir is not None:
-        looked.append(results_dir.absolute() / "benchmarks.json")
+        looked.append(results_dir.absolute() / asvproject.BENCHMARKS_JSON)
     for candidate in dict.fromkeys(looked):
         if candidate.is_file():
             return candidate
@@ -148,30 +119,9 @@ def _find_benchmarks_json(path: Path, explicit: Path | None, results_dir: Path |
     )
 
 
-def _scan(root: Path) -> list[_ResultFile]:
-    """Every result file in a results directory, from file names alone (nothing is parsed)."""
-    if not root.is_dir():
-        raise InputError(
-            f"results directory {root} does not exist; run `asv run` first, or pass --results-dir"
-        )
-    found = []
-    for machine_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        for entry in sorted(machine_dir.iterdir()):
-            name = entry.name
-            if name.endswith(".json") and name != "machine.json" and "-" in name:
-                hash8, _, env = name[: -len(".json")].partition("-")
-                found.append(_ResultFile(entry, machine_dir.name, hash8.lower(), env))
-    if not found:
-        raise InputError(
-            f"results directory {root} is empty: no <machine>/<commit>-<env>.json result files;"
-            " run `asv run` first, or pass --results-dir"
-        )
-    return found
-
-
 def _files_for_commit(
-    spec: str, repo: Path, root: Path, files: list[_ResultFile]
-) -> tuple[list[_ResultFile], str]:
+    spec: str, repo: Path, root: Path, files: list[asvproject.ResultFile]
+) -> tuple[list[asvproject.ResultFile], str]:
     """The result files of the commit ``spec`` names, and the commit (or prefix) it resolved to."""
     try:
         commit = resolve_commit(spec, repo)
@@ -199,7 +149,9 @@ def _files_for_commit(
     return matches, commit
 
 
-def _no_results(spec: str, commit: str, repo: Path, root: Path, files: list[_ResultFile]) -> str:
+def _no_results(
+    spec: str, commit: str, repo: Path, root: Path, files: list[asvproject.ResultFile]
+) -> str:
     """Say which commits near the asked one do have results, so the user can pick or measure."""
     name = commit[:8] if commit.startswith(spec.lower()) else f"{spec} ({commit[:8]})"
     known = {f.hash8 for f in files}
@@ -222,13 +174,14 @@ def _no_results(spec: str, commit: str, repo: Path, root: Path, files: list[_Res
 
 
 def _choose(
-    candidates: list[_ResultFile], root: Path, machine: str | None, env: str | None
-) -> _ResultFile:
+    candidates: list[asvproject.ResultFile], root: Path, machine: str | None, env: str | None
+) -> asvproject.ResultFile:
     """The one result file that ``machine``/``env`` select, or an error listing the choices."""
     chosen = [
         f
         for f in candidates
-        if (machine is None or f.machine == machine) and (env is None or _env_matches(f.env, env))
+        if (machine is None or f.machine == machine)
+        and (env is None or asvproject.env_matches(f.env, env))
     ]
     if len(chosen) == 1:
         return chosen[0]
@@ -243,11 +196,3 @@ def _choose(
         f"commit {commit} has results from several machines or environments in {root}; choose"
         f" one: {choices}"
     )
-
-
-def _env_matches(file_env: str, env: str) -> bool:
-    """asv names a file after the environment, or after its md5 when the name is too long."""
-    if file_env == env:
-        return True
-    digest = hashlib.md5(env.encode(), usedforsecurity=False).hexdigest()
-    return len(env) >= 128 and file_env == f"env-{digest}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 GIT_ENV = {
@@ -31,20 +32,26 @@ def run(
     )
 
 
-FAKE_PERFGUARD = """#!/usr/bin/env python3
+FAKE_PERFGUARD = (
+    f"#!{sys.executable}\n"
+    + """\
 # Records its arguments; for `run`, writes the --output rounds file and an asv result, as
-# perfguard run does.
-import json, pathlib, sys
+# perfguard run does. `asv-project` (plumbing the script asks for paths) is the real one.
+import json, os, pathlib, sys
 args = sys.argv[1:]
+if args[0] == "asv-project":
+    os.execv(sys.executable, [sys.executable, "-m", "perfguard", *args])
 with pathlib.Path("perfguard-calls.jsonl").open("a") as handle:
     handle.write(json.dumps(args) + "\\n")
 if args[0] == "run":
     out = pathlib.Path(args[args.index("--output") + 1])
     out.write_text(json.dumps({"base": args[1], "head": args[2]}))
-    machine = pathlib.Path("results/box")
+    from perfguard import asvproject
+    machine = asvproject.load().results_dir / "box"
     machine.mkdir(parents=True, exist_ok=True)
     (machine / f"{args[2][:8]}-virtualenv-py3.12.json").write_text("{}")
 """
+)
 
 
 def measure_repo(tmp_path: Path) -> tuple[Path, str, str, dict[str, str]]:
@@ -52,7 +59,9 @@ def measure_repo(tmp_path: Path) -> tuple[Path, str, str, dict[str, str]]:
     repo = tmp_path / "repo"
     repo.mkdir()
     assert run("git", "init", "-q", "-b", "main", cwd=repo).returncode == 0
-    (repo / "asv.conf.json").write_text('{"results_dir": "results"}', encoding="utf-8")
+    (repo / "asv.conf.json").write_text(
+        '{"version": 1, "repo": ".", "results_dir": "results"}', encoding="utf-8"
+    )
     (repo / ".gitignore").write_text("results/\nperfguard-calls.jsonl\nout/\n", encoding="utf-8")
     run("git", "add", "-A", cwd=repo)
     run("git", "commit", "-qm", "base", cwd=repo)

@@ -247,6 +247,19 @@ def test_history_needs_results(remote: Path, tmp_path: Path) -> None:
     assert "no asv result files" in done.stderr
 
 
+def test_history_appends_the_asv_configs_results_by_default(remote: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    results(project, ".asv/results", ["aaaaaaaa"])
+    config = quickstart_config(project)
+    done = run(sys.executable, str(CI / "history-append"), "--remote", str(remote), cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "results/runner/aaaaaaaa-virtualenv-py3.12.json" in history(remote)
+    config.write_text("{", encoding="utf-8")
+    broken = run(sys.executable, str(CI / "history-append"), "--remote", str(remote), cwd=project)
+    assert broken.returncode == 2
+    assert broken.stderr.startswith("error: asv cannot use") and "not valid JSON" in broken.stderr
+
+
 # --- coverage-badge -----------------------------------------------------------------------
 
 
@@ -340,6 +353,46 @@ def test_measure_refuses_a_bad_round_count(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("error: bad round count")
     assert not (repo / "perfguard-calls.jsonl").exists()
+
+
+def quickstart_config(folder: Path) -> Path:
+    """The asv.conf.json that `asv quickstart` writes (comments, trailing commas)."""
+    done = run(sys.executable, "-m", "asv", "quickstart", "--top-level", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return folder / "asv.conf.json"
+
+
+def test_measure_reads_the_config_asv_quickstart_writes(tmp_path: Path) -> None:
+    repo, base, head, env = measure_repo(tmp_path)
+    (repo / "asv.conf.json").unlink()
+    (repo / "benchmarks").mkdir()
+    config = quickstart_config(tmp_path)
+    text = config.read_text(encoding="utf-8").replace('"repo": "."', '"repo": ".."')
+    (repo / "benchmarks" / "asv.conf.json").write_text(text, encoding="utf-8")  # a common layout
+
+    done = run("bash", str(CI / "measure"), "main", head, "out", "3", cwd=repo, env=env)
+
+    assert done.returncode == 0, done.stderr
+    # quickstart's results_dir is .asv/results, relative to the config in benchmarks/
+    assert (repo / f"benchmarks/.asv/results/box/{head[:8]}-virtualenv-py3.12.json").is_file()
+    assert (repo / f"out/results/box/{head[:8]}-virtualenv-py3.12.json").is_file()
+    assert (repo / "out/base-sha").read_text().strip() == base
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [("{", "not valid JSON"), ("[]", "not a JSON object"), ('{"version": 1}', "No repo")],
+)
+def test_measure_stops_on_a_broken_asv_config(tmp_path: Path, content: str, reason: str) -> None:
+    repo, _, head, env = measure_repo(tmp_path)
+    (repo / "asv.conf.json").write_text(content, encoding="utf-8")
+
+    done = run("bash", str(CI / "measure"), "main", head, "out", "3", cwd=repo, env=env)
+
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: asv cannot use") and reason in done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert not (repo / "perfguard-calls.jsonl").exists()  # perfguard run was never started
 
 
 # --- vendor-site-assets, regen-openapi-subset ---------------------------------------------

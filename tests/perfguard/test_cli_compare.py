@@ -179,7 +179,7 @@ def test_different_machines_warn_in_every_format(tmp_path: Path) -> None:
 
 def test_refs_resolved_against_results_dir_from_asv_conf(tmp_path: Path) -> None:
     results = write_pair(tmp_path)
-    (tmp_path / "asv.conf.json").write_text('{"version": 1, "results_dir": "results"}')
+    (tmp_path / "asv.conf.json").write_text('{"version": 1, "repo": ".", "results_dir": "results"}')
     result = invoke(
         "compare", BASE_COMMIT[:8], HEAD_COMMIT, "--repo", str(tmp_path), "--format", "json"
     )

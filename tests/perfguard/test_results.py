@@ -65,7 +65,8 @@ def git_repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
     root = tmp_path_factory.mktemp("repo")
     git(root, "init", "-q", "-b", "main")
     (root / "asv.conf.json").write_text(
-        '{\n  // asv allows comments\n  "version": 1,\n  "results_dir": ".asv/results",\n}\n',
+        '{\n  // asv allows comments\n  "version": 1,\n  "repo": ".",\n'
+        '  "results_dir": ".asv/results",\n}\n',
         encoding="utf-8",
     )
     git(root, "add", "asv.conf.json")
@@ -358,26 +359,28 @@ def test_results_dir_defaults_to_results_beside_the_config(tmp_path: Path) -> No
 
 
 def test_an_absolute_results_dir_stays_absolute(tmp_path: Path) -> None:
-    write_json(tmp_path / "asv.conf.json", {"results_dir": "/srv/asv/results"})
-    assert results_dir_from_config(tmp_path) == Path("/srv/asv/results")
+    write_json(tmp_path / "asv.conf.json", {"version": 1, "repo": ".", "results_dir": "/srv/r"})
+    assert results_dir_from_config(tmp_path) == Path("/srv/r")
 
 
 def test_no_asv_conf_says_how_to_pass_the_results_dir(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_result_set("main", repo=tmp_path)
     assert str(info.value) == (
-        f"no asv.conf.json in {tmp_path}, so the results directory is unknown; pass"
-        " --results-dir DIR, or run in the project's checkout"
+        f"no asv.conf.json (or asv.conf.jsonc) in {tmp_path} or {tmp_path / 'benchmarks'}; run"
+        " in the project's checkout, or name the file with --asv-config; or pass the results"
+        " directory with --results-dir DIR"
     )
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{results_dir: ", "is not valid JSON"),
-        ("[1]", "is not a JSON object"),
-        ('{"results_dir": 3}', "results_dir must be a non-empty path string"),
-        ('{"results_dir": ""}', "results_dir must be a non-empty path string"),
+        ("{results_dir: ", "not valid JSON"),
+        ("[1]", "not a JSON object"),
+        ('{"version": 1, "repo": ".", "results_dir": 3}', "results_dir must be a non-empty path"),
+        ('{"version": 1, "repo": ".", "results_dir": ""}', "results_dir must be a non-empty path"),
+        ('{"version": 1}', "No repo specified"),
     ],
 )
 def test_a_bad_asv_conf_is_a_config_error(tmp_path: Path, content: str, message: str) -> None:
@@ -388,6 +391,6 @@ def test_a_bad_asv_conf_is_a_config_error(tmp_path: Path, content: str, message:
     assert str(config) in str(info.value)
 
 
-def test_an_unreadable_asv_conf_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=f"cannot read asv config {tmp_path}"):
+def test_an_asv_conf_that_is_a_folder_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=f"asv configuration {tmp_path} is a directory"):
         results_dir_from_config(tmp_path, tmp_path)

@@ -9,21 +9,21 @@ from pathlib import Path
 import pytest
 
 from perfguard.commands.run import parse_attributes, parse_budget
-from perfguard.errors import ConfigError, InputError
+from perfguard.errors import ConfigError
 from perfguard.models import Kind
 from perfguard.runner import asvenv
 from perfguard.runner.pairs import SideSamples
 
 
 def test_missing_config_is_one_line(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="does not exist"):
+    with pytest.raises(ConfigError, match="does not exist"):
         asvenv.load_config(tmp_path / "asv.conf.json")
 
 
 def test_config_asv_refuses_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "asv.conf.json"
     path.write_text(json.dumps({"version": 1, "project": "x"}))
-    with pytest.raises(InputError, match="cannot read asv configuration"):
+    with pytest.raises(ConfigError, match="No repo specified"):
         asvenv.load_config(path)
 
 

@@ -22,14 +22,14 @@ from typing import Any
 
 from asv import environment, util
 from asv.benchmarks import Benchmarks
-from asv.config import Config
 from asv.machine import Machine, MachineCollection
 from asv.repo import get_repo
 from asv.results import Results
 from asv.runner import BenchmarkResult
 
+from perfguard import asvproject
 from perfguard.asvfiles import kind_of
-from perfguard.errors import InputError, PerfguardError
+from perfguard.errors import PerfguardError
 from perfguard.models import Kind, Params
 from perfguard.runner.pairs import Launch, SideSamples
 
@@ -80,20 +80,12 @@ def combinations(info: Mapping[str, Any]) -> list[Params]:
     return combos or [()]
 
 
-def load_config(path: Path) -> Any:
-    """Read asv.conf.json with asv itself, every relative path made absolute."""
-    if not path.is_file():
-        raise InputError(f"asv configuration {path} does not exist (pass --config)")
-    try:
-        conf = Config.load(str(path))
-    except util.UserError as exc:
-        raise InputError(f"cannot read asv configuration {path}: {exc}") from None
-    root = path.resolve().parent
-    for attr in ("env_dir", "results_dir", "html_dir", "benchmark_dir"):
-        setattr(conf, attr, str((root / getattr(conf, attr)).resolve()))
-    if "://" not in conf.repo:
-        conf.repo = str((root / conf.repo).resolve())
-    return conf
+def load_config(path: Path | None = None, *, start: Path = Path(".")) -> Any:
+    """asv's configuration (``path``, or the one found from ``start``), paths made absolute.
+
+    :mod:`perfguard.asvproject` reads it, with asv's own loader.
+    """
+    return asvproject.load(path, start=start).conf
 
 
 def machine_params(name: str | None, machine_file: Path | None = None) -> dict[str, str]:

@@ -1,0 +1,47 @@
+"""``perfguard asv-project FIELD``: one path of the asv project, for scripts (plumbing).
+
+Scripts (``scripts/ci/measure``, the composite action) ask perfguard where asv keeps its
+results instead of parsing ``asv.conf.json`` themselves: asv's configuration may hold
+comments, trailing commas, a ``.jsonc`` name, or live in ``benchmarks/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from perfguard import asvproject
+
+
+@click.command(
+    "asv-project",
+    epilog="""\b
+Examples:
+  perfguard asv-project results-dir           # e.g. /src/app/.asv/results
+  perfguard asv-project config --dir ~/src/app
+\b
+Exit codes: 0 printed, 2 no or broken asv configuration.""",
+)
+@click.argument("field", type=click.Choice(asvproject.FIELDS))
+@click.option(
+    "--asv-config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="asv configuration [default: asv.conf.json or asv.conf.jsonc in DIR or DIR/benchmarks].",
+)
+@click.option(
+    "--dir",
+    "start",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=Path("."),
+    show_default=True,
+    help="Folder to look for the asv configuration in.",
+)
+def command(field: str, asv_config: Path | None, start: Path) -> int:
+    """Print one path of the asv project, resolved as asv resolves it (plumbing for scripts).
+
+    FIELD is the config file itself, or results-dir, benchmark-dir, html-dir, env-dir or repo
+    (an absolute path, or the URL asv clones), each relative to the config file's folder.
+    """
+    click.echo(asvproject.field(asvproject.load(asv_config, start=start), field))
+    return 0
