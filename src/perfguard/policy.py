@@ -250,15 +250,38 @@ def policy_from_mapping(raw: Mapping[str, Any], where: str = "[tool.perfguard]")
 
 
 def find_config(start: Path) -> Path | None:
-    """perfguard.toml, else a pyproject.toml with [tool.perfguard], in ``start`` or above."""
+    """perfguard.toml, else a pyproject.toml with [tool.perfguard], in ``start`` or above.
+
+    The nearest folder that has either wins; a pyproject.toml without the table (every Python
+    project has one) is passed over, so a monorepo's sub-project still finds the settings
+    kept at the top.
+    """
     for folder in (start.resolve(), *start.resolve().parents):
         candidate = folder / "perfguard.toml"
         if candidate.is_file():
             return candidate
         candidate = folder / "pyproject.toml"
-        if candidate.is_file():
+        if candidate.is_file() and _perfguard_table(_read_toml(candidate)) is not None:
             return candidate
     return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    return data
+
+
+def _perfguard_table(data: Mapping[str, Any]) -> Any:
+    """``[tool.perfguard]`` of a parsed pyproject.toml, or None."""
+    tool = data.get("tool")
+    return tool.get("perfguard") if isinstance(tool, dict) else None
 
 
 def load_policy(
@@ -272,16 +295,11 @@ def load_policy(
     path = config if config is not None else find_config(start)
     policy = Policy()
     if path is not None:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        data = _read_toml(path)
         if path.name == "pyproject.toml":
-            table = data.get("tool", {}).get("perfguard")
+            table = _perfguard_table(data)
+            if table is not None and not isinstance(table, dict):
+                raise ConfigError(f"{path}: tool.perfguard must be a table ([tool.perfguard])")
             if table is not None:
                 policy = policy_from_mapping(table, f"{path.name} [tool.perfguard]")
             elif config is not None:

@@ -157,6 +157,38 @@ def test_load_policy_from_pyproject_with_cli_overrides(tmp_path: Path) -> None:
     assert (policy.threshold, policy.fail_on) == (0.03, FailOn.NEVER)
 
 
+def test_discovery_passes_over_a_pyproject_without_the_table(tmp_path: Path) -> None:
+    """A monorepo: the sub-project's own pyproject.toml has no [tool.perfguard]; the settings
+    at the top are found, as the docstring says, not the nearest pyproject.toml of any kind."""
+    (tmp_path / "pyproject.toml").write_text('[tool.perfguard]\nthreshold = "10%"\n')
+    sub = tmp_path / "packages" / "app"
+    sub.mkdir(parents=True)
+    (sub / "pyproject.toml").write_text('[project]\nname = "app"\n[tool.ruff]\nline-length = 99\n')
+    assert find_config(sub) == tmp_path / "pyproject.toml"
+    assert load_policy(None, start=sub).threshold == 0.10
+    # A perfguard.toml on the way up is nearer, and wins.
+    (tmp_path / "packages" / "perfguard.toml").write_text('threshold = "3%"\n')
+    assert find_config(sub) == tmp_path / "packages" / "perfguard.toml"
+    assert load_policy(None, start=sub).threshold == 0.03
+
+
+def test_discovery_finds_nothing_without_the_table(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert not any((p / "pyproject.toml").exists() for p in tmp_path.parents)  # nothing above
+    assert find_config(tmp_path) is None
+    assert load_policy(None, start=tmp_path) == Policy()
+
+
+def test_a_broken_pyproject_on_the_way_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        find_config(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool]\nperfguard = 3\n")
+    assert find_config(tmp_path) == tmp_path / "pyproject.toml"
+    with pytest.raises(ConfigError, match=r"tool.perfguard must be a table"):
+        load_policy(None, start=tmp_path)
+
+
 def test_perfguard_toml_wins_and_uses_top_level(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.perfguard]\nthreshold = "10%"\n')
     (tmp_path / "perfguard.toml").write_text('threshold = "2%"\n')
