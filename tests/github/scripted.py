@@ -35,8 +35,8 @@ def run(
 FAKE_PERFGUARD = (
     f"#!{sys.executable}\n"
     + """\
-# Records its arguments; for `run`, writes the --output rounds file and an asv result, as
-# perfguard run does. `asv-project` (plumbing the script asks for paths) is the real one.
+# Records its arguments; for `run`, writes the --output rounds file and an asv result beside
+# it (X.json -> X.asv-results/), as perfguard run does. `asv-project` (plumbing the script asks for paths) is the real one.
 import json, os, pathlib, sys
 args = sys.argv[1:]
 if args[0] == "asv-project":
@@ -46,8 +46,7 @@ with pathlib.Path("perfguard-calls.jsonl").open("a") as handle:
 if args[0] == "run":
     out = pathlib.Path(args[args.index("--output") + 1])
     out.write_text(json.dumps({"base": args[1], "head": args[2]}))
-    from perfguard import asvproject
-    machine = asvproject.load().results_dir / "box"
+    machine = out.with_name(out.name.removesuffix(".json") + ".asv-results") / "box"
     machine.mkdir(parents=True, exist_ok=True)
     (machine / f"{args[2][:8]}-virtualenv-py3.12.json").write_text("{}")
 """

@@ -336,7 +336,7 @@ def test_measure_runs_perfguard_run_on_merge_base_and_head(tmp_path: Path) -> No
 
 def test_measure_defaults_to_5_to_10_rounds_and_passes_extra_options(tmp_path: Path) -> None:
     repo, _, head, env = measure_repo(tmp_path)
-    env["PERFGUARD_RUN_ARGS"] = "--budget 30m"
+    env["PERFGUARD_RUN_ARGS"] = "--time-limit 30m"
 
     done = run("bash", str(CI / "measure"), "main", head, "out", cwd=repo, env=env)
 
@@ -344,7 +344,7 @@ def test_measure_defaults_to_5_to_10_rounds_and_passes_extra_options(tmp_path: P
     [call] = [
         json.loads(line) for line in (repo / "perfguard-calls.jsonl").read_text().splitlines()
     ]
-    assert call[-6:] == ["--min-rounds", "5", "--max-rounds", "10", "--budget", "30m"]
+    assert call[-6:] == ["--min-rounds", "5", "--max-rounds", "10", "--time-limit", "30m"]
 
 
 def test_measure_refuses_a_bad_round_count(tmp_path: Path) -> None:
@@ -373,8 +373,7 @@ def test_measure_reads_the_config_asv_quickstart_writes(tmp_path: Path) -> None:
     done = run("bash", str(CI / "measure"), "main", head, "out", "3", cwd=repo, env=env)
 
     assert done.returncode == 0, done.stderr
-    # quickstart's results_dir is .asv/results, relative to the config in benchmarks/
-    assert (repo / f"benchmarks/.asv/results/box/{head[:8]}-virtualenv-py3.12.json").is_file()
+    # perfguard run's copy of the samples (beside the rounds file) is the artifact's results/
     assert (repo / f"out/results/box/{head[:8]}-virtualenv-py3.12.json").is_file()
     assert (repo / "out/base-sha").read_text().strip() == base
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from perfguard.commands.run import parse_attributes, parse_budget
+from perfguard.commands.run import parse_attributes, parse_duration
 from perfguard.errors import ConfigError
 from perfguard.models import Kind
 from perfguard.runner import asvenv
@@ -105,9 +105,8 @@ def test_attributes_perfguard_sets_itself_are_refused(item: str, message: str) -
 @pytest.mark.parametrize(
     ("text", "seconds"), [("90", 90.0), ("90s", 90.0), ("10m", 600.0), ("1.5h", 5400.0)]
 )
-def test_budgets(text: str, seconds: float) -> None:
-    assert parse_budget(text) == seconds
-    assert parse_budget(None) is None
+def test_time_limits(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
 
 
 def test_worker_attributes_quick_then_user_override_the_pair_defaults() -> None:

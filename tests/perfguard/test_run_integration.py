@@ -10,8 +10,10 @@ machine's real timing noise.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -129,13 +131,19 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """asv keeps its machine file in HOME: give it a private one."""
+    """asv keeps its machine file in HOME: give it a private one; work in it (no perfguard
+    configuration above it, unlike this repository's own)."""
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     monkeypatch.setenv(
         "PIP_CACHE_DIR", os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
     )
     return tmp_path
+
+
+def data_settings(path: Path) -> dict[str, object]:
+    return dict(rounds.read(path).settings)
 
 
 def perfguard(*args: str) -> int:
@@ -151,7 +159,7 @@ def test_a_30_percent_slowdown_is_flagged_exactly_there(
     out = home / "slow.rounds.json"
     code = perfguard(
         "run", str(project["base"]), str(project["slow"]),
-        "--config", str(repo / "asv.conf.json"),
+        "--asv-config", str(repo / "asv.conf.json"),
         "--min-rounds", "5", "--max-rounds", "12", "--seed", "11",
         "--pairs", "5", "-a", "warmup_time=0",
         "--output", str(out), "--format", "json", "--machine", "tester",
@@ -173,9 +181,20 @@ def test_a_30_percent_slowdown_is_flagged_exactly_there(
     assert len(data.rounds) >= 5
     assert all(r.order in (("base", "head"), ("head", "base")) for r in data.rounds)
 
-    # asv's own results stay valid: one file per commit, benchmarks.json, machine.json, and
-    # asv publish accepts them.
-    results = repo / ".asv" / "results"
+    # Banners and progress on stderr, counting what the header counts; stdout is the report.
+    assert "measuring 2 benchmarks" in captured.err
+    assert "measuring" not in captured.out
+    progress = re.findall(r"(\d+)/(\d+) benchmarks settled", captured.err)
+    assert progress and {total for _, total in progress} == {"2"}
+    settled = [int(n) for n, _ in progress]
+    assert settled == sorted(settled)  # never counts down
+    inconclusive = sum(row["verdict"] == "inconclusive" for row in report["rows"])
+    end = f"{2 - inconclusive} decided, {inconclusive} inconclusive" if inconclusive else "all 2"
+    assert end in captured.err
+
+    # perfguard's copy of the samples, in asv's layout beside the rounds file: one file per
+    # commit, benchmarks.json, machine.json, and asv publish accepts them.
+    results = home / "slow.asv-results"
     env = f"virtualenv-py{sys.version_info[0]}.{sys.version_info[1]}"
     stored = {p.name for p in (results / "tester").iterdir()}
     assert {f"{str(project['base'])[:8]}-{env}.json", "machine.json"} <= stored
@@ -186,12 +205,16 @@ def test_a_30_percent_slowdown_is_flagged_exactly_there(
     columns = asv_result["result_columns"]
     samples = asv_result["results"]["bench_tiny.time_b"][columns.index("samples")]
     assert len(samples[0]) >= 4  # every round's samples appended
+    publish = repo / "publish.json"
+    publish.write_text(
+        json.dumps({**CONFIG, "results_dir": str(results), "html_dir": str(home / "html")})
+    )
     published = subprocess.run(
-        [str(Path(sys.executable).parent / "asv"), "publish"],
+        [str(Path(sys.executable).parent / "asv"), "publish", "--config", str(publish)],
         cwd=repo, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert published.returncode == 0, published.stdout + published.stderr
-    assert (repo / ".asv" / "html" / "index.html").is_file()
+    assert (home / "html" / "index.html").is_file()
 
     # The rounds file alone reproduces the verdicts with `perfguard compare`.
     assert perfguard("compare", str(out), "--format", "json") == EXIT_REGRESSION
@@ -207,11 +230,15 @@ def test_an_a_a_pair_of_identical_code_shows_no_regression(
     code = perfguard(
         "run", str(project["base"]), str(project["same"]),
         "--config", str(repo / "asv.conf.json"), "--quick", "-b", "time_",
-        "--output", str(out), "--format", "json",
+        "--output", str(out), "--format", "json", "--budget", "10m",
     )  # fmt: skip
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert code == EXIT_OK, captured.err
+    # The old spellings still work, and say what to use instead.
+    assert "warning: perfguard run --config is deprecated: use --asv-config" in captured.err
+    assert "warning: perfguard run --budget is deprecated: use --time-limit" in captured.err
+    assert data_settings(out)["time_limit"] == 600
     assert report["summary"]["regressed"] == 0
     assert report["summary"]["total"] == 2
     data = rounds.read(out)
@@ -257,27 +284,140 @@ def test_asv_failures_are_one_line_errors(
     chosen = workspace.prepare(installed[1], installed[0])
     assert chosen == {"base": twin, "head": main}
     cases = [
-        (["--config", str(broken)], "asv could not discover the benchmarks"),
-        (["--config", config, "-b", "no_such_benchmark"], "no benchmarks selected by"),
-        (["--config", str(existing)], "an 'existing' environment"),
-        (["--config", str(failing)], "asv could not build or install the base commit"),
+        (["--asv-config", str(broken)], "asv could not discover the benchmarks"),
+        (["--asv-config", config, "-b", "no_such_benchmark"], "no benchmarks selected by"),
+        (["--asv-config", str(existing)], "an 'existing' environment"),
+        (["--asv-config", str(failing)], "asv could not build or install the base commit"),
     ]
     for args, message in cases:
         assert perfguard("run", *pair, *args, "--quick") == EXIT_USAGE, args
         err = capsys.readouterr().err
         assert message in err, err
+    # A run that never measured leaves no rounds file behind.
+    stem = f"{pair[0][:12]}-{pair[1][:12]}"
+    assert not list((repo / ".asv" / "perfguard").glob(f"{stem}*"))
+
+
+def tree_hashes(folder: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def compared(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
+    perfguard("compare", *args, "--format", "json", "--fail-on", "never")
+    report = json.loads(capsys.readouterr().out)
+    return {"rows": report["rows"], "summary": report["summary"], "budgets": report["budgets"]}
+
+
+def test_asv_results_are_never_written_and_a_second_run_keeps_the_first(
+    project: dict[str, Path | str],
+    home: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """asv's results of both commits (every benchmark, asv's own samples) stay byte-identical
+    after `perfguard run -b` one benchmark, and so does what `perfguard compare` says."""
+    repo = Path(project["repo"])
+    base, slow = str(project["base"]), str(project["slow"])
+    monkeypatch.chdir(repo)
+    asv = [sys.executable, "-m", "asv"]
+    for command in (
+        [*asv, "machine", "--yes", "--machine", "tester"],
+        [*asv, "run", "--machine", "tester", "--record-samples", "--quick", "--show-stderr",
+         "-a", "warmup_time=0", f"{base}^!"],
+        [*asv, "run", "--machine", "tester", "--record-samples", "--quick", "--show-stderr",
+         "-a", "warmup_time=0", f"{slow}^!"],
+    ):  # fmt: skip
+        done = subprocess.run(command, cwd=repo, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+    results = repo / ".asv" / "results"
+    before = tree_hashes(results)
+    assert len([name for name in before if name.startswith("tester/")]) == 3  # 2 + machine
+    verdicts_before = compared(capsys, base, slow)
+    assert len(verdicts_before["rows"]) == 2  # type: ignore[arg-type]
+
+    first_args = ("run", base, slow, "-b", "time_b", "--quick", "--machine", "tester")
+    assert perfguard(*first_args, "--format", "json", "--fail-on", "never") == EXIT_OK
+    first_err = capsys.readouterr().err
+    assert tree_hashes(results) == before
+    assert compared(capsys, base, slow) == verdicts_before
+
+    ours = repo / ".asv" / "perfguard"
+    stem = f"{base[:12]}-{slow[:12]}"
+    first = ours / f"{stem}.rounds.json"
+    assert f"rounds file: {first}" in first_err
+    assert rounds.read(first).settings["bench"] == "time_b"
+    copy = ours / f"{stem}.asv-results"
+    assert (copy / "benchmarks.json").is_file() and (copy / "tester" / "machine.json").is_file()
+    # perfguard's copy is a results directory of its own that compare reads.
+    from_copy = compared(capsys, base, slow, "--results-dir", str(copy))
+    assert [row["benchmark"] for row in from_copy["rows"]] == ["bench_tiny.time_b"]  # type: ignore[index]
+
+    # The same pair again: the first rounds file is kept, the second is numbered, stderr says so.
+    kept = tree_hashes(ours)
+    assert perfguard(*first_args, "--format", "json", "--fail-on", "never") == EXIT_OK
+    second_err = capsys.readouterr().err
+    second = ours / f"{stem}.2.rounds.json"
+    assert f"an earlier run of these commits is kept in {first}" in second_err
+    assert f"this run writes {second}" in second_err
+    assert rounds.read(second).base.commit == base
+    assert {k: v for k, v in tree_hashes(ours).items() if k in kept} == kept
+    assert (ours / f"{stem}.2.asv-results" / "benchmarks.json").is_file()
+    assert tree_hashes(results) == before
+    assert compared(capsys, base, slow) == verdicts_before
+
+
+def test_the_same_commit_on_both_sides_is_an_a_a_run_that_says_so(
+    project: dict[str, Path | str], home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = Path(project["repo"])
+    base = str(project["base"])
+    out = home / "same.rounds.json"
+    out.write_text("")  # an empty file at --output is replaced, with a note
+    code = perfguard(
+        "run", base, base, "--asv-config", str(repo / "asv.conf.json"), "--quick",
+        "-b", "time_a", "--output", str(out), "--format", "json",
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == EXIT_OK, captured.err
+    assert f"are the same commit {base[:8]}: an A/A run" in captured.err
+    assert f"replacing the earlier rounds file {out}" in captured.err
+    data = rounds.read(out)
+    assert data.base.commit == data.head.commit == base
+    assert json.loads(captured.out)["summary"]["regressed"] == 0
+    # One commit, one asv result file, holding both sides' samples.
+    [result] = (home / "same.asv-results").glob("*/*-virtualenv-*.json")
+    stored = json.loads(result.read_text())
+    samples = stored["results"]["bench_tiny.time_a"][stored["result_columns"].index("samples")]
+    assert len(samples[0]) == 2 * 3 * 3  # both sides, 3 rounds, 3 pairs (--quick)
+
+    # --output that is not a rounds file is never overwritten.
+    precious = home / "notes.json"
+    precious.write_text('{"mine": true}')
+    assert perfguard("run", base, base, "--asv-config", str(repo / "asv.conf.json"),
+                     "--quick", "--output", str(precious)) == EXIT_USAGE  # fmt: skip
+    assert "is not a perfguard rounds file: not overwriting it" in capsys.readouterr().err
+    assert precious.read_text() == '{"mine": true}'
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["--time-limit", "soon"], "--time-limit 'soon': use e.g. 90s"),
+        (["--time-limit", "0m"], "--time-limit must be positive"),
         (["--budget", "soon"], "--budget 'soon'"),
-        (["--budget", "0m"], "--budget must be positive"),
+        (["--budget", "1m", "--time-limit", "1m"], "--budget is the old spelling of --time-limit"),
         (["--min-rounds", "6", "--max-rounds", "3"], "need 2 <= min <= max"),
         (["-b", "("], "is not a regular expression"),
+        (["--asv-config", "missing.json"], "does not exist"),
         (["--config", "missing.json"], "does not exist"),
+        (["--asv-config", "pyproject.toml"], "perfguard run takes it as --perfguard-config"),
         (["-a", "repeat"], "use name=value"),
         (["-a", "rounds=2"], "-a rounds: perfguard starts fresh processes"),
+        (["-a", "repeat=5"], "-a repeat: perfguard takes --pairs samples"),
     ],
 )
 def test_bad_options_are_one_line_errors(
@@ -290,6 +430,8 @@ def test_bad_options_are_one_line_errors(
     monkeypatch.chdir(tmp_path)
     assert perfguard("run", *args) == EXIT_USAGE
     err = capsys.readouterr().err
-    assert err.startswith("error: ")
-    assert message in err
+    *warnings, last = err.splitlines()
+    assert last.startswith("error: ")
+    assert all(line.startswith("warning: ") for line in warnings)  # an old spelling's note
+    assert message in last
     assert "Traceback" not in err

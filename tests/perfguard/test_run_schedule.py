@@ -153,7 +153,7 @@ def test_decided_and_hopeless_benchmarks_stop_and_promising_ones_continue() -> N
     assert by_name["s.time_hopeless"] == 4
     assert by_name["s.time_edge"] > 4
     assert [r.benchmarks for r in data.rounds][:5] == [3, 3, 3, 3, 1]
-    assert recorder.statuses[3].decided == 2
+    assert recorder.statuses[3].settled == 2
     assert recorder.statuses[-1].total == 3
 
 
@@ -166,7 +166,7 @@ def test_stops_when_everything_is_decided() -> None:
         undecided=undecided(),  # type: ignore[arg-type]
         display=Recorder(),
     )
-    assert stopped == "all benchmarks decided"
+    assert stopped == "every benchmark settled after 3 rounds"
     assert len(data.rounds) == 3
 
 
@@ -190,13 +190,13 @@ def test_budget_stops_before_a_round_that_would_not_fit() -> None:
     stopped = run_rounds(
         data,
         slow_measure,
-        effort=Effort(min_rounds=5, max_rounds=20, budget=65.0),
+        effort=Effort(min_rounds=5, max_rounds=20, time_limit=65.0),
         undecided=undecided(),  # type: ignore[arg-type]
         display=recorder,
         on_round=lambda d: saved.append(len(d.rounds)),
         clock=clock,
     )
-    assert stopped == "time budget of 65s reached after 3 rounds"
+    assert stopped == "time limit of 65s reached after 3 rounds"
     assert saved == [1, 2, 3]
     assert recorder.statuses[-1].remaining == pytest.approx(5.0)
 
@@ -234,7 +234,7 @@ def test_rounds_without_a_value_on_one_side_are_not_paired() -> None:
 STATUS = Status(
     round=3,
     max_rounds=10,
-    decided=1,
+    settled=1,
     total=4,
     elapsed=12.4,
     remaining=47.6,
@@ -250,7 +250,7 @@ def test_plain_display_writes_one_line_per_round() -> None:
     display.update(STATUS)
     display.close()
     assert stream.getvalue() == (
-        "building\nround 3/10 (head first): 1/4 benchmarks settled, 12s, 48s of budget left\n"
+        "building\nround 3/10 (head first): 1/4 benchmarks settled, 12s, 48s of the time limit left\n"
     )
     assert describe(dataclasses.replace(STATUS, remaining=None)).endswith("settled, 12s")
 
@@ -266,3 +266,57 @@ def test_rich_display_shows_rounds_and_decided() -> None:
     assert "building base" in text
     assert "3/10" in text
     assert "1/4 settled, 48s left" in text
+
+
+def test_settled_counts_combinations_like_the_header_and_never_goes_down() -> None:
+    """The header says "measuring 4 benchmarks" (len(series)): a benchmark with 3 parameter
+    combinations counts 3 in the progress too; a settled benchmark is never taken up again,
+    even when the rule would reconsider it (the family correction moves with the others)."""
+    data = empty_file(["s.time_a"])
+    data.series.extend(
+        rounds.Series(benchmark="s.time_p", params=(("n", str(n)),), kind=Kind.TIME, unit="s")
+        for n in range(3)
+    )
+    measured: list[tuple[int, str]] = []
+
+    def measure(name: str, order: tuple[str, str], rng: random.Random) -> dict[Key, PairOutcome]:
+        measured.append((len(data.rounds) + 1, name))
+        combos = [()] if name == "s.time_a" else [(("n", str(n)),) for n in range(3)]
+        one = PairOutcome(base=Outcome(value=1.0), head=Outcome(value=1.0), log_ratio=0.0)
+        return {(name, combo): one for combo in combos}
+
+    # After round 3 only time_a is undecided; at round 4 the rule would take time_p back.
+    answers = iter([{"s.time_a"}, {"s.time_a", "s.time_p"}, {"s.time_a", "s.time_p"}, set()])
+    recorder = Recorder()
+    stopped = run_rounds(
+        data,
+        measure,
+        effort=Effort(min_rounds=3, max_rounds=10),
+        undecided=lambda _: next(answers),
+        display=recorder,
+    )
+    assert [s.total for s in recorder.statuses] == [4] * 6
+    assert [s.settled for s in recorder.statuses] == [0, 0, 3, 3, 3, 4]
+    assert {name for index, name in measured if index > 3} == {"s.time_a"}
+    assert stopped == "every benchmark settled after 6 rounds"
+
+
+def test_the_end_line_says_all_decided_only_when_none_is_inconclusive() -> None:
+    from perfguard.runner.progress import outcome_line
+
+    data = empty_file(["s.time_a", "s.time_b"])
+    for series, noise in zip(data.series, (0.001, 0.5), strict=True):
+        rng = random.Random(3)
+        for index in range(1, 6):
+            series.rounds.append(index)
+            series.base.append(1.0)
+            series.head.append(1.0)
+            series.d.append(rng.gauss(0.3, noise))
+    comparison = rounds.to_comparison(data, Policy())
+    verdicts = sorted(row.verdict.value for row in comparison.rows)
+    assert verdicts == ["inconclusive", "regressed"]
+    line = outcome_line("every benchmark settled after 5 rounds", comparison)
+    assert line == "every benchmark settled after 5 rounds: 1 decided, 1 inconclusive"
+    assert "all" not in line.split(":")[1]
+    decided = dataclasses.replace(comparison, rows=comparison.rows[:1])
+    assert outcome_line("x", decided).endswith(": all 1 benchmarks decided")

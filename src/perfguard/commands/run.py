@@ -1,70 +1,197 @@
-"""``perfguard run [BASE] [HEAD]``: measure both commits here, in paired rounds, and gate."""
+"""``perfguard run [BASE] [HEAD]``: measure both commits here, in paired rounds, and gate.
+
+:func:`run_paired` is the command as a typed function (options in, exit code out); the click
+command below only parses. Values click can check are checked while parsing (the
+callbacks of :func:`_checked`), so a refused value fails the
+same way whether it comes from a user, a script or a help example under test.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
-from perfguard import paired, rounds
-from perfguard.commands.output import emit, gate, gate_options, outputs_from, report_options
+from perfguard import asvproject, paired, rounds
+from perfguard.commands.output import (
+    Outputs,
+    emit,
+    gate,
+    gate_options,
+    outputs_from,
+    report_options,
+)
 from perfguard.errors import ConfigError
 from perfguard.policy import load_policy
 from perfguard.runner import DEFAULT_PAIRS, RunSettings, execute
-from perfguard.runner.progress import make_display
+from perfguard.runner.progress import make_display, outcome_line
 from perfguard.runner.schedule import Effort
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$")
+RESERVED_ATTRIBUTES = {
+    "rounds": "perfguard starts fresh processes every round",
+    "processes": "perfguard starts fresh processes every round",
+    "repeat": "perfguard takes --pairs samples per side and round",
+}
+"""asv attributes ``-a`` may not set, and why."""
 
 
-def parse_budget(text: str | None) -> float | None:
+def parse_duration(text: str, option: str = "--time-limit") -> float:
     """``90s``, ``10m``, ``1.5h`` or plain seconds -> seconds."""
-    if text is None:
-        return None
     match = _DURATION.match(text)
     if not match:
-        raise ConfigError(f"--budget {text!r}: use e.g. 90s, 10m or 1h")
+        raise ConfigError(f"{option} {text!r}: use e.g. 90s, 10m or 1h")
     value = float(match.group(1))
     unit = (match.group(2) or "s")[0]
     seconds = value * {"s": 1, "m": 60, "h": 3600}[unit]
     if seconds <= 0:
-        raise ConfigError("--budget must be positive")
+        raise ConfigError(f"{option} must be positive")
     return seconds
 
 
-def parse_attributes(items: tuple[str, ...]) -> dict[str, Any]:
-    """``-a repeat=5 -a warmup_time=0.1`` -> asv benchmark attributes (numbers where they parse).
-
-    ``rounds`` is perfguard's to set: every benchmark runs once per round in its own process.
-    """
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or not key.isidentifier():
-            raise ConfigError(f"-a {item!r}: use name=value, e.g. -a repeat=5")
-        if key in ("rounds", "processes"):
-            raise ConfigError(f"-a {key}: perfguard starts fresh processes every round")
-        if key == "repeat":
-            raise ConfigError("-a repeat: perfguard takes --pairs samples per side and round")
-        try:
-            out[key] = json.loads(raw)
-        except ValueError:
-            out[key] = raw
-    return out
-
-
-def effort_from(min_rounds: int, max_rounds: int, budget: str | None) -> Effort:
+def parse_attribute(item: str) -> tuple[str, Any]:
+    """``number=5`` -> ("number", 5): an asv benchmark attribute (a number where it parses)."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise ConfigError(f"-a {item!r}: use name=value, e.g. -a number=100")
+    if key in RESERVED_ATTRIBUTES:
+        raise ConfigError(f"-a {key}: {RESERVED_ATTRIBUTES[key]}")
     try:
-        return Effort(min_rounds=min_rounds, max_rounds=max_rounds, budget=parse_budget(budget))
+        return key, json.loads(raw)
     except ValueError:
+        return key, raw
+
+
+def parse_attributes(items: tuple[str, ...]) -> dict[str, Any]:
+    """``-a number=100 -a warmup_time=0.1`` -> asv benchmark attributes."""
+    return dict(parse_attribute(item) for item in items)
+
+
+Callback = Callable[[click.Context, click.Parameter, Any], Any]
+
+
+def _checked(
+    parse: Callable[[str, str], Any], *, deprecated_for: str = "", why: str = ""
+) -> Callback:
+    """A click callback: checks the value while click parses (None passes through), failing
+    with perfguard's one-line error; for an old spelling, also says on stderr what to use."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        option = param.opts[0] if param.opts else str(param.name)
+        if value is None or value == ():
+            return value
+        if deprecated_for:
+            click.echo(
+                f"warning: perfguard run {option} is deprecated: use {deprecated_for} ({why})",
+                err=True,
+            )
+        if isinstance(value, tuple):
+            return tuple(parse(item, option) for item in value)
+        return parse(value, option)
+
+    return check
+
+
+def _regex(text: str, option: str) -> str:
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise ConfigError(f"{option} {text!r} is not a regular expression: {exc}") from exc
+    return text
+
+
+def _path(text: str, option: str) -> Path:
+    return Path(text)
+
+
+def _attribute(text: str, option: str) -> tuple[str, Any]:
+    return parse_attribute(text)
+
+
+def _one_of(new: str, new_value: Any, old: str, old_value: Any) -> Any:
+    if new_value is not None and old_value is not None:
+        raise ConfigError(f"{old} is the old spelling of {new}: give only {new}")
+    return new_value if new_value is not None else old_value
+
+
+def run_paired(
+    base: str | None,
+    head: str | None,
+    *,
+    asv_config: Path | None,
+    bench: str | None,
+    quick: bool,
+    min_rounds: int,
+    max_rounds: int,
+    time_limit: float | None,
+    pairs: int,
+    seed: int | None,
+    attributes: Mapping[str, Any],
+    machine: str | None,
+    env_spec: str | None,
+    output: Path | None,
+    correction: paired.Correction,
+    perfguard_config: Path | None,
+    threshold: str | None,
+    fail_on: str | None,
+    outputs: Outputs,
+) -> int:
+    """Build, measure in paired rounds, report on stdout and gate; banners go to stderr."""
+    if asv_config is not None and asv_config.suffix == ".toml":
+        raise ConfigError(
+            f"--asv-config {asv_config}: that is a perfguard configuration; perfguard run takes"
+            " it as --perfguard-config, and asv's (asv.conf.json) as --asv-config"
+        )
+    try:
+        effort = Effort(min_rounds=min_rounds, max_rounds=max_rounds, time_limit=time_limit)
+    except ValueError as exc:
         raise ConfigError(
             f"--min-rounds {min_rounds} / --max-rounds {max_rounds}: need 2 <= min <= max"
-        ) from None
+        ) from exc
+    config_path = asv_config if asv_config is not None else asvproject.find_config()
+    policy = load_policy(
+        perfguard_config,
+        start=config_path.resolve().parent,
+        threshold=threshold,
+        fail_on=fail_on,
+    )
+    settings = RunSettings(
+        config=config_path,
+        base=base,
+        head=head,
+        bench=bench,
+        quick=quick,
+        effort=effort,
+        seed=seed,
+        machine=machine,
+        env_spec=env_spec,
+        output=output,
+        policy=policy,
+        correction=correction,
+        attributes=dict(attributes),
+        pairs=pairs,
+    )
+    display = make_display(sys.stderr, effort.max_rounds, tty=sys.stderr.isatty())
+    try:
+        outcome = execute(settings, display)
+    finally:
+        display.close()
+    comparison = rounds.to_comparison(
+        outcome.data, policy, source=str(outcome.path), correction=settings.correction
+    )
+    click.echo(f"{outcome_line(outcome.stopped, comparison)}", err=True)
+    click.echo(f"rounds file: {outcome.path}", err=True)
+    click.echo(f"asv results (perfguard's copy): {outcome.asv_results}", err=True)
+    for warning in (*comparison.notices, *comparison.warnings):
+        click.echo(f"warning: {warning}", err=True)
+    emit(comparison, outputs)
+    return gate(comparison, policy.fail_on)
 
 
 @click.command(
@@ -72,28 +199,63 @@ def effort_from(min_rounds: int, max_rounds: int, budget: str | None) -> Effort:
     epilog="""\b
 Examples:
   perfguard run                          # merge base with the default branch vs HEAD
-  perfguard run main HEAD -b 'bus\\.' --budget 10m
+  perfguard run main HEAD -b 'bus\\.' --time-limit 10m
   perfguard run --quick                  # a first look: 3 short rounds
+  perfguard run main main --quick        # A/A: one commit on both sides (this machine's noise)
+  perfguard run main HEAD -a sample_time=0.01 --format json --json-file report.json
+\b
+Writes only perfguard's own files: the rounds file and a copy of the samples in asv's layout,
+in <results_dir>/../perfguard/ (asv's own results are never changed).
 \b
 Exit codes: 0 no regression, 1 regression, 2 usage, input or build error.""",
 )
 @click.argument("base", required=False)
 @click.argument("head", required=False)
 @click.option(
-    "--config",
-    "asv_config",
+    "--asv-config",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("asv.conf.json"),
-    show_default=True,
-    help="asv configuration of the project.",
+    help="asv's configuration of the project [default: asv.conf.json or asv.conf.jsonc, here"
+    " or in benchmarks/].",
 )
-@click.option("-b", "--bench", help="Regular expression selecting benchmarks (as asv -b).")
+@click.option(
+    "--config",
+    "old_asv_config",
+    type=click.Path(dir_okay=False),
+    hidden=True,
+    callback=_checked(
+        _path,
+        deprecated_for="--asv-config",
+        why="compare's --config is perfguard's configuration",
+    ),
+    help="Deprecated spelling of --asv-config.",
+)
+@click.option(
+    "-b",
+    "--bench",
+    callback=_checked(_regex),
+    help="Regular expression selecting benchmarks (as asv -b).",
+)
 @click.option("--quick", is_flag=True, help="A first look: 3 rounds of few samples.")
 @click.option("--min-rounds", default=5, show_default=True, help="Rounds every benchmark gets.")
 @click.option(
     "--max-rounds", default=20, show_default=True, help="Rounds an undecided benchmark may get."
 )
-@click.option("--budget", help="Wall-time limit for the rounds, e.g. 10m [default: none].")
+@click.option(
+    "--time-limit",
+    callback=_checked(parse_duration),
+    help="Wall-time limit for the rounds (builds not counted), e.g. 90s, 10m, 1h [default: none].",
+)
+@click.option(
+    "--budget",
+    "old_time_limit",
+    hidden=True,
+    callback=_checked(
+        parse_duration,
+        deprecated_for="--time-limit",
+        why="budgets in the configuration are performance limits, not wall time",
+    ),
+    help="Deprecated spelling of --time-limit.",
+)
 @click.option(
     "--pairs",
     type=click.IntRange(1, 1000),
@@ -106,15 +268,24 @@ Exit codes: 0 no regression, 1 regression, 2 usage, input or build error.""",
     "-a",
     "--attribute",
     "attributes",
+    callback=_checked(_attribute),
     multiple=True,
-    help="asv benchmark attribute for every process, e.g. -a repeat=5 (as asv run -a).",
+    help="asv benchmark attribute for every worker, e.g. -a number=100 or -a sample_time=0.01"
+    " (as asv run -a; repeat, rounds and processes are perfguard's: --pairs, fresh workers).",
 )
 @click.option("--machine", help="asv machine name [default: this host's].")
-@click.option("--env", "env_spec", help="asv environment to use [default: the first one].")
+@click.option(
+    "--env",
+    "env_spec",
+    help="asv environment, as `asv run -E` takes it: TYPE:PYTHON (virtualenv:3.12, conda:3.11)"
+    " or an environment's name (virtualenv-py3.12) [default: the first that asv.conf.json"
+    " gives; the others are named on stderr].",
+)
 @click.option(
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Rounds file to write [default: <results_dir>/../perfguard/BASE-HEAD.rounds.json].",
+    help="Rounds file to write (replaced if it is one) [default: <results_dir>/../perfguard/"
+    "BASE-HEAD.rounds.json, numbered .2, .3, ... when an earlier run of the pair is there].",
 )
 @click.option(
     "--correction",
@@ -133,15 +304,17 @@ Exit codes: 0 no regression, 1 regression, 2 usage, input or build error.""",
 def command(
     base: str | None,
     head: str | None,
-    asv_config: Path,
+    asv_config: Path | None,
+    old_asv_config: Path | None,
     bench: str | None,
     quick: bool,
     min_rounds: int,
     max_rounds: int,
-    budget: str | None,
+    time_limit: float | None,
+    old_time_limit: float | None,
     pairs: int,
     seed: int | None,
-    attributes: tuple[str, ...],
+    attributes: tuple[tuple[str, Any], ...],
     machine: str | None,
     env_spec: str | None,
     output: Path | None,
@@ -160,50 +333,31 @@ def command(
 
     Every round starts fresh processes for both commits, benchmark by benchmark, pinned to one
     CPU with the same memory layout, and samples them in alternation, in an order drawn at
-    random (the seed is recorded). Benchmarks still undecided
-    after --min-rounds get more rounds, up to --max-rounds and within --budget. The verdict
-    rests on the per-round log-ratios ln(head/base): regressed, improved, unchanged, or
-    inconclusive when the noise is too large to tell. asv's results stay valid for
-    `asv publish`; the pairs are kept in perfguard's rounds file.
+    random (the seed is recorded). Benchmarks still undecided after --min-rounds get more
+    rounds, up to --max-rounds and within --time-limit. The verdict rests on the per-round
+    log-ratios ln(head/base): regressed, improved, unchanged, or inconclusive when the noise is
+    too large to tell. The report goes to stdout, progress to stderr.
     """
-    if bench is not None:
-        try:
-            re.compile(bench)
-        except re.error as exc:
-            raise ConfigError(f"-b {bench!r} is not a regular expression: {exc}") from None
-    policy = load_policy(
-        perfguard_config, start=asv_config.resolve().parent, threshold=threshold, fail_on=fail_on
-    )
-    settings = RunSettings(
-        config=asv_config,
-        base=base,
-        head=head,
+    return run_paired(
+        base,
+        head,
+        asv_config=_one_of("--asv-config", asv_config, "--config", old_asv_config),
         bench=bench,
         quick=quick,
-        effort=effort_from(min_rounds, max_rounds, budget),
+        min_rounds=min_rounds,
+        max_rounds=max_rounds,
+        time_limit=_one_of("--time-limit", time_limit, "--budget", old_time_limit),
+        pairs=pairs,
         seed=seed,
+        attributes=dict(attributes),
         machine=machine,
         env_spec=env_spec,
         output=output,
-        policy=policy,
         correction=paired.Correction(correction),
-        attributes=parse_attributes(attributes),
-        pairs=pairs,
-    )
-    display = make_display(sys.stderr, settings.effort.max_rounds, tty=sys.stderr.isatty())
-    try:
-        outcome = execute(settings, display)
-    finally:
-        display.close()
-    click.echo(f"{outcome.stopped}; rounds written to {outcome.path}", err=True)
-    comparison = rounds.to_comparison(
-        outcome.data, policy, source=str(outcome.path), correction=settings.correction
-    )
-    for warning in comparison.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    emit(
-        comparison,
-        outputs_from(
+        perfguard_config=perfguard_config,
+        threshold=threshold,
+        fail_on=fail_on,
+        outputs=outputs_from(
             fmt=fmt,
             only_changed=only_changed,
             markdown_file=markdown_file,
@@ -212,7 +366,6 @@ def command(
             color=color,
         ),
     )
-    return gate(comparison, policy.fail_on)
 
 
-__all__ = ["command", "parse_budget"]
+__all__ = ["command", "parse_attributes", "parse_duration", "run_paired"]

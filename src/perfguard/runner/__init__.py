@@ -3,13 +3,15 @@
 - :mod:`.asvenv` drives asv (configuration, environments, builds, one side's round);
 - :mod:`.schedule` orders the rounds and decides when to stop;
 - :mod:`.progress` shows where the run stands;
-- :mod:`.refs` picks the commits.
+- :mod:`.refs` picks the commits;
+- :mod:`.files` says where the run writes (perfguard's own files only, never asv's).
 
 :func:`execute` ties them together and returns the rounds file it wrote.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import random
 import secrets
@@ -23,7 +25,7 @@ import msgspec
 from perfguard import __version__, fingerprint, paired, rounds
 from perfguard.models import Status as ValueStatus
 from perfguard.policy import Policy
-from perfguard.runner import asvenv, pairs, refs
+from perfguard.runner import asvenv, files, pairs, refs
 from perfguard.runner.progress import Display
 from perfguard.runner.schedule import Effort, Key, run_rounds
 
@@ -44,7 +46,8 @@ of 10 ms); the median over the pairs makes a slow first sample harmless."""
 class RunSettings:
     """Everything one ``perfguard run`` needs, from the command line and the configuration."""
 
-    config: Path
+    config: Path | None = None
+    """asv's configuration; None: found from the current directory as asv would."""
     base: str | None = None
     head: str | None = None
     bench: str | None = None
@@ -65,12 +68,10 @@ class RunSettings:
 class RunOutcome:
     data: rounds.RoundsFile
     path: Path
+    """The rounds file."""
+    asv_results: Path
+    """perfguard's results directory in asv's layout (the same samples, per commit)."""
     stopped: str
-
-
-def default_output(conf: Any, base: str, head: str) -> Path:
-    """``<results_dir>/../perfguard/<base>-<head>.rounds.json``, beside asv's own results."""
-    return Path(conf.results_dir).parent / "perfguard" / f"{base[:12]}-{head[:12]}.rounds.json"
 
 
 def worker_attributes(given: Mapping[str, Any], *, quick: bool) -> dict[str, Any]:
@@ -120,13 +121,21 @@ def _mark_status(data: rounds.RoundsFile, last: Mapping[Key, asvenv.PairOutcome]
 
 
 def execute(settings: RunSettings, display: Display) -> RunOutcome:
-    """Build both commits, run the rounds, keep asv's results and the rounds file up to date."""
+    """Build both commits, run the rounds, keep the rounds file and perfguard's asv copy.
+
+    asv's own results directory is never written (see :mod:`.files`).
+    """
     conf = asvenv.load_config(settings.config)
     base_ref, base, head_ref, head = refs.resolve_pair(
         settings.base, settings.head, Path(conf.repo)
     )
+    if base == head:
+        display.message(
+            f"note: base {base_ref} and head {head_ref} are the same commit {base[:8]}: an A/A "
+            "run (identical code on both sides) that shows this machine's noise; any "
+            "regressed or improved verdict is a false alarm"
+        )
     machine = asvenv.machine_params(settings.machine, settings.machine_file)
-    asvenv.save_machine(conf, machine)
     workspace = asvenv.Workspace(conf, settings.env_spec)
     display.message(f"building base {base[:8]} and head {head[:8]} with asv")
     envs = workspace.prepare(base, head)
@@ -135,13 +144,26 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
         raise asvenv.AsvError(
             f"no benchmarks selected{f' by {settings.bench!r}' if settings.bench else ''}"
         )
+    written = files.claim(conf.results_dir, base, head, settings.output)
+    if written.note:
+        display.message(f"note: {written.note}")
+    asvenv.save_machine(written.asv_results, machine)
+    asvenv.save_benchmarks(benchmarks, written.asv_results)
+    base_side = asvenv.SideRun(workspace, envs["base"], base, machine, written.asv_results)
     sides = {
-        side: asvenv.SideRun(workspace, envs[side], commit, machine)
-        for side, commit in (("base", base), ("head", head))
+        "base": base_side,
+        # A/A: one commit, one asv result file holding both sides' samples.
+        "head": base_side
+        if head == base
+        else asvenv.SideRun(workspace, envs["head"], head, machine, written.asv_results),
     }
     attributes = worker_attributes(settings.attributes, quick=settings.quick)
     pair_count = QUICK_PAIRS if settings.quick else settings.pairs
-    effort = QUICK_EFFORT if settings.quick else settings.effort
+    effort = (
+        dataclasses.replace(QUICK_EFFORT, time_limit=settings.effort.time_limit)
+        if settings.quick
+        else settings.effort
+    )
     seed = settings.seed if settings.seed is not None else secrets.randbits(32)
     data = rounds.RoundsFile(
         perfguard_version=__version__,
@@ -155,7 +177,7 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
         settings={
             "min_rounds": effort.min_rounds,
             "max_rounds": effort.max_rounds,
-            "budget": effort.budget if effort.budget is not None else 0,
+            "time_limit": effort.time_limit if effort.time_limit is not None else 0,
             "bench": settings.bench or "",
             "quick": settings.quick,
             "pairs": pair_count,
@@ -164,7 +186,8 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
         },
         series=_series(benchmarks),
     )
-    path = settings.output or default_output(conf, base, head)
+    path = written.rounds
+    rounds.write(path, data)  # the reserved name holds a valid (empty) rounds file at once
     last: dict[Key, asvenv.PairOutcome] = {}
     launches = {side: asvenv.launch(envs[side]) for side in ("base", "head")}
 
@@ -199,7 +222,7 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
         return measured
 
     def save(current: rounds.RoundsFile) -> None:
-        for side in sides.values():
+        for side in {id(s): s for s in sides.values()}.values():
             side.save()
         rounds.write(path, current)
 
@@ -217,4 +240,4 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
     )
     _mark_status(data, last)
     rounds.write(path, data)
-    return RunOutcome(data=data, path=path, stopped=stopped)
+    return RunOutcome(data=data, path=path, asv_results=written.asv_results, stopped=stopped)

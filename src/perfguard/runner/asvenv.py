@@ -108,10 +108,11 @@ def machine_params(name: str | None, machine_file: Path | None = None) -> dict[s
     return {str(k): str(v) for k, v in stored.items()}
 
 
-def save_machine(conf: Any, params: Mapping[str, str]) -> None:
+def save_machine(results_dir: Path, params: Mapping[str, str]) -> None:
+    """asv's ``<machine>/machine.json`` in ``results_dir`` (perfguard's, never asv's own)."""
     machine = Machine()
     machine.__dict__.update(params)
-    machine.save(conf.results_dir)
+    machine.save(str(results_dir))
 
 
 class Workspace:
@@ -171,7 +172,10 @@ class Workspace:
         return chosen
 
     def discover(self, env: Any, commit: str, regex: str | None) -> Any:
-        """asv's benchmark discovery in the base environment; saves benchmarks.json.
+        """asv's benchmark discovery in the base environment.
+
+        Nothing is saved here (see :func:`save_benchmarks`): asv's own ``benchmarks.json``
+        describes the user's results and stays as it is.
 
         Only ``commit`` is tried: asv's fallback to the branch tips would install another
         commit into the base environment.
@@ -186,8 +190,14 @@ class Workspace:
             raise AsvError(
                 f"asv could not discover the benchmarks at {commit[:8]}: {exc or 'see above'}"
             ) from None
-        found.save()
         return found
+
+
+def save_benchmarks(benchmarks: Any, results_dir: Path) -> None:
+    """asv's ``benchmarks.json`` of the whole discovered suite (as ``asv run`` saves it), in
+    ``results_dir``: perfguard's results copy, never asv's own results directory."""
+    path = Benchmarks.get_benchmark_file_path(str(results_dir))
+    util.write_json(path, benchmarks._all_benchmarks, Benchmarks.api_version)
 
 
 def describe(benchmarks: Any) -> dict[str, BenchmarkMeta]:
@@ -205,10 +215,22 @@ def describe(benchmarks: Any) -> dict[str, BenchmarkMeta]:
 
 
 class SideRun:
-    """asv's result file for one commit, growing round by round (asv's append_samples)."""
+    """One commit's samples as an asv result file, growing round by round (append_samples).
 
-    def __init__(self, workspace: Workspace, env: Any, commit: str, params: Mapping[str, str]):
+    The file goes to perfguard's own results directory (``results_dir``), never to asv's:
+    asv's file for the commit holds what asv measured, and stays as it is.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        env: Any,
+        commit: str,
+        params: Mapping[str, str],
+        results_dir: Path,
+    ):
         self.workspace = workspace
+        self.results_dir = results_dir
         self.env = env
         self.commit = commit
         result_params = dict(params)
@@ -268,8 +290,8 @@ class SideRun:
         )
 
     def save(self) -> None:
-        """asv's results file for this commit: valid input for ``asv publish`` and compare."""
-        self.results.save(self.workspace.conf.results_dir)
+        """Write this commit's file: valid input for ``asv publish`` and ``perfguard compare``."""
+        self.results.save(str(self.results_dir))
 
 
 def outcome(side: SideSamples, kind: str) -> Outcome:

@@ -8,6 +8,8 @@ from typing import Protocol, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from perfguard.models import Comparison, Verdict
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Status:
@@ -15,20 +17,22 @@ class Status:
 
     round: int
     max_rounds: int
-    decided: int
-    """Benchmarks that need no more rounds: decided, or hopeless within the round limit."""
+    settled: int
+    """Benchmarks (parameter combinations counted one by one, as in the report) that get no
+    more rounds: decided, or out of reach within the round limit. It never goes down."""
     total: int
+    """Every benchmark of the run, counted as :attr:`settled` is (the header's number)."""
     elapsed: float
     remaining: float | None
-    """Seconds left of the budget, or None without a budget."""
+    """Seconds left of the time limit, or None without one."""
     order: tuple[str, str]
 
 
 def describe(status: Status) -> str:
-    left = "" if status.remaining is None else f", {status.remaining:.0f}s of budget left"
+    left = "" if status.remaining is None else f", {status.remaining:.0f}s of the time limit left"
     return (
         f"round {status.round}/{status.max_rounds} ({status.order[0]} first): "
-        f"{status.decided}/{status.total} benchmarks settled, {status.elapsed:.0f}s{left}"
+        f"{status.settled}/{status.total} benchmarks settled, {status.elapsed:.0f}s{left}"
     )
 
 
@@ -57,7 +61,7 @@ class PlainDisplay:
 
 
 class RichDisplay:
-    """A live progress bar over rounds, with decided benchmarks and time left."""
+    """A live progress bar over rounds, with settled benchmarks and time left."""
 
     def __init__(self, stream: TextIO, max_rounds: int) -> None:
         self._console = Console(file=stream)
@@ -81,11 +85,21 @@ class RichDisplay:
         self._progress.update(
             self._task,
             completed=status.round,
-            info=f"{status.decided}/{status.total} settled{left}",
+            info=f"{status.settled}/{status.total} settled{left}",
         )
 
     def close(self) -> None:
         self._progress.stop()
+
+
+def outcome_line(stopped: str, comparison: Comparison) -> str:
+    """How the rounds ended, counted like the report's rows: never "all decided" while some
+    benchmarks stay inconclusive."""
+    inconclusive = sum(row.verdict is Verdict.INCONCLUSIVE for row in comparison.rows)
+    decided = len(comparison.rows) - inconclusive
+    if not inconclusive:
+        return f"{stopped}: all {decided} benchmarks decided"
+    return f"{stopped}: {decided} decided, {inconclusive} inconclusive"
 
 
 def make_display(stream: TextIO, max_rounds: int, *, tty: bool) -> Display:

@@ -4,7 +4,7 @@ Each round measures every benchmark for base and head together (benchmark by ben
 two sides sampled in alternation by :mod:`.pairs`); the order is drawn per round from a
 seeded generator (the seed is recorded, so the order can be replayed). After ``min_rounds``
 only benchmarks that are still undecided run again, up to ``max_rounds`` and within the
-wall-time budget.
+wall-time limit (``--time-limit``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime
 import random
 import time
-from collections.abc import Callable, Collection
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from perfguard.models import Params
@@ -31,7 +32,7 @@ class Effort:
 
     min_rounds: int = 5
     max_rounds: int = 20
-    budget: float | None = None
+    time_limit: float | None = None
     """Wall-time limit in seconds for all rounds (builds not included)."""
 
     def __post_init__(self) -> None:
@@ -65,20 +66,24 @@ def run_rounds(
     on_round: Callable[[RoundsFile], None] = lambda _: None,
     clock: Callable[[], float] = time.monotonic,
 ) -> str:
-    """Measure rounds into ``data``; returns why it stopped."""
+    """Measure rounds into ``data``; returns why it stopped.
+
+    A benchmark settles (gets no more rounds) once ``min_rounds`` are done and ``undecided``
+    leaves it out; a settled benchmark is not taken up again, so the settled count the display
+    shows only grows. Counts are of series (parameter combinations), as the report's rows.
+    """
     rng = random.Random(data.seed)
-    names = sorted({s.benchmark for s in data.series})
-    active: Collection[str] = names
+    combinations = Counter(s.benchmark for s in data.series)
+    names = sorted(combinations)
+    active: list[str] = names
     start = clock()
     last = 0.0
     for index in range(1, effort.max_rounds + 1):
-        if index > effort.min_rounds:
-            active = sorted(undecided(data))
-            if not active:
-                return "all benchmarks decided"
+        if not active:
+            return f"every benchmark settled after {index - 1} rounds"
         elapsed = clock() - start
-        if effort.budget is not None and index > 1 and elapsed + last > effort.budget:
-            return f"time budget of {effort.budget:.0f}s reached after {index - 1} rounds"
+        if effort.time_limit is not None and index > 1 and elapsed + last > effort.time_limit:
+            return f"time limit of {effort.time_limit:.0f}s reached after {index - 1} rounds"
         order = draw_order(rng)
         started = datetime.datetime.now(datetime.timezone.utc)
         began = clock()
@@ -97,16 +102,20 @@ def run_rounds(
             )
         )
         on_round(data)
-        still = undecided(data)
+        if index >= effort.min_rounds:
+            still = undecided(data)
+            active = [name for name in active if name in still]
         elapsed = clock() - start
         display.update(
             Status(
                 round=index,
                 max_rounds=effort.max_rounds,
-                decided=len(names) - len(still),
-                total=len(names),
+                settled=len(data.series) - sum(combinations[name] for name in active),
+                total=len(data.series),
                 elapsed=elapsed,
-                remaining=None if effort.budget is None else max(0.0, effort.budget - elapsed),
+                remaining=None
+                if effort.time_limit is None
+                else max(0.0, effort.time_limit - elapsed),
                 order=order,
             )
         )
