@@ -10,12 +10,16 @@ way asv starts its own benchmark processes.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
+import importlib
 import itertools
+import logging
 import math
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,8 @@ from perfguard.asvfiles import kind_of
 from perfguard.errors import PerfguardError
 from perfguard.models import Kind, Params
 from perfguard.runner.pairs import Launch, SideSamples
+
+log = logging.getLogger("perfguard.runner")
 
 TWIN_SUFFIX = "-perfguard"
 """The second environment lives in ``<env_dir>-perfguard``."""
@@ -115,26 +121,125 @@ def save_machine(results_dir: Path, params: Mapping[str, str]) -> None:
     machine.save(str(results_dir))
 
 
+def _configured(conf: Any) -> str:
+    pythons = ", ".join(map(str, conf.pythons))
+    return f"environment_type {conf.environment_type!r} with pythons {pythons}"
+
+
+_PLUGIN_PACKAGES = {"rattler": "py-rattler"}
+"""The distribution to install for a module an asv plugin imports, where the names differ."""
+
+
+def _plugin_problems(conf: Any, env_spec: str | None) -> list[str]:
+    """Why asv does not know an environment type it ships a plugin for (``rattler`` without
+    py-rattler): asv drops a plugin that fails to import, and says only "Unknown"."""
+    wanted = env_spec.partition(":")[0] if env_spec else conf.environment_type
+    if not wanted or not re.fullmatch(r"\w+", str(wanted)):
+        return []
+    try:
+        importlib.import_module(f"asv.plugins.{wanted}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"asv.plugins.{wanted}":
+            return []  # asv ships no such plugin: "Unknown environment type" says it all
+        package = _PLUGIN_PACKAGES.get(str(exc.name), exc.name)
+        return [f"asv's {wanted} plugin needs {package}, which is not installed ({exc})"]
+    except ImportError as exc:
+        return [f"asv's {wanted} plugin cannot be imported ({exc})"]
+    return []
+
+
+@contextlib.contextmanager
+def asv_warnings() -> Iterator[list[str]]:
+    """What asv logs as warnings meanwhile: its reasons for passing over an environment.
+
+    asv logs through the root logger and, with ``verbose=True``, says there why an
+    environment type or Python cannot be used (``EnvironmentUnavailable``).
+    """
+    caught: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            caught.append(" ".join(record.getMessage().split()))
+
+    handler = Catch(logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield caught
+    finally:
+        root.removeHandler(handler)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception from asv or its tools as one line, with the failed command's last words.
+
+    asv's ``ProcessError`` names the command only; the reason (pip's "Could not find a
+    version", a connection error) is the last line of its output.
+    """
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, util.ProcessError):
+        output = f"{exc.stderr or ''}\n{exc.stdout or ''}"
+        last = [line.strip() for line in output.splitlines() if line.strip()]
+        if last:
+            text += f" ({last[-1]})" if len(last) == 1 else f" ({_reason(last)})"
+    elif not isinstance(exc, (util.UserError, PerfguardError)):
+        text = f"{type(exc).__name__}: {text}"
+    return text
+
+
+def _reason(lines: list[str]) -> str:
+    """The line of a failed command's output that says why: an error line, else the last."""
+    errors = [line for line in lines if line.lower().startswith(("error", "fatal"))]
+    return (errors or lines)[-1]
+
+
 class Workspace:
     """The asv configuration, repository and the two environments of one ``perfguard run``."""
 
     def __init__(self, conf: Any, env_spec: str | None = None) -> None:
         self.conf = conf
-        self.repo = get_repo(conf)
         twin_conf = copy.copy(conf)
         twin_conf.env_dir = conf.env_dir.rstrip("/\\") + TWIN_SUFFIX
         specs = [env_spec] if env_spec else None
-        try:
-            main = list(environment.get_environments(conf, specs, verbose=False))
-            twin = list(environment.get_environments(twin_conf, specs, verbose=False))
-        except util.UserError as exc:
-            raise AsvError(f"asv cannot set up the environment: {exc}") from None
+        with asv_warnings() as reasons:
+            try:
+                self.repo = get_repo(conf)
+                configured = 0
+                if specs:  # asv lists the configured environments first: not this one's reasons
+                    list(environment.get_environments(conf, None, verbose=True))
+                    configured = len(reasons)
+                    reasons.clear()
+                main = list(environment.get_environments(conf, specs, verbose=True))
+                del reasons[:configured]
+                twin = list(environment.get_environments(twin_conf, specs, verbose=False))
+            except (util.UserError, environment.EnvironmentUnavailable, RuntimeError) as exc:
+                raise AsvError(f"asv cannot set up the environment: {one_line(exc)}") from exc
         if not main:
-            raise AsvError("asv found no usable environment (check pythons/environment_type)")
+            asked = f"--env {env_spec}" if env_spec else _configured(conf)
+            why = [r.rstrip(". ") for r in reasons] + _plugin_problems(conf, env_spec)
+            raise AsvError(
+                f"asv cannot use {asked} here: "
+                + ("; ".join(dict.fromkeys(why)) or "it matches no environment asv can make")
+            )
         if not main[0].can_install_project():
             raise AsvError(
                 "perfguard run builds both commits, which an 'existing' environment "
                 "(python=same) cannot: use environment_type virtualenv or conda"
+            )
+        if reasons:
+            log.warning(
+                "asv passes over part of its configuration here (%s); measuring %s",
+                "; ".join(dict.fromkeys(r.rstrip(". ") for r in reasons)),
+                main[0].name,
+            )
+        if len(main) > 1:
+            log.warning(
+                "asv's configuration gives %d environments (%s); perfguard run measures one,"
+                " the first: %s (choose another with --env, e.g. --env %s)",
+                len(main),
+                ", ".join(env.name for env in main),
+                main[0].name,
+                main[1].name,
             )
         self.envs = (main[0], twin[0])
 
@@ -165,10 +270,11 @@ class Workspace:
             try:
                 env.create()
                 env.install_project(self.conf, self.repo, commit)
-            except (util.ProcessError, util.UserError) as exc:
+            except Exception as exc:  # asv's or its environment tool's (network, solver, ...)
                 raise AsvError(
-                    f"asv could not build or install the {side} commit {commit[:8]}: {exc}"
-                ) from None
+                    f"asv could not build or install the {side} commit {commit[:8]} in"
+                    f" {env.name}: {one_line(exc)}"
+                ) from exc
         return chosen
 
     def discover(self, env: Any, commit: str, regex: str | None) -> Any:
