@@ -120,7 +120,9 @@ def block_commands(block: Block) -> list[Command]:
 @cache
 def commands(path: Path = README) -> tuple[Command, ...]:
     """Every command of the README's shell blocks, in order."""
-    return tuple(c for b in blocks(path) if b.language in SHELL_LANGUAGES for c in block_commands(b))
+    return tuple(
+        c for b in blocks(path) if b.language in SHELL_LANGUAGES for c in block_commands(b)
+    )
 
 
 def command(text: str) -> str:
