@@ -71,7 +71,7 @@ def findings_from_report(report: Any) -> list[Finding]:
     if not isinstance(rows, list):
         raise InputError(
             "the JSON report has no 'rows' list; pass the file written by "
-            "`perfguard compare --format json --output FILE`"
+            "`perfguard compare --json-file FILE`"
         )
     findings = []
     for row in rows:
