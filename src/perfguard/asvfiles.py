@@ -69,6 +69,8 @@ class BenchmarkInfo:
     unit: str
     param_names: tuple[str, ...] = ()
     version: str | None = None
+    processes: int | None = None
+    """asv's ``rounds`` (formerly ``processes``): how many processes its samples come from."""
 
 
 _BENCHMARKS_CACHE: dict[bytes, Mapping[str, BenchmarkInfo]] = {}
@@ -155,11 +157,15 @@ def _parse_benchmarks(raw: bytes, path: Path) -> Mapping[str, BenchmarkInfo]:
         unit = entry.get("unit")
         param_names = entry.get("param_names")
         version = entry.get("version")
+        processes = entry.get("rounds", entry.get("processes"))
         benchmarks[name] = BenchmarkInfo(
             kind=kind,
             unit=unit if isinstance(unit, str) and unit else _DEFAULT_UNITS[kind],
             param_names=tuple(map(str, param_names)) if isinstance(param_names, list) else (),
             version=version if isinstance(version, str) else None,
+            processes=processes
+            if isinstance(processes, int) and not isinstance(processes, bool) and processes > 0
+            else None,
         )
     return MappingProxyType(benchmarks)
 
@@ -368,6 +374,7 @@ class _RowReader:
                         number=None if count is None else int(count),
                         repeat=None if rounds is None else int(rounds),
                         version=version,
+                        processes=info.processes,
                     )
                 )
         except (TypeError, ValueError, IndexError) as exc:

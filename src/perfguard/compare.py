@@ -14,16 +14,19 @@ from perfguard.models import (
     BudgetCheck,
     Comparison,
     Estimate,
+    Kind,
     Measurement,
     Params,
     ResultSet,
     Row,
     RunInfo,
     Status,
+    SuiteShift,
     Verdict,
     format_label,
 )
-from perfguard.policy import Budget, Policy, Resolved, matches
+from perfguard.policy import Budget, Policy, Resolved, Rule, matches
+from perfguard.report import format as fmt
 
 Adjust = Callable[[tuple[str, Params], Estimate], Estimate]
 """A hook that revises each estimate before the decision (history mode's noise floors)."""
@@ -163,7 +166,10 @@ def check_budgets(
     for budget in budgets:
         matched = [m for m in head.measurements if matches(budget.pattern, m.benchmark, m.label)]
         if not matched:
-            warnings.append(f"budget {budget.pattern!r} matched no benchmark on head")
+            warnings.append(
+                f"budget match {budget.pattern!r} matched no benchmark on head: check the"
+                " pattern (a glob on the benchmark name, e.g. 'bench_bus.*')"
+            )
         for m in matched:
             for bound, limit in (("min", budget.min), ("max", budget.max)):
                 if limit is None:
@@ -172,15 +178,28 @@ def check_budgets(
     return checks, warnings
 
 
+def unmatched_rules(rules: Iterable[Rule], *sides: ResultSet) -> list[str]:
+    """One warning per rule whose ``match`` hits no benchmark on either side (a typo, or a
+    benchmark renamed): such a rule silently does nothing."""
+    labels = {(m.benchmark, m.label) for side in sides for m in side.measurements}
+    return [
+        f"rule match {rule.pattern!r} matched no benchmark: check the pattern (a glob on the"
+        " benchmark name, e.g. 'bench_bus.*')"
+        for rule in rules
+        if not any(matches(rule.pattern, name, label) for name, label in labels)
+    ]
+
+
 def _check(m: Measurement, pattern: str, bound: str, limit: float) -> BudgetCheck:
+    shown = fmt.format_value(m.value, m.unit)
     if m.status is not Status.OK or m.value is None:
         ok, reason = False, f"no value on head ({m.status.value})"
     elif bound == "min":
         ok = m.value >= limit
-        reason = "" if ok else f"{m.value:g} is below the minimum {limit:g} {m.unit}"
+        reason = "" if ok else f"{shown} is below the minimum {fmt.format_limit(limit, m.unit)}"
     else:
         ok = m.value <= limit
-        reason = "" if ok else f"{m.value:g} is above the maximum {limit:g} {m.unit}"
+        reason = "" if ok else f"{shown} is above the maximum {fmt.format_limit(limit, m.unit)}"
     return BudgetCheck(
         benchmark=m.label,
         pattern=pattern,
@@ -194,17 +213,35 @@ def _check(m: Measurement, pattern: str, bound: str, limit: float) -> BudgetChec
 
 
 def compare(
-    base: ResultSet, head: ResultSet, policy: Policy, *, adjust: Adjust | None = None
+    base: ResultSet,
+    head: ResultSet,
+    policy: Policy,
+    *,
+    adjust: Adjust | None = None,
+    cross_run: bool = False,
 ) -> Comparison:
     """Compare head against base under ``policy``: one Row per benchmark and parameter set.
 
     ``adjust`` (e.g. :meth:`perfguard.history.NoiseModel.adjuster`) revises every estimate
-    before the decision rule sees it.
+    before the decision rule sees it. ``cross_run`` says base and head are two separate runs
+    (two asv result files): when most time benchmarks moved together, that common shift
+    (:func:`perfguard.history.suite_shift`) is removed from them, reported on the comparison
+    and in its warnings; ``adjust`` (history mode's own runner shift) takes precedence.
     """
     base_by_key = base.by_key()
     head_by_key = head.by_key()
     keys = list(base_by_key)
     keys.extend(k for k in head_by_key if k not in base_by_key)
+    shift = None
+    shift_warnings: list[str] = []
+    if cross_run and adjust is None:
+        from perfguard import history  # numpy: only for cross-run comparisons
+
+        shift = history.suite_shift(base, head, threshold=policy.threshold)
+        if shift is not None:
+            time_keys = [m.key for m in base.measurements if m.kind is Kind.TIME]
+            adjust = history.shift_adjuster(shift, time_keys)
+            shift_warnings.append(shift_warning(shift))
     rows = tuple(_row(k, base_by_key.get(k), head_by_key.get(k), policy, adjust) for k in keys)
     budgets, budget_warnings = check_budgets(policy.budgets, head)
     return Comparison(
@@ -213,5 +250,21 @@ def compare(
         threshold=policy.threshold,
         rows=rows,
         budgets=tuple(budgets),
-        warnings=tuple(machine_warnings(base, head) + budget_warnings),
+        warnings=tuple(machine_warnings(base, head) + shift_warnings),
+        shift=shift,
+        notices=tuple(unmatched_rules(policy.rules, base, head) + budget_warnings),
+    )
+
+
+def shift_warning(shift: SuiteShift) -> str:
+    """What every report says about a common shift: what it is, what was done, what to do."""
+    slower = shift.ratio > 1
+    return (
+        f"{shift.agreeing} of {shift.benchmarks} time benchmarks moved together between base"
+        f" and head: a suite shift of {fmt.format_percent(shift.ratio - 1)}"
+        f" [{fmt.format_percent(shift.low - 1)}, {fmt.format_percent(shift.high - 1)}]."
+        " Two separate runs differ by the machine's state (other load, another CPU), or a"
+        f" change made the whole suite {'slower' if slower else 'faster'}: across runs"
+        " perfguard cannot tell which. The time benchmarks' changes are shown with the shift"
+        " removed (marked *). To decide, measure both commits in one job: perfguard run"
     )

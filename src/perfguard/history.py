@@ -42,7 +42,7 @@ from scipy import special
 from perfguard import asvproject, stats
 from perfguard.errors import InputError
 from perfguard.gitrefs import ancestors
-from perfguard.models import Estimate, Measurement, Params, ResultSet, Status
+from perfguard.models import Estimate, Kind, Measurement, Params, ResultSet, Status, SuiteShift
 from perfguard.results import load_result_set
 
 Key = tuple[str, Params]
@@ -158,7 +158,17 @@ def _pair_changes(
 
 
 def _half_width(est: Estimate) -> float:
-    return (math.log(est.high) - math.log(est.low)) / 2
+    """Half-width (log) of ``est``'s interval as a normal one: a Student-t interval with few
+    degrees of freedom (asv's 2 processes per side) is converted to its standard error times
+    z, because the history's empirical floor, not the t quantile, calibrates between-run
+    noise. An estimate without a known spread has none (0)."""
+    if not stats.has_known_spread(est):
+        return 0.0
+    half = (math.log(est.high) - math.log(est.low)) / 2
+    if est.df is None:
+        return half
+    tail = 0.5 + est.confidence / 2
+    return half * float(special.ndtri(tail)) / float(special.stdtrit(est.df, tail))
 
 
 def neighbour_changes(results: Sequence[ResultSet]) -> Changes:
@@ -307,28 +317,154 @@ def apply_floor(est: Estimate, floor: Floor, *, shift: float = 0.0) -> Estimate:
     The floor's between-run half-width and the estimate's own are combined as independent
     errors (in quadrature); the minimum detectable effect and p-value follow the wider interval.
     """
+    shown = f"{math.expm1(shift) * 100:+.1f}%"
+    z = float(special.ndtri(0.5 + est.confidence / 2))
+    own_half = _half_width(est)
+    return _recentre(
+        est,
+        shift=shift,
+        own_half=own_half,
+        own_mde=0.0 if est.mde is None else own_half * (z + float(special.ndtri(stats.POWER))) / z,
+        extra_half=floor.between,
+        method=f"{est.method}+history",
+        note=f"history floor ±{math.expm1(floor.spread) * 100:.1f}% from {floor.changes} past"
+        f" changes; runner shift {shown} removed",
+    )
+
+
+def _recentre(
+    est: Estimate,
+    *,
+    shift: float,
+    own_half: float,
+    own_mde: float,
+    extra_half: float,
+    method: str,
+    note: str,
+) -> Estimate:
+    """``est`` with the log ``shift`` removed and ``extra_half`` added to its own half-width
+    (log) in quadrature; the minimum detectable effect (``own_mde``, log) and the p-value follow
+    the wider interval. An estimate whose noise is unknown stays unknown (only its centre
+    moves)."""
+    centre = math.log(est.ratio) - shift
+    removed = est.shift + shift
+    if not stats.has_known_spread(est):
+        return replace(
+            est, ratio=math.exp(centre), method=method, note=_join(est.note, note), shift=removed
+        )
     z = float(special.ndtri(0.5 + est.confidence / 2))
     z_power = float(special.ndtri(stats.POWER))
-    centre = math.log(est.ratio) - shift
-    half = math.hypot(_half_width(est), floor.between)
-    own_mde = math.log1p(est.mde) if est.mde is not None else 0.0
-    mde = math.hypot(own_mde, floor.between * (z + z_power) / z)
+    half = math.hypot(own_half, extra_half)
+    mde = math.hypot(own_mde, extra_half * (z + z_power) / z)
     p_value = float(2 * special.ndtr(-abs(centre) * z / half)) if half > 0 else None
-    shown = f"{math.expm1(shift) * 100:+.1f}%"
     return Estimate(
         ratio=math.exp(centre),
         low=math.exp(centre - half),
         high=math.exp(centre + half),
         confidence=est.confidence,
         mde=math.expm1(mde),
-        method=f"{est.method}+history",
+        method=method,
         p_value=p_value,
-        note=_join(
-            est.note,
-            f"history floor ±{math.expm1(floor.spread) * 100:.1f}% from {floor.changes} past"
-            f" changes; runner shift {shown} removed",
-        ),
+        note=_join(est.note, note),
+        shift=removed,
     )
+
+
+# --- a cross-run comparison's common shift (no history needed) ------------------------------
+
+SHIFT_MIN_BENCHMARKS = 5
+"""A common shift is estimated only from at least this many time benchmarks."""
+SHIFT_AGREEING = 0.75
+"""Share of those benchmarks that must move the same way as the shift ("most of them")."""
+
+
+def suite_shift(
+    base: ResultSet, head: ResultSet, *, threshold: float, confidence: float = stats.CONFIDENCE
+) -> SuiteShift | None:
+    """The change most time benchmarks share between two runs, when there is one.
+
+    Two asv runs made at different times differ by the machine's state (other load, another
+    CPU, thermal state): every time benchmark moves, each by its own amount. This is history
+    mode's runner effect with one direction that loads every benchmark alike, fitted the same
+    way (:func:`huber_fit`), so the few benchmarks that really changed hardly move it. It is
+    *seen* when at least :data:`SHIFT_AGREEING` of at least :data:`SHIFT_MIN_BENCHMARKS`
+    benchmarks moved its way, it is at least half the threshold, and its interval excludes no
+    change. A real change that slows the whole suite looks the same: the report says so.
+    """
+    base_by_key, head_by_key = base.by_key(), head.by_key()
+    changes = {
+        key: change
+        for key, change in _pair_changes(base_by_key, head_by_key).items()
+        if base_by_key[key].kind is Kind.TIME
+    }
+    n = len(changes)
+    if n < SHIFT_MIN_BENCHMARKS:
+        return None
+    y = np.array([list(changes.values())])
+    coef, residual = huber_fit(np.ones((n, 1)), y)
+    shift = float(coef[0, 0])
+    spread = _MAD_TO_SD * float(np.median(np.abs(residual[0])))
+    agreeing = sum(1 for change in changes.values() if change * shift > 0)
+    se = spread / math.sqrt(n)
+    half = float(special.stdtrit(n - 1, 0.5 + confidence / 2)) * se
+    seen = (
+        agreeing >= SHIFT_AGREEING * n
+        and abs(shift) >= math.log1p(threshold / 2)
+        and abs(shift) > half
+    )
+    if not seen:
+        return None
+    return SuiteShift(
+        ratio=math.exp(shift),
+        low=math.exp(shift - half),
+        high=math.exp(shift + half),
+        confidence=confidence,
+        benchmarks=n,
+        agreeing=agreeing,
+        spread=spread,
+        removed=True,
+    )
+
+
+def shift_adjuster(shift: SuiteShift, keys: Iterable[Key]) -> Adjust:
+    """The hook for :func:`perfguard.compare.compare`: ``shift`` removed from the rows of
+    ``keys`` (the time benchmarks; sizes and counts do not move with the machine).
+
+    What is left of each benchmark's change is judged against the benchmarks' spread around the
+    shift (they do not all move alike) and the shift's own uncertainty: each interval is
+    widened to at least that spread, so a benchmark is only flagged when it moved clearly
+    apart from the rest of the suite.
+    """
+    log_shift = math.log(shift.ratio)
+    z = float(special.ndtri(0.5 + shift.confidence / 2))
+    shift_se = (math.log(shift.high) - math.log(shift.low)) / 2 / z
+    wanted = frozenset(keys)
+    shown = f"{(shift.ratio - 1) * 100:+.1f}%"
+    note = (
+        f"suite shift {shown} removed ({shift.agreeing} of {shift.benchmarks} time benchmarks"
+        f" moved together; their spread around it ±{shift.spread * 100:.1f}%)"
+    )
+
+    def adjust(key: Key, est: Estimate) -> Estimate:
+        if key not in wanted:
+            return est
+        known = stats.has_known_spread(est)
+        # The estimate's own interval as it is (a t interval stays one): only the spread the
+        # suite adds on top of it widens it.
+        own_half = (math.log(est.high) - math.log(est.low)) / 2 if known else 0.0
+        own = _half_width(est) / z
+        between = math.sqrt(max(0.0, shift.spread**2 - own**2) + shift_se**2)
+        return _recentre(
+            est,
+            shift=log_shift,
+            own_half=own_half,
+            own_mde=math.log1p(est.mde) if est.mde is not None else 0.0,
+            extra_half=z * between,
+            method=f"{est.method}+shift",
+            note=note,
+        )
+
+    return adjust
 
 
 def scaled(m: Measurement, factor: float) -> Measurement:

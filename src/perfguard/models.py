@@ -95,6 +95,9 @@ class Measurement:
     repeat: int | None = None
     version: str | None = None
     """Benchmark code version hash; a change makes base and head incomparable."""
+    processes: int | None = None
+    """How many processes the samples came from (asv's ``rounds``; one per round in a rounds
+    file), when known. Samples inside one process are not independent."""
 
     @property
     def key(self) -> tuple[str, Params]:
@@ -142,7 +145,12 @@ class Estimate:
     """How it was estimated: ``samples``, ``asv-ci``, ``quartiles`` or ``exact``."""
     p_value: float | None = None
     note: str = ""
-    """Caveats, e.g. samples pooled across processes treated as independent."""
+    """Caveats, e.g. how many processes the samples came from."""
+    df: float | None = None
+    """Degrees of freedom of a Student-t interval; ``None`` for a normal one (or none)."""
+    shift: float = 0.0
+    """Log change removed from head/base before ``ratio`` as a shift shared by the whole suite
+    (history's runner effect, or a cross-run comparison's common shift); 0 when none was."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,6 +200,27 @@ class BudgetCheck:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SuiteShift:
+    """A change that most benchmarks of a cross-run comparison share (see
+    :func:`perfguard.history.suite_shift`): the machine's state, or a change to the whole suite."""
+
+    ratio: float
+    """The common head/base, fitted robustly over the benchmarks it was estimated from."""
+    low: float
+    high: float
+    """Its interval (at ``confidence``)."""
+    confidence: float
+    benchmarks: int
+    """How many benchmarks it was estimated from (time benchmarks measured on both sides)."""
+    agreeing: int
+    """How many of them moved the same way as the shift."""
+    spread: float
+    """Robust standard deviation (log) of the benchmarks' own changes around the shift."""
+    removed: bool
+    """True when the rows' estimates have it removed (and their intervals widened by it)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunInfo:
     """Which commit, machine and environment one side of a comparison came from."""
 
@@ -213,6 +242,11 @@ class Comparison:
     budgets: tuple[BudgetCheck, ...] = ()
     warnings: tuple[str, ...] = ()
     """Loud caveats every output format must show (e.g. different machines)."""
+    shift: SuiteShift | None = None
+    """The common shift of a cross-run comparison, when most benchmarks moved together."""
+    notices: tuple[str, ...] = ()
+    """Warnings about the configuration (a rule or budget that matched nothing): said once on
+    stderr by the commands, not part of the report."""
 
     def count(self, verdict: Verdict) -> int:
         return sum(1 for row in self.rows if row.verdict is verdict)

@@ -175,6 +175,7 @@ def _measurement(series: Series, side: str) -> Measurement:
         samples=tuple(values) if status is Status.OK else None,
         repeat=len(values),
         version=series.version,
+        processes=len(values),  # one worker process per round: the values are independent
     )
 
 

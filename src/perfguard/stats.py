@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from scipy import special
 
-from perfguard.models import Direction, Estimate, Measurement, Verdict
+from perfguard.models import Direction, Estimate, Kind, Measurement, Verdict
 
 CONFIDENCE = 0.99
 """Two-sided confidence of every interval (asv also reports 99 % intervals)."""
@@ -81,60 +81,72 @@ def _usable_samples(m: Measurement) -> bool:
     return m.samples is not None and len(m.samples) >= MIN_SAMPLES and min(m.samples) > 0
 
 
+ASV_DEFAULT_PROCESSES = 2
+"""asv's default ``rounds``: a time benchmark's samples come from this many processes."""
+
+
+def processes_of(m: Measurement) -> int | None:
+    """How many processes ``m``'s samples come from; None when they count as independent.
+
+    asv runs a time benchmark in ``rounds`` processes (default 2) and pools their samples in
+    process order; a rounds file has one process per value.
+    """
+    if m.processes is not None:
+        return m.processes
+    return ASV_DEFAULT_PROCESSES if m.kind is Kind.TIME else None
+
+
+def _process_means(samples: Sequence[float], processes: int) -> list[float]:
+    """Mean log-sample of each process: asv appends each process's samples in turn, so they are
+    contiguous runs (of equal length unless a process hit asv's time limit)."""
+    logs = list(map(math.log, samples))
+    groups = min(processes, len(logs))
+    size, extra = divmod(len(logs), groups)
+    means, start = [], 0
+    for g in range(groups):
+        stop = start + size + (g < extra)
+        means.append(sum(logs[start:stop]) / (stop - start))
+        start = stop
+    return means
+
+
+def _sum_squares(values: Sequence[float]) -> float:
+    mean = sum(values) / len(values)
+    return sum((x - mean) * (x - mean) for x in values)
+
+
 def estimate(base: Measurement, head: Measurement, *, confidence: float = CONFIDENCE) -> Estimate:
     """Estimate ratio = head/base with a two-sided ``confidence`` interval, in log space.
 
-    - Raw samples on both sides (asv ``--record-samples``): the ratio of asv's medians, with a
-      Welch t-interval whose spread comes from the log-samples (scaled to a median's standard
-      error). asv pools the samples of its worker processes, and samples inside
-      one process are not independent; this estimate treats them as independent and says so
-      in ``note`` (paired rounds from ``perfguard run`` avoid that assumption).
+    - Raw samples on both sides (asv ``--record-samples``): the ratio of asv's medians. asv
+      pools the samples of its worker processes (``rounds``, 2 by default), and samples inside
+      one process share its hash seed, memory layout and machine state: the process, not the
+      sample, is the independent unit. The spread is therefore the process-to-process spread
+      of the per-process mean log-samples (pooled over both sides, ``2 (P - 1)`` degrees of
+      freedom), with a Student-t interval; with one process per side it cannot be known and
+      the estimate says so (:func:`unknown_spread`). Samples of unknown origin (a ``track_``
+      benchmark's) are treated as independent.
     - Otherwise: each side's spread from asv's stored 99 % interval of the median (or, lacking
       it, from the quartiles), combined as independent normal errors on log values.
-    - No spread at all (e.g. ``mem_``/``track_`` values): an exact comparison of the values.
+    - No spread at all: ``mem_``/``peakmem_`` sizes are compared exactly; so are identical
+      values. A ``time_`` or ``track_`` value without spread is not exact: its noise is
+      unknown (:func:`unknown_spread`).
 
     ``mde`` is the smallest relative change that a two-sided test at ``confidence`` would detect
     with probability :data:`POWER` at this noise.
     Both values must be positive (callers handle zero and negative values).
     """
     assert base.value is not None and head.value is not None
-    alpha = 1.0 - confidence
     if _usable_samples(base) and _usable_samples(head):
-        assert base.samples is not None and head.samples is not None
-        b, h = _from_samples(base.samples), _from_samples(head.samples)
-        assert b.n is not None and h.n is not None
-        se2 = b.se2 + h.se2
-        if se2 == 0.0:
-            return _exact(base.value, head.value, confidence)
-        df_denominator = b.se2**2 / (b.n - 1) + h.se2**2 / (h.n - 1)
-        df = max(1, int(se2**2 / df_denominator)) if df_denominator > 0 else b.n + h.n - 2
-        # Centred on asv's own medians, so the change agrees with the values a report shows;
-        # a median's standard error is sqrt(pi/2) times the mean's for normal noise.
-        se = _MEDIAN_SE_FACTOR * math.sqrt(se2)
-        diff = math.log(head.value) - math.log(base.value)
-        half = _t_quantile(1 - alpha / 2, df) * se
-        mde_log = (_t_quantile(1 - alpha / 2, df) + _t_quantile(POWER, df)) * se
-        p_value = float(2 * special.stdtr(df, -abs(diff) / se))
-        return Estimate(
-            ratio=math.exp(diff),
-            low=math.exp(diff - half),
-            high=math.exp(diff + half),
-            confidence=confidence,
-            mde=math.expm1(mde_log),
-            method="samples",
-            p_value=p_value,
-            note=(
-                f"median ratio, Welch t on log samples ({b.n} base, {h.n} head); samples "
-                "pooled across asv processes are treated as independent"
-            ),
-        )
+        return _from_both_samples(base, head, confidence)
     b_side, h_side = _from_summary(base), _from_summary(head)
     if b_side is None or h_side is None:
-        return _exact(base.value, head.value, confidence)
+        return _no_spread(base, head, confidence)
     se = math.sqrt(b_side.se2 + h_side.se2)
     diff = h_side.location - b_side.location
     if se == 0.0:
-        return _exact(base.value, head.value, confidence)
+        return _no_spread(base, head, confidence)
+    alpha = 1.0 - confidence
     z = _z_quantile(1 - alpha / 2)
     return Estimate(
         ratio=math.exp(diff),
@@ -146,6 +158,118 @@ def estimate(base: Measurement, head: Measurement, *, confidence: float = CONFID
         p_value=float(2 * special.ndtr(-abs(diff) / se)),
         note="normal approximation from asv's stored 99 % intervals (or quartiles)",
     )
+
+
+def _from_both_samples(base: Measurement, head: Measurement, confidence: float) -> Estimate:
+    assert base.samples is not None and head.samples is not None
+    assert base.value is not None and head.value is not None
+    procs = processes_of(base), processes_of(head)
+    if procs[0] is None or procs[1] is None:
+        return _independent_samples(base, head, confidence)
+    b = _process_means(base.samples, procs[0])
+    h = _process_means(head.samples, procs[1])
+    described = f"{len(base.samples)}/{len(head.samples)} samples from {len(b)}/{len(h)} processes"
+    if len(b) < 2 or len(h) < 2:
+        if len(set(base.samples)) == 1 and base.samples == head.samples:
+            return _exact(base.value, head.value, confidence)
+        return unknown_spread(
+            base.value,
+            head.value,
+            confidence,
+            f"{described}: one process per side, its process-to-process spread is unknown",
+        )
+    df = len(b) + len(h) - 2
+    pooled = (_sum_squares(b) + _sum_squares(h)) / df
+    if pooled == 0.0:
+        return _exact(base.value, head.value, confidence)
+    # Centred on asv's own medians, so the change agrees with the values a report shows; a
+    # median's standard error is sqrt(pi/2) times the mean's for normal noise.
+    se = _MEDIAN_SE_FACTOR * math.sqrt(pooled * (1 / len(b) + 1 / len(h)))
+    return _t_estimate(
+        math.log(head.value) - math.log(base.value),
+        se,
+        df,
+        confidence,
+        method="processes",
+        note=f"median ratio; t over the process-to-process spread ({described})",
+    )
+
+
+def _independent_samples(base: Measurement, head: Measurement, confidence: float) -> Estimate:
+    """Welch's t on log-samples that count as independent (not asv's pooled time samples)."""
+    assert base.samples is not None and head.samples is not None
+    assert base.value is not None and head.value is not None
+    b, h = _from_samples(base.samples), _from_samples(head.samples)
+    assert b.n is not None and h.n is not None
+    se2 = b.se2 + h.se2
+    if se2 == 0.0:
+        return _exact(base.value, head.value, confidence)
+    df_denominator = b.se2**2 / (b.n - 1) + h.se2**2 / (h.n - 1)
+    df = max(1, int(se2**2 / df_denominator)) if df_denominator > 0 else b.n + h.n - 2
+    return _t_estimate(
+        math.log(head.value) - math.log(base.value),
+        _MEDIAN_SE_FACTOR * math.sqrt(se2),
+        df,
+        confidence,
+        method="samples",
+        note=f"median ratio, Welch t on log samples ({b.n} base, {h.n} head)",
+    )
+
+
+def _t_estimate(
+    diff: float, se: float, df: int, confidence: float, *, method: str, note: str
+) -> Estimate:
+    alpha = 1.0 - confidence
+    t = _t_quantile(1 - alpha / 2, df)
+    half = t * se
+    return Estimate(
+        ratio=math.exp(diff),
+        low=math.exp(diff - half),
+        high=math.exp(diff + half),
+        confidence=confidence,
+        mde=math.expm1((t + _t_quantile(POWER, df)) * se),
+        method=method,
+        p_value=float(2 * special.stdtr(df, -abs(diff) / se)),
+        note=note,
+        df=df,
+    )
+
+
+def _no_spread(base: Measurement, head: Measurement, confidence: float) -> Estimate:
+    """No spread recorded: exact for sizes and for identical values, otherwise unknown noise."""
+    assert base.value is not None and head.value is not None
+    if base.kind in (Kind.MEM, Kind.PEAKMEM) or base.value == head.value:
+        return _exact(base.value, head.value, confidence)
+    return unknown_spread(
+        base.value,
+        head.value,
+        confidence,
+        f"no spread recorded for this {base.kind.value}_ benchmark: record samples"
+        " (asv run --record-samples) or measure with perfguard run",
+    )
+
+
+def unknown_spread(base: float, head: float, confidence: float, note: str) -> Estimate:
+    """A change whose noise is unknown: any interval, no detectable effect, no p-value.
+
+    :func:`decide` calls such a change inconclusive when it is past the threshold (and
+    unchanged within it): a value without a spread is not an exact measurement.
+    """
+    return Estimate(
+        ratio=head / base,
+        low=0.0,
+        high=math.inf,
+        confidence=confidence,
+        mde=None,
+        method="no-spread",
+        p_value=None,
+        note=note,
+    )
+
+
+def has_known_spread(est: Estimate) -> bool:
+    """False for :func:`unknown_spread`'s estimates (an interval that says nothing)."""
+    return est.low > 0.0 and math.isfinite(est.high)
 
 
 def _exact(base: float, head: float, confidence: float) -> Estimate:
@@ -186,12 +310,19 @@ def decide(
     """
     sign = 1.0 if direction is Direction.LOWER_IS_BETTER else -1.0
     worse = sign * math.log(est.ratio)
-    lo, hi = sorted((sign * math.log(est.low), sign * math.log(est.high)))
     limit = math.log1p(threshold)
-    excludes_zero = lo > 0 or hi < 0 if significant is None else significant
     pct = f"{threshold * 100:g}%"
-    interval = f"[{(est.low - 1) * 100:+.1f}%, {(est.high - 1) * 100:+.1f}%]"
     shown = f"{(est.ratio - 1) * 100:+.1f}%"
+    if not has_known_spread(est):
+        if abs(worse) > limit:
+            return (
+                Verdict.INCONCLUSIVE,
+                f"{shown} is past the {pct} threshold but its noise is unknown ({est.note})",
+            )
+        return Verdict.UNCHANGED, f"{shown} is within the {pct} threshold (noise unknown)"
+    lo, hi = sorted((sign * math.log(est.low), sign * math.log(est.high)))
+    excludes_zero = lo > 0 or hi < 0 if significant is None else significant
+    interval = f"[{(est.low - 1) * 100:+.1f}%, {(est.high - 1) * 100:+.1f}%]"
     if abs(worse) > limit:
         if excludes_zero:
             word = Verdict.REGRESSED if worse > 0 else Verdict.IMPROVED

@@ -22,6 +22,7 @@ def measurement(
     repeat: int | None = None,
     version: str | None = "v1",
     params: Params = (),
+    processes: int | None = None,
 ) -> Measurement:
     return Measurement(
         benchmark=name,
@@ -35,6 +36,7 @@ def measurement(
         quartiles=quartiles,
         repeat=repeat,
         version=version,
+        processes=processes,
     )
 
 

@@ -84,8 +84,9 @@ def test_throughput_drop_is_a_regression_and_rise_an_improvement() -> None:
 
 
 def test_untyped_track_is_compared_with_direction_assumed() -> None:
-    base = [measurement("score", 10.0, kind=Kind.TRACK, unit="points")]
-    head = [measurement("score", 12.0, kind=Kind.TRACK, unit="points")]
+    # With samples: a track_ value without spread is inconclusive past the threshold (issue 10).
+    base = [measurement("score", 10.0, kind=Kind.TRACK, unit="points", samples=[10.0, 10.1, 9.9])]
+    head = [measurement("score", 12.0, kind=Kind.TRACK, unit="points", samples=[12.0, 12.1, 11.9])]
     (row,) = compare(result_set(*base), result_set(*head), Policy()).rows
     assert row.direction_assumed
     assert row.verdict is Verdict.REGRESSED
@@ -111,8 +112,11 @@ def test_nonpositive_values() -> None:
 
 def test_parameterized_rows_are_separate() -> None:
     params_a, params_b = (("n", "10"),), (("n", "1000"),)
-    base = [measurement("p", 1.0, params=params_a), measurement("p", 1.0, params=params_b)]
-    head = [measurement("p", 1.0, params=params_a), measurement("p", 2.0, params=params_b)]
+    # mem_ sizes: exact without a spread (a time_ value without one is not, see test_stats).
+    base = [measurement("p", 1.0, params=params_a, kind=Kind.MEM)]
+    base.append(measurement("p", 1.0, params=params_b, kind=Kind.MEM))
+    head = [measurement("p", 1.0, params=params_a, kind=Kind.MEM)]
+    head.append(measurement("p", 2.0, params=params_b, kind=Kind.MEM))
     assert verdicts(base, head) == {"p(n=10)": Verdict.UNCHANGED, "p(n=1000)": Verdict.REGRESSED}
 
 
@@ -135,7 +139,35 @@ def test_budgets_checked_on_head_and_fail_the_gate() -> None:
     assert outcome == {("rate", "min"): False, ("p99", "max"): True, ("broken", "max"): False}
     assert not comparison.regressions
     assert comparison.failed
-    assert any("nothing*" in w for w in comparison.warnings)
+    # A budget matching nothing is said once on stderr (a notice), not in the report.
+    assert any("nothing*" in w for w in comparison.notices)
+    assert not any("nothing*" in w for w in comparison.warnings)
+
+
+def test_a_rule_or_budget_matching_nothing_is_a_notice_with_its_pattern() -> None:
+    policy = Policy(
+        rules=(Rule(pattern="bench.*"), Rule(pattern="typo.*", threshold=0.1)),
+        budgets=(Budget(pattern="gone.*", max=1.0),),
+    )
+    base = result_set(measurement("bench.time_x"))
+    comparison = compare(base, base, policy)
+    assert comparison.notices == (
+        "rule match 'typo.*' matched no benchmark: check the pattern (a glob on the benchmark"
+        " name, e.g. 'bench_bus.*')",
+        "budget match 'gone.*' matched no benchmark on head: check the pattern (a glob on the"
+        " benchmark name, e.g. 'bench_bus.*')",
+    )
+
+
+def test_broken_budgets_say_it_in_human_units() -> None:
+    policy = Policy(budgets=(Budget(pattern="*time_p99", max=0.001),))
+    head = result_set(measurement("bench.time_p99", 0.00149855))
+    (check,) = compare(head, head, policy).budgets
+    assert check.reason == "1.50 ms is above the maximum 1 ms"
+    rate = Policy(budgets=(Budget(pattern="*rate", min=10_000.0),))
+    head = result_set(measurement("bus.track_rate", 9_512.0, kind=Kind.TRACK, unit="events/s"))
+    (check,) = compare(head, head, rate).budgets
+    assert check.reason == "9.51k events/s is below the minimum 10k events/s"
 
 
 def test_clean_comparison_does_not_fail() -> None:

@@ -126,10 +126,10 @@ def test_direction_assumed_is_marked_and_clear_verdicts_carry_no_reason() -> Non
 
 def test_budget_cells() -> None:
     low = budget(limit=10_000.0, value=9_000.0)
-    assert fmt.format_bound(low) == ">= 10.0k events/s"
+    assert fmt.format_bound(low) == ">= 10k events/s"
     assert fmt.budget_status(low) == "BROKEN"
     high = budget("x.time_p99", bound="max", limit=0.01, value=0.005, unit="seconds")
-    assert fmt.format_bound(high) == "<= 10.0 ms"
+    assert fmt.format_bound(high) == "<= 10 ms"
     assert fmt.budget_status(high) == "ok"
 
 

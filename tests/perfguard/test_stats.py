@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from perfguard import stats
-from perfguard.models import Direction, Estimate, Verdict
+from perfguard.models import Direction, Estimate, Kind, Verdict
 from tests.helpers.measurements import measurement, noisy
 
 LOWER = Direction.LOWER_IS_BETTER
@@ -64,12 +64,55 @@ def test_samples_estimate_finds_a_real_shift() -> None:
     base = noisy("b", 1.0, sd=0.01, seed=1)
     head = noisy("b", 1.10, sd=0.01, seed=2)
     e = stats.estimate(base, head)
-    assert e.method == "samples"
+    # A time benchmark's samples come from asv's 2 processes (its default rounds).
+    assert e.method == "processes"
+    assert "20/20 samples from 2/2 processes" in e.note
     assert e.low < e.ratio < e.high
     assert e.low > 1.05
     assert 1.08 < e.ratio < 1.12
+    assert e.p_value is not None and e.p_value < 1e-3
+
+
+def test_samples_from_independent_processes_use_welch() -> None:
+    base = noisy("b", 1.0, sd=0.01, seed=1, processes=20)
+    head = noisy("b", 1.10, sd=0.01, seed=2, processes=20)
+    e = stats.estimate(base, head)
+    assert e.method == "processes"
+    assert "from 20/20 processes" in e.note
+    assert e.low > 1.05
     assert e.p_value is not None and e.p_value < 1e-6
-    assert "independent" in e.note
+
+
+def test_process_to_process_spread_widens_the_interval() -> None:
+    """asv's pooled samples: two processes per side, each with its own offset (the machine's
+    state, the hash seed, the memory layout). Samples-as-independent would call the offset a
+    change; the process spread does not."""
+    rng = np.random.default_rng(3)
+
+    def side(offsets: tuple[float, float]) -> list[float]:
+        return [float(math.exp(o + rng.normal(0, 0.002))) for o in offsets for _ in range(5)]
+
+    base = measurement(value=1.0, samples=side((0.0, 0.04)))
+    head = measurement(value=1.0, samples=side((0.09, 0.05)))
+    base = measurement(value=float(np.median(base.samples)), samples=base.samples)
+    head = measurement(value=float(np.median(head.samples)), samples=head.samples)
+    pooled = stats.estimate(base, head)
+    assert pooled.method == "processes"
+    assert pooled.low < 1.0 < pooled.high
+    naive = stats.estimate(
+        measurement(value=base.value, samples=base.samples, kind=Kind.TRACK),
+        measurement(value=head.value, samples=head.samples, kind=Kind.TRACK),
+    )
+    assert naive.method == "samples" and naive.low > 1.0  # what compare said before
+
+
+def test_one_process_per_side_has_unknown_spread() -> None:
+    base = noisy("b", 1.0, sd=0.01, seed=1, processes=1)
+    head = noisy("b", 1.2, sd=0.01, seed=2, processes=1)
+    e = stats.estimate(base, head)
+    assert e.method == "no-spread"
+    assert "one process per side" in e.note
+    assert stats.decide(e, threshold=0.05, direction=LOWER)[0] is Verdict.INCONCLUSIVE
 
 
 def test_samples_interval_covers_the_truth_at_roughly_nominal_rate() -> None:
@@ -108,11 +151,28 @@ def test_estimate_from_quartiles_when_no_ci() -> None:
     assert e.low < 1.0 < e.high
 
 
-def test_exact_comparison_without_spread() -> None:
-    e = stats.estimate(measurement(value=100.0), measurement(value=120.0))
+def test_exact_comparison_of_sizes_without_spread() -> None:
+    e = stats.estimate(measurement(value=100.0, kind=Kind.MEM), measurement(value=120.0))
     assert e.method == "exact"
     assert e.low == e.ratio == e.high == pytest.approx(1.2)
     assert e.mde == 0.0
+
+
+@pytest.mark.parametrize("kind", [Kind.TRACK, Kind.TIME])
+def test_a_value_without_spread_is_not_exact(kind: Kind) -> None:
+    """Issue 10: a track_ value with no spread recorded past the threshold is inconclusive,
+    not regressed with a zero-width interval; within the threshold it is unchanged."""
+    e = stats.estimate(measurement(value=100.0, kind=kind), measurement(value=120.0, kind=kind))
+    assert e.method == "no-spread"
+    assert not stats.has_known_spread(e)
+    assert e.ratio == pytest.approx(1.2)
+    verdict, reason = stats.decide(e, threshold=0.05, direction=LOWER)
+    assert verdict is Verdict.INCONCLUSIVE
+    assert "noise is unknown" in reason
+    near = stats.estimate(measurement(value=100.0, kind=kind), measurement(value=102.0, kind=kind))
+    assert stats.decide(near, threshold=0.05, direction=LOWER)[0] is Verdict.UNCHANGED
+    same = stats.estimate(measurement(value=7.0, kind=kind), measurement(value=7.0, kind=kind))
+    assert same.method == "exact"
 
 
 def test_identical_samples_are_exact() -> None:

@@ -98,6 +98,20 @@ def format_value(value: float | None, unit: str) -> str:
     return shown if unit in ("", "unit") else f"{shown} {unit}"
 
 
+def format_limit(value: float, unit: str) -> str:
+    """A configured limit as a person wrote it: ``1 ms``, ``2.5 ms``, ``10k events/s``.
+
+    Like :func:`format_value`, but without trailing zeros (a limit is exact, not measured).
+    """
+    shown = format_value(value, unit)
+    number, sep, rest = shown.partition(" ")
+    digits = number.rstrip("kMGT")
+    if "." in digits:
+        trimmed = digits.rstrip("0").rstrip(".")
+        shown = f"{trimmed}{number[len(digits) :]}{sep}{rest}"
+    return shown
+
+
 def format_measurement(measurement: Measurement | None) -> str:
     """A side of a row: its value, or why there is none (failed, skipped, missing)."""
     if measurement is None:
@@ -125,16 +139,64 @@ def format_magnitude(fraction: float) -> str:
     return f"±{pct:.0f}%" if pct >= 10 or not math.isfinite(pct) else f"±{pct:.1f}%"
 
 
+SHIFT_MARK = "*"
+"""After a change from which a shift shared by the whole suite was removed."""
+
+
+def shift_removed(row: Row) -> bool:
+    """True when the row's change is not head/base: a suite (or runner) shift was removed."""
+    return row.estimate is not None and row.estimate.shift != 0.0
+
+
+def is_paired(row: Row) -> bool:
+    """True when the change is the paired estimate over rounds, not the ratio of the values."""
+    return row.estimate is not None and row.estimate.method.startswith("paired")
+
+
+def values_change(row: Row) -> float | None:
+    """head/base - 1 of the values the base and head columns show (None without both)."""
+    b, h = row.base, row.head
+    if b is None or h is None or b.status is not Status.OK or h.status is not Status.OK:
+        return None
+    if b.value is None or h.value is None or b.value <= 0 or h.value <= 0:
+        return None
+    return h.value / b.value - 1.0
+
+
+def footnotes(rows: Iterable[Row]) -> list[str]:
+    """What a table must say when its change column is not head/base of its value columns."""
+    rows = list(rows)
+    notes = []
+    if any(shift_removed(r) for r in rows):
+        notes.append(
+            f"{SHIFT_MARK} change and interval with the shift the whole suite shares removed"
+            " (see the warning): they differ from head/base."
+        )
+    if any(is_paired(r) for r in rows):
+        notes.append(
+            "base, head: each side's median over the rounds of its fastest sample; change:"
+            " the paired estimate (mean over rounds of the median head/base of sample pairs"
+            " taken a millisecond apart), which can differ from head/base."
+        )
+    return notes
+
+
 def format_change(row: Row) -> str:
-    """The change column: head/base - 1 as a percentage, or nothing when not estimated."""
+    """The change column: head/base - 1 as a percentage, or nothing when not estimated; marked
+    with :data:`SHIFT_MARK` when a suite shift was removed from it."""
     change = row.change
-    return "" if change is None else format_percent(change)
+    if change is None:
+        return ""
+    return format_percent(change) + (SHIFT_MARK if shift_removed(row) else "")
 
 
 def format_interval(row: Row) -> str:
-    """The interval on the change, ``[+3.1%, +9.0%]``, or nothing when not estimated."""
+    """The interval on the change, ``[+3.1%, +9.0%]``, ``unknown`` without a recorded spread, or
+    nothing when not estimated."""
     if row.estimate is None:
         return ""
+    if not (row.estimate.low > 0 and math.isfinite(row.estimate.high)):
+        return "unknown"
     low = format_percent(row.estimate.low - 1.0)
     high = format_percent(row.estimate.high - 1.0)
     return f"[{low}, {high}]"
@@ -160,6 +222,13 @@ def verdict_note(row: Row) -> str:
         est = row.estimate
         if row.verdict is Verdict.INCONCLUSIVE and est is not None and est.mde is not None:
             reason = f"{_inconclusive_because(row)}: could detect {format_magnitude(est.mde)}"
+        elif (
+            row.verdict is Verdict.INCONCLUSIVE
+            and est is not None
+            and est.method.startswith("no-spread")
+        ):
+            single = "one process per side" in est.note
+            reason = f"noise unknown: {'one process per side' if single else 'no spread recorded'}"
         if reason:
             notes.append(reason)
     return "; ".join(notes)
@@ -182,7 +251,7 @@ def format_verdict(row: Row) -> str:
 def format_bound(budget: BudgetCheck) -> str:
     """A budget's limit as a reader says it: ``>= 10k events/s``, ``<= 10.0 ms``."""
     sign = ">=" if budget.bound == "min" else "<="
-    return f"{sign} {format_value(budget.limit, budget.unit)}"
+    return f"{sign} {format_limit(budget.limit, budget.unit)}"
 
 
 def budget_status(budget: BudgetCheck) -> str:
@@ -237,7 +306,8 @@ def verdict_counts(rows: Iterable[Row]) -> dict[Verdict, int]:
 def summary_line(comparison: Comparison) -> str:
     """``2 regressed, 1 improved, 3 inconclusive, 40 unchanged (threshold 5%)``.
 
-    Counts all rows, whatever a report hides, plus broken budgets when there are any.
+    Counts all rows, whatever a report hides, plus broken budgets when there are any, and names
+    a suite shift that was removed (``...; suite shift +45.0% removed)``).
     """
     counts = verdict_counts(comparison.rows)
     parts = [
@@ -248,4 +318,7 @@ def summary_line(comparison: Comparison) -> str:
     broken = len(comparison.broken_budgets)
     if broken:
         parts.append(f"{broken} budget{'s' if broken != 1 else ''} broken")
-    return f"{', '.join(parts)} (threshold {format_threshold(comparison.threshold)})"
+    extra = ""
+    if comparison.shift is not None:
+        extra = f"; suite shift {format_percent(comparison.shift.ratio - 1)} removed"
+    return f"{', '.join(parts)} (threshold {format_threshold(comparison.threshold)}{extra})"

@@ -8,6 +8,7 @@ version; renaming, removing or retyping one bumps it.
 from __future__ import annotations
 
 import json
+import math
 from importlib import resources
 from typing import Any
 
@@ -23,6 +24,7 @@ from perfguard.models import (
     Row,
     RunInfo,
     Status,
+    SuiteShift,
     Verdict,
 )
 from perfguard.report import format as fmt
@@ -70,6 +72,8 @@ class _Row(msgspec.Struct, gc=False):
     method: str | None
     p_value: float | None
     note: str
+    values_change: float | None
+    shift_removed: float | None
 
 
 def render_json(comparison: Comparison, *, only_changed: bool = False) -> str:
@@ -92,6 +96,7 @@ def render_json(comparison: Comparison, *, only_changed: bool = False) -> str:
         "head": _run(comparison.head),
         "warnings": list(comparison.warnings),
         "summary": summary,
+        "shift": _shift(comparison.shift),
         "rows": [_row(r) for r in fmt.visible_rows(comparison, only_changed=only_changed)],
         "budgets": [_budget(b) for b in comparison.budgets],
     }
@@ -156,8 +161,9 @@ def _row(row: Row) -> _Row:
         _side(row.base),
         _side(row.head),
     )
+    values = fmt.values_change(row)
     if est is None:
-        return _Row(*fixed, None, None, None, None, None, None, None, "")
+        return _Row(*fixed, None, None, None, None, None, None, None, "", values, None)
     interval = (est.low - 1.0, est.high - 1.0)
     return _Row(
         *fixed,
@@ -169,7 +175,24 @@ def _row(row: Row) -> _Row:
         est.method,
         est.p_value,
         est.note,
+        values,
+        math.expm1(est.shift) if est.shift else None,
     )
+
+
+def _shift(shift: SuiteShift | None) -> dict[str, Any] | None:
+    if shift is None:
+        return None
+    return {
+        "ratio": shift.ratio,
+        "change": shift.ratio - 1.0,
+        "interval": (shift.low - 1.0, shift.high - 1.0),
+        "confidence": shift.confidence,
+        "benchmarks": shift.benchmarks,
+        "agreeing": shift.agreeing,
+        "spread": shift.spread,
+        "removed": shift.removed,
+    }
 
 
 def _budget(budget: BudgetCheck) -> dict[str, Any]:

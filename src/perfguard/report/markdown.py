@@ -161,6 +161,8 @@ def _head(comparison: Comparison, marker_key: str, room: int) -> str:
             break
         lines.append(block)
         used += _size(block)
+    # What the change column means when it is not head/base (short, ours: never dropped).
+    lines.extend(f"\n{_cell(note)}\n" for note in fmt.footnotes(comparison.rows))
     return "".join(lines)
 
 
@@ -277,7 +279,7 @@ def _row_cells(row: Row) -> list[str]:
         _cell(row.label),
         _cell(fmt.format_measurement(row.base)),
         _cell(fmt.format_measurement(row.head)),
-        fmt.format_change(row),
+        _cell(fmt.format_change(row)),
         fmt.format_interval(row),
         _verdict_cell(row),
     ]

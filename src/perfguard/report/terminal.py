@@ -43,8 +43,11 @@ _VERDICT_STYLE = {
     Verdict.SKIPPED: "dim",
 }
 _RULE = "─"
-_GAP = "   "
-"""Between two columns: rich's padding of one space each side plus box.SIMPLE's blank divider."""
+_GAP = "  "
+"""Between two columns: rich's left padding of one space plus box.SIMPLE's blank divider."""
+_PADDING = (0, 0, 0, 1)
+"""rich's cell padding (top, right, bottom, left): one space before each cell, so a table line
+starts with one space and two separate its columns."""
 
 _CONTROL_ESCAPES = {
     **{code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))},
@@ -74,19 +77,21 @@ class _Column:
     """Its weight when wrapping columns split the room left by the others."""
 
 
+# Narrowest widths chosen so that a table fits 80 columns: values wrap at their unit
+# ("12.3k" over "events/s"); changes and intervals never wrap.
 _ROW_COLUMNS = (
-    _Column("benchmark", fold=True, shrink_to=20, share=3),
-    _Column("base", justify="right"),
-    _Column("head", justify="right"),
+    _Column("benchmark", fold=True, shrink_to=16, share=3),
+    _Column("base", justify="right", shrink_to=8),
+    _Column("head", justify="right", shrink_to=8),
     _Column("change", justify="right"),
     _Column("interval", justify="right"),
-    _Column("verdict", shrink_to=16, share=2),
+    _Column("verdict", shrink_to=12, share=2),
 )
 _BUDGET_COLUMNS = (
-    _Column("benchmark", fold=True, shrink_to=20, share=3),
-    _Column("limit", justify="right"),
-    _Column("head", justify="right"),
-    _Column("status", shrink_to=10),
+    _Column("benchmark", fold=True, shrink_to=16, share=3),
+    _Column("limit", justify="right", shrink_to=8),
+    _Column("head", justify="right", shrink_to=8),
+    _Column("status", shrink_to=10, share=2),
 )
 
 
@@ -99,13 +104,18 @@ def render_terminal(
     """
     parts: list[str] = []
     for warning in comparison.warnings:
-        parts.append(_styled(f"WARNING: {terminal_text(warning)}", "bold red", color) + "\n")
-    parts.append(f"base {_side(comparison.base)} -> head {_side(comparison.head)}\n")
+        text = _paragraph(f"WARNING: {terminal_text(warning)}", width)
+        parts.append(_styled(text, "bold red", color) + "\n")
+    sides = f"base {_side(comparison.base)} -> head {_side(comparison.head)}"
+    if _cells(sides) > width:
+        sides = f"base {_side(comparison.base)}\nhead {_side(comparison.head)}"
+    parts.append(sides + "\n")
     rows = fmt.visible_rows(comparison, only_changed=only_changed)
     if rows:
         parts.append(
             _table(_ROW_COLUMNS, [_row_cells(r) for r in rows], _row_styles(rows), color, width)
         )
+        parts.extend(_paragraph(note, width) + "\n" for note in fmt.footnotes(rows))
     else:
         parts.append("No benchmarks to show.\n" if only_changed else "No benchmarks compared.\n")
     if comparison.budgets:
@@ -120,10 +130,17 @@ def render_terminal(
                 width,
             )
         )
-    summary = fmt.summary_line(comparison)
+    summary = _paragraph(fmt.summary_line(comparison), width)
     parts.append("\n" + _styled(summary, "bold red" if comparison.failed else "bold", color) + "\n")
     # Table padding leaves trailing spaces: noise in CI logs and in copied text.
     return "\n".join(line.rstrip() for line in "".join(parts).split("\n"))
+
+
+def _paragraph(text: str, width: int) -> str:
+    """``text`` wrapped at spaces to ``width`` (continuation lines indented by two)."""
+    return "\n".join(
+        textwrap.wrap(text, width, subsequent_indent="  ", break_long_words=False) or [""]
+    )
 
 
 def _side(run: RunInfo) -> str:
@@ -188,7 +205,7 @@ def _table(
     widths = _fit(columns, natural, typical, width)
     if len(cells) > RICH_ROW_LIMIT:
         return _plain_table(columns, cells, styles, color, widths)
-    table = Table(box=box.SIMPLE, show_edge=False, header_style="bold")
+    table = Table(box=box.SIMPLE, show_edge=False, header_style="bold", padding=_PADDING)
     for column, column_width in zip(columns, widths, strict=True):
         table.add_column(
             column.header,
@@ -241,7 +258,7 @@ def _plain_table(
             ]
             if row_style:
                 padded[-1] = _styled(padded[-1], row_style, True)
-            lines.append(f" {_GAP.join(padded)} ")
+            lines.append(f" {_GAP.join(padded)}")
             continue
         wrapped = [
             _wrap(text, column, w)
@@ -255,8 +272,8 @@ def _plain_table(
 
 
 def _overhead(columns: Sequence[_Column]) -> int:
-    """Characters a table line spends outside its cells: one space at each edge plus the gaps."""
-    return 2 + len(_GAP) * (len(columns) - 1)
+    """Characters a table line spends outside its cells: one space at the start plus the gaps."""
+    return 1 + len(_GAP) * (len(columns) - 1)
 
 
 def _fit(
@@ -342,7 +359,7 @@ _BREAK_AFTER = "._(,/- "
 
 def _fold_at(text: str, width: int) -> int:
     """Where to cut ``text`` so the first part fits ``width`` cells: after the last natural
-    break in the second half of that part, else exactly at the width."""
+    break in its last two thirds, else exactly at the width."""
     end = width
     if not text.isascii():
         used = end = 0
@@ -351,7 +368,7 @@ def _fold_at(text: str, width: int) -> int:
             end += 1
         end = max(end, 1)
     best = max(text.rfind(char, 0, end) for char in _BREAK_AFTER) + 1
-    return best if best > end // 2 else end
+    return best if best > end // 3 else end
 
 
 def _line(
@@ -363,4 +380,4 @@ def _line(
     ]
     if style:
         padded[-1] = _styled(padded[-1], style, True)
-    return " " + _GAP.join(padded) + " "
+    return " " + _GAP.join(padded)

@@ -1,0 +1,225 @@
+#!/usr/bin/env python
+"""How often does ``perfguard compare`` flag untouched code on asv's own same-job results?
+
+Each trial is a real A/A comparison: a small asv suite in a temporary git repository, two
+commits that differ only in a README line (the benchmarks' code and work are identical), and
+``asv run --record-samples`` of base and then head in this job, the way the README's quick
+start and ``asv continuous`` measure. perfguard then compares the two result files; every
+benchmark it calls regressed or improved is a false alarm.
+
+    python scripts/crossrun_false_alarms.py --trials 20 --keep /tmp/aa-trials
+    python scripts/crossrun_false_alarms.py --evaluate /tmp/aa-trials   # re-judge kept trials
+
+``--evaluate`` judges trials kept by an earlier run with the perfguard that is installed now,
+so a change to the estimate can be measured on the very same results before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from perfguard.compare import compare
+from perfguard.models import ResultSet, Verdict
+from perfguard.policy import Policy
+from perfguard.results import load_result_set
+
+MACHINE = "aa-box"
+SUITE = '''
+"""Eight small pure-Python workloads; nothing here changes between base and head."""
+
+
+def _fib(n):
+    return n if n < 2 else _fib(n - 1) + _fib(n - 2)
+
+
+def time_fib():
+    _fib(16)
+
+
+def time_sort():
+    sorted(range(20000, 0, -1))
+
+
+def time_dict_build():
+    {i: str(i) for i in range(5000)}
+
+
+def time_str_join():
+    "-".join(str(i) for i in range(5000))
+
+
+def time_list_comprehension():
+    [i * i for i in range(20000)]
+
+
+def time_set_ops():
+    a = set(range(0, 10000, 2))
+    b = set(range(0, 10000, 3))
+    a & b, a | b, a - b
+
+
+class Parsing:
+    params = [10, 1000]
+    param_names = ["n"]
+
+    def setup(self, n):
+        self.text = ",".join(str(i) for i in range(n))
+
+    def time_split(self, n):
+        self.text.split(",")
+'''
+
+
+def git(root: Path, *args: str) -> str:
+    env = dict(os.environ)
+    env.update(
+        GIT_AUTHOR_NAME="aa",
+        GIT_AUTHOR_EMAIL="aa@example.invalid",
+        GIT_COMMITTER_NAME="aa",
+        GIT_COMMITTER_EMAIL="aa@example.invalid",
+    )
+    done = subprocess.run(
+        ["git", *args], cwd=root, env=env, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def make_project(root: Path) -> tuple[str, str]:
+    """The suite in a new git repository with two commits that leave the benchmarks alone."""
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    config = {
+        "version": 1,
+        "project": "aa",
+        "project_url": "https://example.invalid/aa",
+        "repo": ".",
+        "branches": ["main"],
+        "environment_type": "virtualenv",
+        "benchmark_dir": "benchmarks",
+        "results_dir": "results",
+        "html_dir": "html",
+        "env_dir": "env",
+    }
+    (root / "asv.conf.json").write_text(json.dumps(config, indent=2))
+    (root / ".gitignore").write_text("results/\nhtml/\nenv/\n")
+    (root / "benchmarks").mkdir()
+    (root / "benchmarks" / "__init__.py").write_text("")
+    (root / "benchmarks" / "bench.py").write_text(SUITE)
+    (root / "README").write_text("base\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "base")
+    base = git(root, "rev-parse", "HEAD")
+    (root / "README").write_text("head: the benchmarks are untouched\n")
+    git(root, "commit", "-q", "-am", "head")
+    return base, git(root, "rev-parse", "HEAD")
+
+
+def asv(root: Path, home: Path, *args: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASV")}
+    env["HOME"] = str(home)
+    subprocess.run(
+        [sys.executable, "-m", "asv", *args],
+        cwd=root,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def run_trials(trials: int, keep: Path) -> None:
+    """Measure ``trials`` A/A pairs; keep each trial's results directory in ``keep``."""
+    with tempfile.TemporaryDirectory(prefix="perfguard-aa-") as tmp:
+        root, home = Path(tmp) / "project", Path(tmp) / "home"
+        home.mkdir()
+        base, head = make_project(root)
+        asv(root, home, "machine", "--yes", "--machine", MACHINE)
+        for trial in range(trials):
+            started = time.monotonic()
+            shutil.rmtree(root / "results", ignore_errors=True)
+            for commit in (base, head):
+                asv(
+                    root,
+                    home,
+                    "run",
+                    "--python=same",
+                    "--machine",
+                    MACHINE,
+                    "--set-commit-hash",
+                    commit,
+                    "--record-samples",
+                )
+            target = keep / f"trial-{trial:03d}"
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(root / "results", target)
+            (target / "commits.json").write_text(json.dumps({"base": base, "head": head}))
+            print(
+                f"trial {trial + 1}/{trials} measured in {time.monotonic() - started:.0f} s",
+                file=sys.stderr,
+            )
+
+
+def evaluate(keep: Path) -> int:
+    """Judge every kept trial with the installed perfguard; print the false-alarm figures."""
+    trials = sorted(p for p in keep.iterdir() if (p / "commits.json").is_file())
+    if not trials:
+        print(f"no trials in {keep}", file=sys.stderr)
+        return 2
+    flagged_trials = compared = 0
+    verdicts: Counter[str] = Counter()
+    methods: Counter[str] = Counter()
+    for folder in trials:
+        commits = json.loads((folder / "commits.json").read_text())
+        sides = [_load(folder, commits[side]) for side in ("base", "head")]
+        comparison = compare(sides[0], sides[1], Policy())
+        alarms = [r for r in comparison.rows if r.verdict in (Verdict.REGRESSED, Verdict.IMPROVED)]
+        flagged_trials += bool(alarms)
+        for row in comparison.rows:
+            verdicts[row.verdict.value] += 1
+            if row.estimate is not None:
+                compared += 1
+                methods[row.estimate.method] += 1
+        shown = ", ".join(f"{r.label} {r.change * 100:+.1f}%" for r in alarms if r.change)
+        print(f"{folder.name}: {len(alarms)} flagged{': ' + shown if shown else ''}")
+    alarms_total = verdicts["regressed"] + verdicts["improved"]
+    print(
+        f"\n{len(trials)} A/A trials, {compared} benchmark comparisons: {alarms_total} flagged"
+        f" ({alarms_total / max(compared, 1) * 100:.1f} %), trials with any flag"
+        f" {flagged_trials}/{len(trials)} ({flagged_trials / len(trials) * 100:.0f} %)"
+    )
+    print("verdicts: " + ", ".join(f"{v} {n}" for v, n in sorted(verdicts.items())))
+    print("methods: " + ", ".join(f"{m} {n}" for m, n in sorted(methods.items())))
+    return 0
+
+
+def _load(folder: Path, commit: str) -> ResultSet:
+    (path,) = (folder / MACHINE).glob(f"{commit[:8]}-*.json")
+    return load_result_set(str(path))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--keep", type=Path, help="keep every trial's asv results here")
+    parser.add_argument("--evaluate", type=Path, help="only judge the trials kept in this folder")
+    args = parser.parse_args()
+    if args.evaluate is not None:
+        return evaluate(args.evaluate)
+    keep = args.keep or Path(tempfile.mkdtemp(prefix="perfguard-aa-trials-"))
+    run_trials(args.trials, keep)
+    print(f"trials kept in {keep}", file=sys.stderr)
+    return evaluate(keep)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
