@@ -17,7 +17,7 @@ from perfguard.errors import ConfigError, GitError, InputError
 from perfguard.gitrefs import ancestors, resolve_commit
 from perfguard.models import ResultSet
 
-__all__ = ["load_result_set", "results_dir_from_config"]
+__all__ = ["environments_of", "load_result_set", "results_dir_from_config"]
 
 _HEX = re.compile(r"[0-9a-fA-F]{4,40}")
 _ANCESTORS_SEARCHED = 200
@@ -75,6 +75,36 @@ def load_result_set(
             " file name is wrong"
         )
     return result
+
+
+def environments_of(
+    spec: str, *, results_dir: Path | None = None, repo: Path = Path("."), machine: str | None
+) -> list[str]:
+    """The environments (as in the file names) with results for the commit ``spec``.
+
+    They come from one machine: ``machine``, or the only one the commit has results from.
+    """
+    if Path(spec).is_file():
+        raise InputError(
+            f"{spec} is one result file of one environment; give commits to compare every"
+            " environment (--env all), or leave --env out"
+        )
+    root = results_dir if results_dir is not None else results_dir_from_config(repo)
+    candidates, _ = _files_for_commit(spec, repo, root, asvproject.scan(root))
+    machines = sorted({f.machine for f in candidates})
+    if machine is not None:
+        candidates = [f for f in candidates if f.machine == machine]
+        if not candidates:
+            raise InputError(
+                f"commit {spec} has no results from machine {machine!r} in {root}; it has"
+                f" {', '.join(machines)}"
+            )
+    elif len(machines) > 1:
+        raise InputError(
+            f"commit {spec} has results from several machines in {root} ({', '.join(machines)});"
+            " choose one with --machine"
+        )
+    return sorted({f.env for f in candidates})
 
 
 def _read(

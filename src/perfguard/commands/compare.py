@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
 
-from perfguard import history
+from perfguard import asvproject, environments, history
 from perfguard import rounds as rounds_file
 from perfguard.commands.output import (
     Outputs,
@@ -19,8 +19,9 @@ from perfguard.commands.output import (
 )
 from perfguard.compare import compare
 from perfguard.errors import InputError
-from perfguard.policy import load_policy
-from perfguard.results import load_result_set
+from perfguard.models import Comparison, ResultSet
+from perfguard.policy import Policy, load_policy
+from perfguard.results import environments_of, load_result_set
 
 
 def run_compare(
@@ -42,6 +43,59 @@ def run_compare(
 ) -> int:
     """Load both sides, compare under the policy, write the reports, return the exit code."""
     policy = load_policy(config, start=repo, threshold=threshold, fail_on=fail_on)
+    sides = Sides(
+        results_dir=results_dir,
+        repo=repo,
+        machine=machine,
+        benchmarks_json=benchmarks_json,
+        strict=strict,
+        history_dir=history_dir,
+        history_commits=history_commits,
+    )
+    if env == environments.ALL:
+        comparison = every_environment(base, head, policy, sides)
+    else:
+        comparison = comparison_of(base, head, policy, sides, env=env)
+    for warning in (*comparison.notices, *comparison.warnings):
+        click.echo(f"warning: {warning}", err=True)
+    emit(comparison, outputs)
+    return gate(comparison, policy.fail_on)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sides:
+    """Where both sides' results come from, and how they are read (compare's options)."""
+
+    results_dir: Path | None
+    repo: Path
+    machine: str | None
+    benchmarks_json: Path | None
+    strict: bool = False
+    history_dir: Path | None = None
+    history_commits: int = history.DEFAULT_COMMITS
+
+
+def every_environment(base: str, head: str | None, policy: Policy, where: Sides) -> Comparison:
+    """``--env all``: each environment both commits have results in, compared on its own,
+    merged into one comparison (see :mod:`perfguard.environments`)."""
+    if head is None:
+        raise InputError("--env all compares two commits' asv results; give BASE and HEAD")
+    found = [
+        environments_of(spec, results_dir=where.results_dir, repo=where.repo, machine=where.machine)
+        for spec in (base, head)
+    ]
+    shared, warnings = environments.common(found[0], found[1])
+    parts = {env: comparison_of(base, head, policy, where, env=env) for env in shared}
+    return environments.merge(parts, warnings)
+
+
+def comparison_of(
+    base: str, head: str | None, policy: Policy, where: Sides, *, env: str | None
+) -> Comparison:
+    """The comparison of one environment (``env``, or the only one), or of one rounds file."""
+    results_dir, repo, machine = where.results_dir, where.repo, where.machine
+    benchmarks_json, strict = where.benchmarks_json, where.strict
+    history_dir, history_commits = where.history_dir, where.history_commits
     if head is None and history_dir is not None:
         raise InputError(
             "--history needs BASE and HEAD results; a rounds file alone is already paired"
@@ -79,13 +133,37 @@ def run_compare(
                 commits=history_commits,
             )
             adjust = model.adjuster(sides[0], sides[1])
-        comparison = compare(sides[0], sides[1], policy, adjust=adjust)
+        comparison = compare(sides[0], sides[1], policy, adjust=adjust, cross_run=True)
         if loaded[0][1] is not None and loaded[1][1] is not None and mismatch:
             comparison = replace(comparison, warnings=(*comparison.warnings, mismatch[0]))
-    for warning in comparison.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    emit(comparison, outputs)
-    return gate(comparison, policy.fail_on)
+        if loaded[0][1] is None and loaded[1][1] is None:
+            for note in paired_alternative(sides[0], sides[1], results_dir):
+                click.echo(f"note: {note}", err=True)
+    return comparison
+
+
+def paired_alternative(base: ResultSet, head: ResultSet, results_dir: Path | None) -> list[str]:
+    """Point to the rounds files ``perfguard run`` wrote for the same two commits, if any: a
+    paired verdict is stronger than one from two separate asv runs."""
+    from perfguard.runner import files  # only when both sides are asv result files
+
+    roots = [results_dir] if results_dir is not None else []
+    roots += [Path(side.source).parent.parent for side in (base, head)]
+    found: list[Path] = []
+    for root in dict.fromkeys(roots):
+        found.extend(
+            p for p in files.rounds_files_for(root, base.commit, head.commit) if p.is_file()
+        )
+    if not found:
+        return []
+    newest = max(dict.fromkeys(found), key=lambda p: p.stat().st_mtime)
+    others = len(dict.fromkeys(found)) - 1
+    earlier = f" (and {others} earlier run{'s' if others > 1 else ''})" if others else ""
+    return [
+        f"perfguard run measured these two commits in paired rounds: {newest}{earlier}. Its"
+        " verdicts are stronger than this comparison of two separate asv runs:"
+        f" perfguard compare {newest}"
+    ]
 
 
 @click.command(
@@ -95,6 +173,7 @@ Examples:
   perfguard compare main HEAD                 # refs resolved with git, results from asv.conf.json
   perfguard compare base.json head.json       # two asv result files
   perfguard compare main HEAD --format markdown --json-file report.json
+  perfguard compare main HEAD --env all       # every environment both commits were measured in
 \b
 Exit codes: 0 no regression, 1 regression or broken budget, 2 usage or input error.""",
 )
@@ -103,7 +182,13 @@ Exit codes: 0 no regression, 1 regression or broken budget, 2 usage or input err
 @click.option(
     "--results-dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="asv results directory [default: results_dir of asv.conf.json].",
+    help="asv results directory [default: results_dir of the asv configuration].",
+)
+@click.option(
+    "--asv-config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="asv configuration naming the results directory [default: asv.conf.json or"
+    " asv.conf.jsonc in --repo or --repo/benchmarks].",
 )
 @click.option(
     "--repo",
@@ -113,7 +198,12 @@ Exit codes: 0 no regression, 1 regression or broken budget, 2 usage or input err
     help="Git checkout that BASE/HEAD refs are resolved in.",
 )
 @click.option("--machine", help="asv machine name, when a commit has results from several.")
-@click.option("--env", help="asv environment name, when a commit has results from several.")
+@click.option(
+    "--env",
+    help="asv environment (as in the result file names, e.g. virtualenv-py3.12) when a commit"
+    " has results from several; 'all' compares each environment both commits have, in one"
+    " report (rows get env=...).",
+)
 @click.option(
     "--benchmarks-json",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -149,6 +239,7 @@ def command(
     base: str,
     head: str | None,
     results_dir: Path | None,
+    asv_config: Path | None,
     repo: Path,
     machine: str | None,
     env: str | None,
@@ -182,6 +273,8 @@ def command(
         marker_key=marker_key,
         color=color,
     )
+    if results_dir is None and asv_config is not None:
+        results_dir = asvproject.load(asv_config).results_dir
     return run_compare(
         base,
         head,
