@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 from perfguard.compare import compare
-from perfguard.models import ResultSet, Verdict
+from perfguard.models import Comparison, ResultSet, Verdict
 from perfguard.policy import Policy
 from perfguard.results import load_result_set
 
@@ -175,13 +175,13 @@ def evaluate(keep: Path) -> int:
     if not trials:
         print(f"no trials in {keep}", file=sys.stderr)
         return 2
-    flagged_trials = compared = 0
+    flagged_trials = compared = shifted = 0
     verdicts: Counter[str] = Counter()
     methods: Counter[str] = Counter()
     for folder in trials:
         commits = json.loads((folder / "commits.json").read_text())
         sides = [_load(folder, commits[side]) for side in ("base", "head")]
-        comparison = compare(sides[0], sides[1], Policy())
+        comparison = _compare(sides[0], sides[1])
         alarms = [r for r in comparison.rows if r.verdict in (Verdict.REGRESSED, Verdict.IMPROVED)]
         flagged_trials += bool(alarms)
         for row in comparison.rows:
@@ -189,6 +189,8 @@ def evaluate(keep: Path) -> int:
             if row.estimate is not None:
                 compared += 1
                 methods[row.estimate.method] += 1
+        if getattr(comparison, "shift", None) is not None:
+            shifted += 1
         shown = ", ".join(f"{r.label} {r.change * 100:+.1f}%" for r in alarms if r.change)
         print(f"{folder.name}: {len(alarms)} flagged{': ' + shown if shown else ''}")
     alarms_total = verdicts["regressed"] + verdicts["improved"]
@@ -197,9 +199,19 @@ def evaluate(keep: Path) -> int:
         f" ({alarms_total / max(compared, 1) * 100:.1f} %), trials with any flag"
         f" {flagged_trials}/{len(trials)} ({flagged_trials / len(trials) * 100:.0f} %)"
     )
+    print(f"suite shift seen in {shifted} of {len(trials)} trials")
     print("verdicts: " + ", ".join(f"{v} {n}" for v, n in sorted(verdicts.items())))
     print("methods: " + ", ".join(f"{m} {n}" for m, n in sorted(methods.items())))
     return 0
+
+
+def _compare(base: ResultSet, head: ResultSet) -> Comparison:
+    """What ``perfguard compare base.json head.json`` decides (a cross-run comparison); the
+    perfguard of before issue 10 had no ``cross_run``."""
+    try:
+        return compare(base, head, Policy(), cross_run=True)
+    except TypeError:
+        return compare(base, head, Policy())
 
 
 def _load(folder: Path, commit: str) -> ResultSet:

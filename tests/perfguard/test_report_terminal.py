@@ -5,15 +5,18 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 
 import pytest
 from rich.cells import cell_len
+from rich.console import Console
 
+from perfguard.commands.output import Outputs, render
 from perfguard.models import Comparison, Kind, Verdict
 from perfguard.report import terminal
 from perfguard.report.terminal import render_terminal
-from tests.helpers.comparisons import budget, comparison, every_verdict, many_rows, row
+from tests.helpers.comparisons import budget, comparison, estimate, every_verdict, many_rows, row
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -261,3 +264,66 @@ def test_budget_reasons_are_shown() -> None:
     out = render_terminal(c)
     assert "BROKEN (no head measurement)" in out
     assert out.splitlines()[-1].endswith("1 budget broken (threshold 5%)")
+
+
+def shifted_and_paired() -> list[Comparison]:
+    """A suite shift removed from every time row, and the paired rows of a rounds file."""
+    shifted = comparison(
+        [
+            row(
+                Verdict.INCONCLUSIVE, benchmark=f"suite.Parsing.time_split_{i}", ratio=1.04, mde=0.3
+            )
+            for i in range(3)
+        ]
+    )
+    shifted = dataclasses.replace(
+        shifted,
+        rows=tuple(
+            dataclasses.replace(r, estimate=dataclasses.replace(r.estimate, shift=0.4))
+            for r in shifted.rows
+            if r.estimate is not None
+        ),
+        warnings=("8 of 8 time benchmarks moved together between base and head: " * 3,),
+    )
+    paired = comparison(
+        [
+            # The issue's row: 3.33 -> 3.22 us shown, +8.7 % paired.
+            row(
+                Verdict.REGRESSED,
+                benchmark="bench_bus.time_publish",
+                base=3.33e-6,
+                head=3.22e-6,
+                est=estimate(1.087, low=1.05, high=1.12, method="paired"),
+            ),
+        ]
+    )
+    return [report_comparison(), shifted, paired]
+
+
+@pytest.mark.parametrize("limit", [200, 0], ids=["rich", "fast-path"])
+def test_the_report_fits_an_80_column_terminal(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    """Printed by rich on an 80-column console, not one line of the report wraps."""
+    monkeypatch.setattr(terminal, "RICH_ROW_LIMIT", limit)
+    for c in shifted_and_paired():
+        text80 = render_terminal(c, width=80)
+        console = Console(width=80, file=io.StringIO(), color_system=None, emoji=False)
+        console.print(text80, end="", markup=False, highlight=False)
+        assert console.file.getvalue() == text80
+        assert max(cell_len(line) for line in text80.splitlines()) <= 80
+    # Without a terminal (a CI log) the CLI draws at least 80 columns wide.
+    assert render(shifted_and_paired()[0], "table", Outputs()).startswith("WARNING")
+
+
+def test_a_change_that_is_not_head_over_base_is_labelled() -> None:
+    """Issue 10: base/head columns that disagree with the change are marked and explained."""
+    _, shifted, paired = shifted_and_paired()
+    out = render_terminal(shifted, width=80)
+    assert "+4.0%*" in out
+    flat = " ".join(out.split())
+    assert "* change and interval with the shift the whole suite shares removed" in flat
+    out = render_terminal(paired, width=80)
+    assert "3.33 us" in out and "3.22 us" in out and "+8.7%" in out
+    assert "base, head: each side's median over the rounds of its fastest sample" in " ".join(
+        out.split()
+    )
+    assert "*" not in out  # nothing was shifted
