@@ -43,6 +43,18 @@ CLAIMS = frozenset({"command", "run", "workflow"})
 NOT_RUN: Mapping[str, str] = {
     "bash scripts/test": "the whole suite with its coverage gates: the very run the tests are in",
     "bash scripts/test -x -k compare": "the whole suite's runner again (tests cannot start it)",
+    ".venv/bin/python -m asv run --python=same --quick": (
+        "benchmarks this checkout into its own .asv/results (a test must not write into the "
+        "checkout) and runs every suite of this repository (minutes)"
+    ),
+    ".venv/bin/python benchmarks/bench_bus.py 5": "the bus figures: 49 s on this VM",
+    ".venv/bin/python benchmarks/bench_store.py 5": "the store figures: 104 s on this VM",
+    ".venv/bin/python scripts/peers_bus.py 100000 3": (
+        "needs the `peers` extra (pyee, blinker, bubus), not part of the test install"
+    ),
+    ".venv/bin/python scripts/peers_store.py 100000": (
+        "needs the `peers` extra (eventsourcing), not part of the test install"
+    ),
 }
 """README commands no test runs, with the reason; counted as not executed in the share."""
 

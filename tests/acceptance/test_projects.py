@@ -1,0 +1,170 @@
+"""A new user's first hour on two foreign-looking asv projects (tests/acceptance/projects.py):
+the README's quick start, ``perfguard run``, and the composite action's steps run as bash, each
+with the verdicts a user must get: the 30 % slowdown regressed, untouched code neither regressed
+nor improved, the benchmark broken on head newly failing.
+
+Both projects keep asv's environments in one directory (``env_dir``, a field asv's config
+documents), so the suite builds asv's two virtualenvs once, not once per project.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import asv.config
+import pytest
+
+from tests.acceptance import projects
+from tests.github.conftest import REPO, TOKEN
+from tests.github.double import GitHubDouble
+from tests.github.test_steps import run_step, step
+from tests.helpers import readme
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+ACTION = ROOT / "action.yml"
+FLAGGED = {"regressed", "improved"}
+
+
+@pytest.fixture(scope="session")
+def env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("asv-envs") / "env"
+
+
+@pytest.fixture(scope="module", params=["shapes", "minibus"])
+def project(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, env_dir: Path
+) -> projects.Project:
+    base = tmp_path_factory.mktemp(request.param)
+    make = projects.shapes if request.param == "shapes" else projects.minibus
+    return make(base / "repo", base / "home", env_dir)
+
+
+def rows(report: dict[str, Any]) -> dict[str, str]:
+    """label -> verdict of a JSON report."""
+    return {row["label"]: row["verdict"] for row in report["rows"]}
+
+
+def check_verdicts(project: projects.Project, verdicts: dict[str, str], where: str) -> None:
+    assert verdicts.get(project.slowed) == "regressed", (where, verdicts)
+    wrong = {name: verdicts.get(name) for name in project.untouched}
+    assert not {n: v for n, v in wrong.items() if v is None or v in FLAGGED}, (where, verdicts)
+    if project.failing is not None:
+        assert verdicts.get(project.failing) == "newly-failing", (where, verdicts)
+
+
+def sh(project: projects.Project, text: str, cwd: Path | None = None) -> Any:
+    """A README command in the project's shell."""
+    return readme.run(text, cwd=cwd or project.root, env=project.env())
+
+
+def test_quick_start(project: projects.Project) -> None:
+    """asv run on both sides as the quick start says (in the config's folder, where a user runs
+    asv), then perfguard compare from the repository's root."""
+    for side in (
+        readme.command("asv run --record-samples HEAD^!"),
+        readme.command("asv run --record-samples main^!"),
+    ):
+        done = sh(project, side, cwd=project.config_dir)
+        # asv itself exits 2 when a benchmark failed: the head of `shapes` has a broken one
+        failed = project.failing is not None and "HEAD" in side
+        assert done.returncode == (2 if failed else 0), done.stdout + done.stderr
+    shown = sh(project, readme.command("perfguard compare main HEAD"))
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert project.slowed in shown.stdout.replace("\n", " ") or "regressed" in shown.stdout
+    as_json = sh(project, readme.command("perfguard compare main HEAD --format json > perf.json"))
+    assert as_json.returncode == 1, as_json.stderr
+    report = json.loads((project.root / "perf.json").read_text(encoding="utf-8"))
+    check_verdicts(project, rows(report), "perfguard compare main HEAD")
+    listed = sh(
+        project,
+        readme.command(
+            'jq -r \'.rows[] | select(.verdict == "regressed") | "\\(.label) '
+            "\\(.change * 100 | round)%\"' perf.json"
+        ),
+    )
+    assert listed.returncode == 0, listed.stderr
+    [(name, percent)] = [line.rsplit(" ", 1) for line in listed.stdout.splitlines()]
+    assert name == project.slowed
+    assert 25 <= int(percent.rstrip("%")) <= 35, listed.stdout
+
+
+def test_perfguard_run_then_rereport_from_the_rounds_file(project: projects.Project) -> None:
+    done = sh(project, readme.command("perfguard run --output rounds.json"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "regressed" in done.stdout
+    table = sh(project, readme.command("perfguard compare rounds.json"))
+    assert table.returncode == 1, table.stderr
+    assert table.stdout == done.stdout
+    again = sh(
+        project,
+        readme.command("perfguard compare rounds.json --format json --json-file report.json"),
+    )
+    assert again.returncode == 1, again.stderr
+    report = json.loads((project.root / "report.json").read_text(encoding="utf-8"))
+    check_verdicts(project, rows(report), "perfguard run")
+    assert report["base"]["commit"] == project.base
+    assert report["head"]["commit"] == project.head
+
+
+def test_the_composite_actions_steps(
+    project: projects.Project, github: GitHubDouble, tmp_path: Path
+) -> None:
+    """action.yml's steps after the install one, in order, as the runner runs them."""
+    runner_temp = tmp_path / "runner-temp"
+    output, summary = tmp_path / "output", tmp_path / "summary.md"
+    env = {
+        **project.env(),
+        "ACTION_PATH": str(ROOT),
+        "RUNNER_TEMP": str(runner_temp),
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_API_URL": github.url,
+        "GITHUB_TOKEN": TOKEN,
+        "PR_NUMBER": "5",
+        "BASE": "main",
+        "HEAD": project.head,
+        "ROUNDS": "3",
+        "THRESHOLD": "",
+        "CONFIG": "",
+        "FAIL_ON": "regression",
+    }
+    measured = run_step(step(ACTION, "Benchmark base and head")["run"], env, project.root)
+    assert measured.returncode == 0, measured.stdout + measured.stderr
+    out = runner_temp / "perfguard"
+    assert (out / "base-sha").read_text().strip() == project.base
+    assert (out / "head-sha").read_text().strip() == project.head
+    assert any((out / "results").rglob("*.json")), "measure copied no asv results"
+
+    compared = run_step(step(ACTION, "compare")["run"], env, project.root)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    assert outputs == {"exit-code": "1", "report-dir": str(out)}
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    check_verdicts(project, rows(report), "action")
+    assert f"::error title=perfguard%3A regressed::{project.slowed}" in compared.stdout
+    assert "regressed" in summary.read_text(encoding="utf-8")
+
+    commented = run_step(step(ACTION, "Sticky PR comment")["run"], env, project.root)
+    assert commented.returncode == 0, commented.stderr
+    [body] = [c["body"] for c in github.comments(REPO, 5)]
+    assert "regressed" in body
+    gate = run_step(step(ACTION, "Gate")["run"], {"EXIT_CODE": outputs["exit-code"]}, ROOT)
+    assert gate.returncode == 1
+
+
+def test_the_config_is_asvs_own_template(project: projects.Project) -> None:
+    """The config a user keeps: asv's comments and trailing comma, only documented fields
+    changed; asv's own loader reads it, plain json cannot."""
+    path = project.config_dir / "asv.conf.json"
+    text = path.read_text(encoding="utf-8")
+    assert "// The version of the config file format." in text
+    assert '"html_dir": ".asv/html",' in text
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+    conf = asv.config.Config.load(str(path))
+    assert Path(conf.benchmark_dir).name in {"perf", "suites"}
