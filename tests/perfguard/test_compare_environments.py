@@ -1,5 +1,5 @@
 """``perfguard compare --env all``: every environment of a commit gated in one call; and compare
-finding an asv project whose config lives in ``benchmarks/``."""
+finding the asv project as users lay it out (config in ``benchmarks/``, repo in a subdirectory)."""
 
 from __future__ import annotations
 
@@ -166,3 +166,32 @@ def test_compare_from_the_root_finds_a_config_kept_in_benchmarks(tmp_path: Path)
     assert broken.returncode == 2
     assert broken.stderr.startswith("error: asv cannot use benchmarks/asv.conf.json as its")
     assert len(broken.stderr.splitlines()) == 1
+
+
+def test_refs_resolve_in_the_asv_configs_repo_when_it_is_a_subdirectory(tmp_path: Path) -> None:
+    """asv.conf.json at the top names "repo": "project", a git checkout below it; compare run
+    from the top resolves main and HEAD there, and finds the results the config names."""
+    project = tmp_path / "project"
+    project.mkdir()
+    git = ["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    for args in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "base"]):
+        assert run([*git, *args], cwd=tmp_path).returncode == 0
+    assert run([*git, "checkout", "-qb", "feature"], cwd=tmp_path).returncode == 0
+    assert run([*git, "commit", "-q", "--allow-empty", "-m", "head"], cwd=tmp_path).returncode == 0
+    base, head = (
+        run([*git, "rev-parse", ref], cwd=tmp_path).stdout.strip() for ref in ("main", "HEAD")
+    )
+    (tmp_path / "asv.conf.json").write_text(
+        '{\n  // as asv quickstart leaves it, but for the repo\n  "version": 1,\n'
+        '  "repo": "project",\n  "results_dir": ".asv/results",\n}\n',
+        encoding="utf-8",
+    )
+    write(tmp_path / ".asv" / "results", base, "virtualenv-py3.12", 1.0)
+    write(tmp_path / ".asv" / "results", head, "virtualenv-py3.12", 1.3)
+    compared = run(
+        [sys.executable, "-m", "perfguard", "compare", "main", "feature", "--format", "json"],
+        cwd=tmp_path,
+    )
+    assert compared.returncode == 1, compared.stderr
+    report = json.loads(compared.stdout)
+    assert (report["base"]["commit"], report["head"]["commit"]) == (base, head)

@@ -18,7 +18,7 @@ from perfguard.commands.output import (
     report_options,
 )
 from perfguard.compare import compare
-from perfguard.errors import InputError
+from perfguard.errors import ConfigError, InputError
 from perfguard.models import Comparison, ResultSet
 from perfguard.policy import Policy, load_policy
 from perfguard.results import environments_of, load_result_set
@@ -60,6 +60,30 @@ def run_compare(
         click.echo(f"warning: {warning}", err=True)
     emit(comparison, outputs)
     return gate(comparison, policy.fail_on)
+
+
+def project_paths(
+    asv_config: Path | None, results_dir: Path | None, repo: Path | None
+) -> tuple[Path | None, Path]:
+    """The results directory and the git checkout, from the asv project where not given.
+
+    The project is ``asv_config``'s, or the one found in ``repo`` (default: here). Its local
+    ``repo`` is where refs resolve when ``--repo`` is not given: a checkout in a subdirectory,
+    or the root above a ``benchmarks/asv.conf.json``. Without a usable configuration nothing is
+    decided here: result files need none, and a commit's lookup says what is wrong.
+    """
+    start = repo if repo is not None else Path(".")
+    try:
+        project = asvproject.load(asv_config, start=start)
+    except ConfigError:
+        if asv_config is not None:
+            raise
+        return results_dir, start
+    if results_dir is None:
+        results_dir = project.results_dir
+    if repo is None:
+        repo = project.local_repo or start
+    return results_dir, repo
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,9 +217,8 @@ Exit codes: 0 no regression, 1 regression or broken budget, 2 usage or input err
 @click.option(
     "--repo",
     type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=Path("."),
-    show_default=True,
-    help="Git checkout that BASE/HEAD refs are resolved in.",
+    help="Git checkout that BASE/HEAD refs are resolved in, and where the asv configuration is"
+    " looked for [default: the asv configuration's repo, found from the current folder].",
 )
 @click.option("--machine", help="asv machine name, when a commit has results from several.")
 @click.option(
@@ -240,7 +263,7 @@ def command(
     head: str | None,
     results_dir: Path | None,
     asv_config: Path | None,
-    repo: Path,
+    repo: Path | None,
     machine: str | None,
     env: str | None,
     benchmarks_json: Path | None,
@@ -273,8 +296,7 @@ def command(
         marker_key=marker_key,
         color=color,
     )
-    if results_dir is None and asv_config is not None:
-        results_dir = asvproject.load(asv_config).results_dir
+    results_dir, repo = project_paths(asv_config, results_dir, repo)
     return run_compare(
         base,
         head,
