@@ -25,6 +25,7 @@ from perfguard import rounds
 from perfguard.cli import cli
 from perfguard.errors import EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
 from perfguard.runner import asvenv
+from tests.helpers import readme
 
 pytestmark = pytest.mark.integration
 
@@ -401,6 +402,42 @@ def test_the_same_commit_on_both_sides_is_an_a_a_run_that_says_so(
                      "--quick", "--output", str(precious)) == EXIT_USAGE  # fmt: skip
     assert "is not a perfguard rounds file: not overwriting it" in capsys.readouterr().err
     assert precious.read_text() == '{"mine": true}'
+
+
+def test_the_readme_commands_of_perfguard_run(project: dict[str, Path | str], home: Path) -> None:
+    """The README's `perfguard run` block, run as a user's shell would, in a checkout of the
+    feature branch ``aa`` (its merge base with main is ``base``; main's tip is ``slow``)."""
+    repo = Path(project["repo"])
+    base, slow, same = (str(project[k]) for k in ("base", "slow", "same"))
+    git(repo, "checkout", "-q", "aa")
+    try:
+        default = readme.run("perfguard run", cwd=repo)
+        named = readme.run(
+            "perfguard run main HEAD -b 'time_' --time-limit 10m --max-rounds 30", cwd=repo
+        )
+        quick = readme.run("perfguard run --quick", cwd=repo)
+        aa = readme.run("perfguard run main main --quick", cwd=repo)
+        piped = readme.run("perfguard run --quick --format json | jq .summary", cwd=repo)
+    finally:
+        git(repo, "checkout", "-q", "main")
+    for done in (default, named, quick, aa, piped):
+        assert done.returncode == EXIT_OK, done.stderr
+    ours = repo / ".asv" / "perfguard"
+    pair = f"{base[:12]}-{same[:12]}"
+    # `perfguard run` and both --quick runs measured the same pair: three files, none replaced.
+    assert f"rounds file: {ours / f'{pair}.rounds.json'}" in default.stderr
+    assert f"rounds file: {ours / f'{pair}.2.rounds.json'}" in quick.stderr
+    assert f"rounds file: {ours / f'{pair}.3.rounds.json'}" in piped.stderr
+    assert "an earlier run of these commits is kept" in quick.stderr
+    assert rounds.read(ours / f"{pair}.rounds.json").settings["quick"] is False
+    # main (slow) against HEAD (same): time_b is 30 % faster on HEAD.
+    assert "improved" in named.stdout and "bench_tiny.time_b" in named.stdout
+    assert rounds.read(ours / f"{slow[:12]}-{same[:12]}.rounds.json").settings["time_limit"] == 600
+    assert "are the same commit" in aa.stderr and "A/A run" in aa.stderr
+    # stdout is the JSON report alone: jq read it.
+    summary = json.loads(piped.stdout)
+    assert summary["total"] == 2 and summary["regressed"] == 0
+    assert "measuring 2 benchmarks" in piped.stderr
 
 
 @pytest.mark.parametrize(
