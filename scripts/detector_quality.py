@@ -96,7 +96,7 @@ def run_perfguard(
             "run",
             base,
             head,
-            "--config",
+            "--asv-config",
             str(repo / "asv.conf.json"),
             "--seed",
             str(seed),
