@@ -23,6 +23,10 @@ from perfguard import __version__
 from perfguard.errors import EXIT_INTERNAL, PerfguardError
 
 EXIT_CODES_HELP = """\b
+Examples:
+  perfguard run --quick                 # measure base and head here, paired (a first look)
+  perfguard compare main HEAD           # decide on asv results you already have
+\b
 Exit codes:
   0  no regression (or --fail-on never)
   1  a regression, a newly failing benchmark or a broken budget
