@@ -452,6 +452,7 @@ def test_the_readme_commands_of_perfguard_run(project: dict[str, Path | str], ho
         (["--asv-config", "missing.json"], "does not exist"),
         (["--config", "missing.json"], "does not exist"),
         (["--asv-config", "pyproject.toml"], "perfguard run takes it as --perfguard-config"),
+        (["--config", "pyproject.toml"], "pyproject.toml is a perfguard configuration, not asv's"),
         (["-a", "repeat"], "use name=value"),
         (["-a", "rounds=2"], "-a rounds: perfguard starts fresh processes"),
         (["-a", "repeat=5"], "-a repeat: perfguard takes --pairs samples"),

@@ -145,8 +145,8 @@ def run_paired(
     """Build, measure in paired rounds, report on stdout and gate; banners go to stderr."""
     if asv_config is not None and asv_config.suffix == ".toml":
         raise ConfigError(
-            f"--asv-config {asv_config}: that is a perfguard configuration; perfguard run takes"
-            " it as --perfguard-config, and asv's (asv.conf.json) as --asv-config"
+            f"{asv_config} is a perfguard configuration, not asv's: perfguard run takes it as"
+            " --perfguard-config, and asv's (asv.conf.json) as --asv-config"
         )
     try:
         effort = Effort(min_rounds=min_rounds, max_rounds=max_rounds, time_limit=time_limit)
