@@ -36,7 +36,8 @@ FAKE_PERFGUARD = (
     f"#!{sys.executable}\n"
     + """\
 # Records its arguments; for `run`, writes the --output rounds file and an asv result beside
-# it (X.json -> X.asv-results/), as perfguard run does. `asv-project` (plumbing the script asks for paths) is the real one.
+# it (X.json -> X.asv-results/), as perfguard run does. `asv-project` (plumbing the script
+# asks for paths) is the real one.
 import json, os, pathlib, sys
 args = sys.argv[1:]
 if args[0] == "asv-project":

@@ -250,7 +250,8 @@ def test_plain_display_writes_one_line_per_round() -> None:
     display.update(STATUS)
     display.close()
     assert stream.getvalue() == (
-        "building\nround 3/10 (head first): 1/4 benchmarks settled, 12s, 48s of the time limit left\n"
+        "building\n"
+        "round 3/10 (head first): 1/4 benchmarks settled, 12s, 48s of the time limit left\n"
     )
     assert describe(dataclasses.replace(STATUS, remaining=None)).endswith("settled, 12s")
 
