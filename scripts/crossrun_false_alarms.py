@@ -9,6 +9,7 @@ benchmark it calls regressed or improved is a false alarm.
 
     python scripts/crossrun_false_alarms.py --trials 20 --keep /tmp/aa-trials
     python scripts/crossrun_false_alarms.py --evaluate /tmp/aa-trials   # re-judge kept trials
+    python scripts/crossrun_false_alarms.py --neighbours DIR   # neighbouring results in DIR
 
 ``--evaluate`` judges trials kept by an earlier run with the perfguard that is installed now,
 so a change to the estimate can be measured on the very same results before and after.
@@ -17,6 +18,7 @@ so a change to the estimate can be measured on the very same results before and 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -25,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from perfguard.compare import compare
@@ -169,8 +172,11 @@ def run_trials(trials: int, keep: Path) -> None:
             )
 
 
-def evaluate(keep: Path) -> int:
-    """Judge every kept trial with the installed perfguard; print the false-alarm figures."""
+def evaluate(keep: Path, *, samples: bool = True) -> int:
+    """Judge every kept trial with the installed perfguard; print the false-alarm figures.
+
+    ``samples=False`` drops the raw samples first: what asv's plain ``asv run`` leaves (its
+    stored 99 % interval of the median)."""
     trials = sorted(p for p in keep.iterdir() if (p / "commits.json").is_file())
     if not trials:
         print(f"no trials in {keep}", file=sys.stderr)
@@ -181,6 +187,11 @@ def evaluate(keep: Path) -> int:
     for folder in trials:
         commits = json.loads((folder / "commits.json").read_text())
         sides = [_load(folder, commits[side]) for side in ("base", "head")]
+        if not samples:
+            sides = [
+                replace(r, measurements=tuple(replace(m, samples=None) for m in r.measurements))
+                for r in sides
+            ]
         comparison = _compare(sides[0], sides[1])
         alarms = [r for r in comparison.rows if r.verdict in (Verdict.REGRESSED, Verdict.IMPROVED)]
         flagged_trials += bool(alarms)
@@ -205,6 +216,49 @@ def evaluate(keep: Path) -> int:
     return 0
 
 
+def neighbours(results_dir: Path, step: float, per_pair: int = 8) -> int:
+    """Judge every neighbouring pair (by asv's commit date) of one machine's results: separate
+    runs on different days (e.g. GitHub's runners), where most of what moves is not the code.
+
+    Then, in every pair, ``per_pair`` time benchmarks in turn get a known slowdown ``step``
+    inserted into head (value, samples, interval, quartiles scaled): the share of them
+    regressed is what the rule can still see.
+    """
+    from perfguard.history import scaled
+
+    files = sorted(p for p in results_dir.glob("*/*.json") if p.name != "machine.json")
+    loaded = sorted((load_result_set(str(p)) for p in files), key=lambda r: r.date or 0)
+    flagged = compared = shifted = stepped = caught = 0
+    for base, head in itertools.pairwise(loaded):
+        comparison = _compare(base, head)
+        shifted += getattr(comparison, "shift", None) is not None
+        for row in comparison.rows:
+            if row.estimate is not None:
+                compared += 1
+                flagged += row.verdict in (Verdict.REGRESSED, Verdict.IMPROVED)
+        judged = [r for r in comparison.rows if r.estimate is not None and r.kind.value == "time"]
+        for row in judged[:: max(1, len(judged) // per_pair)][:per_pair]:
+            key = (row.benchmark, row.params)
+            slower = replace(
+                head,
+                measurements=tuple(
+                    scaled(m, step) if m.key == key else m for m in head.measurements
+                ),
+            )
+            again = _compare(base, slower)
+            verdict = next(r.verdict for r in again.rows if (r.benchmark, r.params) == key)
+            stepped += 1
+            caught += verdict is Verdict.REGRESSED
+    pairs = len(loaded) - 1
+    print(
+        f"{pairs} neighbouring pairs, {compared} benchmark comparisons: {flagged} flagged"
+        f" ({flagged / max(compared, 1) * 100:.1f} %); suite shift seen in {shifted} pairs"
+        f" ({shifted / max(pairs, 1) * 100:.0f} %); a {step - 1:+.0%} step inserted into"
+        f" {stepped} benchmarks: {caught} regressed ({caught / max(stepped, 1) * 100:.1f} %)"
+    )
+    return 0
+
+
 def _compare(base: ResultSet, head: ResultSet) -> Comparison:
     """What ``perfguard compare base.json head.json`` decides (a cross-run comparison); the
     perfguard of before issue 10 had no ``cross_run``."""
@@ -224,9 +278,24 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--keep", type=Path, help="keep every trial's asv results here")
     parser.add_argument("--evaluate", type=Path, help="only judge the trials kept in this folder")
+    parser.add_argument(
+        "--without-samples",
+        action="store_true",
+        help="with --evaluate: judge on asv's stored intervals, as if samples were not recorded",
+    )
+    parser.add_argument(
+        "--step", type=float, default=1.5, help="with --neighbours: the slowdown inserted"
+    )
+    parser.add_argument(
+        "--neighbours",
+        type=Path,
+        help="instead, judge neighbouring results of an asv results directory (one machine)",
+    )
     args = parser.parse_args()
+    if args.neighbours is not None:
+        return neighbours(args.neighbours, args.step)
     if args.evaluate is not None:
-        return evaluate(args.evaluate)
+        return evaluate(args.evaluate, samples=not args.without_samples)
     keep = args.keep or Path(tempfile.mkdtemp(prefix="perfguard-aa-trials-"))
     run_trials(args.trials, keep)
     print(f"trials kept in {keep}", file=sys.stderr)

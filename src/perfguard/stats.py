@@ -65,16 +65,28 @@ def _from_samples(samples: Sequence[float]) -> _LogSide:
 
 
 def _from_summary(m: Measurement) -> _LogSide | None:
-    """asv's stored 99 % interval of the median, else its quartiles; None without either."""
+    """asv's stored 99 % interval of the median, else its quartiles; None without either.
+
+    asv computes both from its pooled samples as if they were independent; samples from
+    ``P`` processes are counted as ``P`` (:func:`_design_effect`)."""
     assert m.value is not None
     if m.ci_99 is not None and m.ci_99[0] > 0 and m.ci_99[1] >= m.ci_99[0]:
         half = (math.log(m.ci_99[1]) - math.log(m.ci_99[0])) / 2
-        return _LogSide(math.log(m.value), (half / _Z_ASV_CI) ** 2, None)
+        return _LogSide(math.log(m.value), (half / _Z_ASV_CI) ** 2 * _design_effect(m), None)
     if m.quartiles is not None and m.quartiles[0] > 0 and m.repeat:
         sd = (math.log(m.quartiles[1]) - math.log(m.quartiles[0])) / _IQR_PER_SD
         se = _MEDIAN_SE_FACTOR * sd / math.sqrt(m.repeat)
-        return _LogSide(math.log(m.value), se * se, None)
+        return _LogSide(math.log(m.value), se * se * _design_effect(m), None)
     return None
+
+
+def _design_effect(m: Measurement) -> float:
+    """How much a variance computed from ``repeat`` pooled samples understates one from their
+    processes: ``repeat / P`` (at most; as if the samples of one process were one)."""
+    processes = processes_of(m)
+    if processes is None or not m.repeat or m.repeat <= processes:
+        return 1.0
+    return m.repeat / processes
 
 
 def _usable_samples(m: Measurement) -> bool:
@@ -127,7 +139,9 @@ def estimate(base: Measurement, head: Measurement, *, confidence: float = CONFID
       the estimate says so (:func:`unknown_spread`). Samples of unknown origin (a ``track_``
       benchmark's) are treated as independent.
     - Otherwise: each side's spread from asv's stored 99 % interval of the median (or, lacking
-      it, from the quartiles), combined as independent normal errors on log values.
+      it, from the quartiles), combined as independent normal errors on log values. asv
+      computes them as if its pooled samples were independent: ``repeat`` samples from ``P``
+      processes are counted as ``P`` (the variance times ``repeat / P``).
     - No spread at all: ``mem_``/``peakmem_`` sizes are compared exactly; so are identical
       values. A ``time_`` or ``track_`` value without spread is not exact: its noise is
       unknown (:func:`unknown_spread`).
@@ -156,7 +170,8 @@ def estimate(base: Measurement, head: Measurement, *, confidence: float = CONFID
         mde=math.expm1((z + _z_quantile(POWER)) * se),
         method="asv-ci",
         p_value=float(2 * special.ndtr(-abs(diff) / se)),
-        note="normal approximation from asv's stored 99 % intervals (or quartiles)",
+        note="normal approximation from asv's stored 99 % intervals (or quartiles), each"
+        " side's samples counted as its processes",
     )
 
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from perfguard.commands.output import Outputs, render
 from perfguard.models import Comparison, Kind, Verdict
 from perfguard.report import terminal
+from perfguard.report.markdown import render_markdown
 from perfguard.report.terminal import render_terminal
 from tests.helpers.comparisons import budget, comparison, estimate, every_verdict, many_rows, row
 
@@ -327,3 +328,5 @@ def test_a_change_that_is_not_head_over_base_is_labelled() -> None:
         out.split()
     )
     assert "*" not in out  # nothing was shifted
+    markdown = render_markdown(paired)
+    assert "base, head: each side's median over the rounds of its fastest sample" in markdown

@@ -184,3 +184,20 @@ def test_too_few_samples_fall_back_to_summary() -> None:
     base = measurement(value=1.0, samples=[1.0, 1.01], ci_99=(0.99, 1.01))
     head = measurement(value=1.0, samples=[1.0, 1.01, 0.99], ci_99=(0.99, 1.01))
     assert stats.estimate(base, head).method == "asv-ci"
+
+
+def test_asv_stored_interval_counts_samples_as_their_processes() -> None:
+    """asv's stored interval treats its pooled samples as independent: 10 samples from 2
+    processes count as 2, so the interval is sqrt(10 / 2) times wider."""
+    ci = {"ci_99": (0.98, 1.02), "repeat": 10}
+    base, head = measurement(value=1.0, **ci), measurement(value=1.1, **ci)
+    naive = stats.estimate(
+        measurement(value=1.0, kind=Kind.TRACK, **ci), measurement(value=1.1, kind=Kind.TRACK, **ci)
+    )
+    widened = stats.estimate(base, head)
+    assert widened.method == naive.method == "asv-ci"
+    half = math.log(widened.high / widened.low) / 2
+    assert half == pytest.approx(math.sqrt(5) * math.log(naive.high / naive.low) / 2)
+    assert "counted as its processes" in widened.note
+    one_each = stats.estimate(measurement(value=1.0, ci_99=(0.98, 1.02), repeat=2), head)
+    assert one_each.low > widened.low  # 2 samples from 2 processes: nothing to correct on base
