@@ -9,7 +9,10 @@ documents), so the suite builds asv's two virtualenvs once, not once per project
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ from tests.github.conftest import REPO, TOKEN
 from tests.github.double import GitHubDouble
 from tests.github.test_steps import run_step, step
 from tests.helpers import readme
+from tests.readme.test_workflows import PR, comment_from_artifact, keep_pr_number
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +78,7 @@ def test_quick_start(project: projects.Project) -> None:
         assert done.returncode == (2 if failed else 0), done.stdout + done.stderr
     shown = sh(project, readme.command("perfguard compare main HEAD"))
     assert shown.returncode == 1, shown.stdout + shown.stderr
-    assert project.slowed in shown.stdout.replace("\n", " ") or "regressed" in shown.stdout
+    assert re.search(r"^1 regressed\b", shown.stdout, re.M), shown.stdout
     as_json = sh(project, readme.command("perfguard compare main HEAD --format json > perf.json"))
     assert as_json.returncode == 1, as_json.stderr
     report = json.loads((project.root / "perf.json").read_text(encoding="utf-8"))
@@ -156,6 +160,16 @@ def test_the_composite_actions_steps(
     gate = run_step(step(ACTION, "Gate")["run"], {"EXIT_CODE": outputs["exit-code"]}, ROOT)
     assert gate.returncode == 1
 
+    # The README's two workflows on this real artifact: perf.yml adds the PR number, then
+    # perf-comment.yml (after the artifact is downloaded) checks it, renders, comments.
+    keep_pr_number(out, project.root)
+    shutil.copytree(out, tmp_path / "later-job/perf-report")
+    github.add_pull(REPO, PR, project.head)
+    posted = comment_from_artifact(github, tmp_path / "later-job", tmp_path)
+    assert posted.returncode == 0, posted.stdout + posted.stderr
+    [rendered] = [c["body"] for c in github.comments(REPO, PR)]
+    assert project.slowed.replace("_", "\\_") in rendered
+
 
 def test_the_config_is_asvs_own_template(project: projects.Project) -> None:
     """The config a user keeps: asv's comments and trailing comma, only documented fields
@@ -166,5 +180,19 @@ def test_the_config_is_asvs_own_template(project: projects.Project) -> None:
     assert '"html_dir": ".asv/html",' in text
     with pytest.raises(json.JSONDecodeError):
         json.loads(text)
+    diff = list(difflib.unified_diff(project.template.splitlines(), text.splitlines(), n=0))
+    added = [line[1:] for line in diff if line.startswith("+") and not line.startswith("+++")]
+    removed = [line[1:] for line in diff if line.startswith("-") and not line.startswith("---")]
+    field = re.compile(r' *(?:// *)?"(\w+)":')
+
+    # every added line sets an edited field; a removed line is an old value or a commented-out
+    # suggestion (e.g. the lines of the quickstart's commented build_command) it replaced
+    def key(line: str) -> str | None:
+        match = field.match(line)
+        return match.group(1) if match else None
+
+    assert {key(line) for line in added} <= project.edited, added
+    assert all(key(line) in project.edited or line.lstrip().startswith("//") for line in removed)
+    assert len(added) == len(project.edited)
     conf = asv.config.Config.load(str(path))
     assert Path(conf.benchmark_dir).name in {"perf", "suites"}
