@@ -7,6 +7,7 @@ This is where asv's outcomes (failed, skipped, changed benchmark code) meet the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 
 from perfguard import stats
@@ -118,6 +119,10 @@ def compare_pair(
     if adjust is not None:
         est = adjust(base.key, est)
     verdict, reason = stats.decide(est, threshold=settings.threshold, direction=settings.direction)
+    if est.shift:
+        raw = fmt.format_percent(head.value / base.value - 1)
+        shift = fmt.format_percent(math.expm1(est.shift))
+        reason = f"{reason} (head/base {raw}, minus a {shift} shift of the whole suite)"
     return verdict, reason, est
 
 

@@ -116,6 +116,7 @@ def test_a_real_global_slowdown_is_reported_as_a_shift_of_the_whole_suite(
     assert row["values_change"] == pytest.approx(0.3)
     assert row["change"] == pytest.approx(0.0, abs=1e-9)
     assert row["method"].endswith("+shift")
+    assert row["reason"].endswith("(head/base +30.0%, minus a +30.0% shift of the whole suite)")
 
 
 def test_no_shift_between_identical_runs_and_none_in_json(django: ResultSet) -> None:
