@@ -25,6 +25,10 @@ change inside the floor inconclusive (or unchanged) instead of regressed.
 What it cannot do: a change of the code that slows every benchmark alike looks exactly like a
 slower runner and is absorbed; paired rounds in one job (``perfguard run``) do not have this
 blind spot.
+
+Without a history, the same robust fit with one direction that loads every benchmark alike
+gives a cross-run comparison's common shift (:func:`suite_shift`, removed by
+:func:`shift_adjuster`): two runs made at different times differ by the machine's state.
 """
 
 from __future__ import annotations
