@@ -262,14 +262,14 @@ def compare(
 
 
 def shift_warning(shift: SuiteShift) -> str:
-    """What every report says about a common shift: what it is, what was done, what to do."""
-    slower = shift.ratio > 1
+    """What every report says about a common shift: what it is, what was done, what to do.
+
+    Short enough for a markdown cell (the PR comment clips longer text)."""
     return (
-        f"{shift.agreeing} of {shift.benchmarks} time benchmarks moved together between base"
-        f" and head: a suite shift of {fmt.format_percent(shift.ratio - 1)}"
-        f" [{fmt.format_percent(shift.low - 1)}, {fmt.format_percent(shift.high - 1)}]."
-        " Two separate runs differ by the machine's state (other load, another CPU), or a"
-        f" change made the whole suite {'slower' if slower else 'faster'}: across runs"
-        " perfguard cannot tell which. The time benchmarks' changes are shown with the shift"
-        " removed (marked *). To decide, measure both commits in one job: perfguard run"
+        f"{shift.agreeing} of {shift.benchmarks} time benchmarks moved together: a suite shift"
+        f" of {fmt.format_percent(shift.ratio - 1)} [{fmt.format_percent(shift.low - 1)},"
+        f" {fmt.format_percent(shift.high - 1)}]. Across two runs the machine's state (load, CPU)"
+        f" and a change that makes the whole suite {'slower' if shift.ratio > 1 else 'faster'}"
+        " look alike; changes marked * have the shift removed. To decide, measure both commits"
+        " in one job: perfguard run"
     )

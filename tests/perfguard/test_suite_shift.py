@@ -106,6 +106,7 @@ def test_a_real_global_slowdown_is_reported_as_a_shift_of_the_whole_suite(
     )
     markdown = render_markdown(comparison)
     assert "suite shift of +30.0%" in markdown
+    assert "measure both commits in one job: perfguard run\n" in markdown  # not clipped
     assert "+0.0%\\*" in markdown  # the mark, escaped
     document = json.loads(render_json(comparison))
     jsonschema.validate(document, load_schema())
