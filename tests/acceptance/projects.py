@@ -33,6 +33,7 @@ from pathlib import Path
 ASV = str(Path(sys.executable).with_name("asv"))
 MACHINE = "acceptance"
 SLOWDOWN = 1.3
+TIME = ("time", "seconds", "lower", False)
 
 CLOCK = """
 import os
@@ -211,6 +212,8 @@ class Project:
     slowed: str
     untouched: list[str] = field(default_factory=list)
     failing: str | None = None
+    kinds: dict[str, tuple[str, str, str, bool]] = field(default_factory=dict)
+    """label -> (kind, unit, direction, direction assumed) the reports must show."""
     base: str = ""
     head: str = ""
     template: str = ""
@@ -307,6 +310,7 @@ def shapes(root: Path, home: Path, env_dir: Path) -> Project:
             "bench_shapes.Layout.time_layout(kind='ring', shape=(2, 1))",
         ],
         failing="bench_shapes.time_export",
+        kinds={"bench_shapes.Layout.time_layout(kind='ring', shape=(2, 1))": TIME},
     )
     root.mkdir(parents=True)
     project.sh("git", "init", "-q", "-b", "main")
@@ -354,6 +358,13 @@ def minibus(root: Path, home: Path, env_dir: Path) -> Project:
             "bench_bus.mem_topics",
             "bench_bus.peakmem_backlog",
         ],
+        kinds={
+            "bench_bus.time_route": TIME,
+            "bench_bus.track_queue_depth": ("track", "unit", "lower", True),
+            "bench_bus.track_throughput": ("track", "messages/s", "higher", False),
+            "bench_bus.mem_topics": ("mem", "bytes", "lower", False),
+            "bench_bus.peakmem_backlog": ("peakmem", "bytes", "lower", False),
+        },
     )
     root.mkdir(parents=True)
     project.sh("git", "init", "-q", "-b", "main")

@@ -96,8 +96,19 @@ def test_quick_start(project: projects.Project) -> None:
     assert 25 <= int(percent.rstrip("%")) <= 35, listed.stdout
 
 
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in directory.rglob("*.json")}
+
+
 def test_perfguard_run_then_rereport_from_the_rounds_file(project: projects.Project) -> None:
+    """After the quick start: asv's own result files stay byte for byte as asv wrote them."""
+    before = snapshot(project.results_dir)
+    assert before, "the quick start left no asv results"
     done = sh(project, readme.command("perfguard run --output rounds.json"))
+    after = snapshot(project.results_dir)
+    assert {name: after.get(name) == data for name, data in before.items()} == dict.fromkeys(
+        before, True
+    ), "perfguard run changed asv's result files"
     assert done.returncode == 1, done.stdout + done.stderr
     assert "regressed" in done.stdout
     table = sh(project, readme.command("perfguard compare rounds.json"))
@@ -112,6 +123,12 @@ def test_perfguard_run_then_rereport_from_the_rounds_file(project: projects.Proj
     check_verdicts(project, rows(report), "perfguard run")
     assert report["base"]["commit"] == project.base
     assert report["head"]["commit"] == project.head
+    described = {row["label"]: row for row in report["rows"]}
+    for label, (kind, unit, direction, assumed) in project.kinds.items():
+        row = described[label]
+        assert (row["kind"], row["unit"], row["direction"], row["direction_assumed"]) == (
+            kind, unit, direction, assumed,
+        ), row  # fmt: skip
 
 
 def test_the_composite_actions_steps(
