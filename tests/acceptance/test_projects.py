@@ -65,9 +65,9 @@ def sh(project: projects.Project, text: str, cwd: Path | None = None) -> Any:
     return readme.run(text, cwd=cwd or project.root, env=project.env())
 
 
-def test_quick_start(project: projects.Project) -> None:
-    """asv run on both sides as the quick start says (in the config's folder, where a user runs
-    asv), then perfguard compare from the repository's root."""
+@pytest.fixture(scope="module")
+def asv_ran(project: projects.Project) -> projects.Project:
+    """The quick start's two asv runs, in the config's folder (where a user runs asv)."""
     for side in (
         readme.command("asv run --record-samples HEAD^!"),
         readme.command("asv run --record-samples main^!"),
@@ -76,6 +76,12 @@ def test_quick_start(project: projects.Project) -> None:
         # asv itself exits 2 when a benchmark failed: the head of `shapes` has a broken one
         failed = project.failing is not None and "HEAD" in side
         assert done.returncode == (2 if failed else 0), done.stdout + done.stderr
+    return project
+
+
+def test_quick_start(asv_ran: projects.Project) -> None:
+    """After asv's runs, perfguard compare from the repository's root."""
+    project = asv_ran
     shown = sh(project, readme.command("perfguard compare main HEAD"))
     assert shown.returncode == 1, shown.stdout + shown.stderr
     assert re.search(r"^1 regressed\b", shown.stdout, re.M), shown.stdout
@@ -100,8 +106,9 @@ def snapshot(directory: Path) -> dict[str, bytes]:
     return {str(p.relative_to(directory)): p.read_bytes() for p in directory.rglob("*.json")}
 
 
-def test_perfguard_run_then_rereport_from_the_rounds_file(project: projects.Project) -> None:
+def test_perfguard_run_then_rereport_from_the_rounds_file(asv_ran: projects.Project) -> None:
     """After the quick start: asv's own result files stay byte for byte as asv wrote them."""
+    project = asv_ran
     before = snapshot(project.results_dir)
     assert before, "the quick start left no asv results"
     done = sh(project, readme.command("perfguard run --output rounds.json"))
