@@ -3,6 +3,10 @@ the README's quick start, ``perfguard run``, and the composite action's steps ru
 with the verdicts a user must get: the 30 % slowdown regressed, untouched code neither regressed
 nor improved, the benchmark broken on head newly failing.
 
+The action's steps run in order, its install step included (into a fresh venv that the later
+steps then use), and the README's two workflows then take the action's real artifact to a
+comment on the local GitHub double.
+
 Both projects keep asv's environments in one directory (``env_dir``, a field asv's config
 documents), so the suite builds asv's two virtualenvs once, not once per project.
 """
@@ -11,8 +15,11 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -138,14 +145,42 @@ def test_perfguard_run_then_rereport_from_the_rounds_file(asv_ran: projects.Proj
         ), row  # fmt: skip
 
 
+@pytest.fixture(scope="session")
+def action_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The action's install step, run as bash with a fresh venv's ``python`` first on PATH, as
+    on a runner after setup-python: it installs perfguard from the action's folder (this
+    checkout) into that venv. The venv sees this venv's packages through a .pth file, so pip
+    builds and installs perfguard itself and finds its dependencies already there (no
+    download of scipy and friends, and this venv's editable perfguard is left alone: pip does
+    not uninstall outside its environment)."""
+    venv = tmp_path_factory.mktemp("runner") / "python"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    ours, theirs = (
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        for python in (sys.executable, str(venv / "bin/python"))
+    )  # fmt: skip
+    Path(theirs, "runner-packages.pth").write_text(ours + "\n", encoding="utf-8")
+    path = f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    install = step(ACTION, "Install perfguard")["run"]
+    done = run_step(install, {"ACTION_PATH": str(ROOT), "PATH": path}, venv)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert Path(theirs, "perfguard/__init__.py").is_file(), "the step did not install perfguard"
+    return venv / "bin"
+
+
 def test_the_composite_actions_steps(
-    project: projects.Project, github: GitHubDouble, tmp_path: Path
+    project: projects.Project, github: GitHubDouble, tmp_path: Path, action_bin: Path
 ) -> None:
-    """action.yml's steps after the install one, in order, as the runner runs them."""
+    """action.yml's steps, in order, as the runner runs them, with the perfguard the install
+    step installed."""
     runner_temp = tmp_path / "runner-temp"
     output, summary = tmp_path / "output", tmp_path / "summary.md"
     env = {
         **project.env(),
+        "PATH": f"{action_bin}{os.pathsep}{project.env()['PATH']}",
         "ACTION_PATH": str(ROOT),
         "RUNNER_TEMP": str(runner_temp),
         "GITHUB_OUTPUT": str(output),
@@ -161,6 +196,8 @@ def test_the_composite_actions_steps(
         "CONFIG": "",
         "FAIL_ON": "regression",
     }
+    which = run_step("command -v perfguard", env, project.root)
+    assert which.stdout.strip() == str(action_bin / "perfguard"), which.stdout
     measured = run_step(step(ACTION, "Benchmark base and head")["run"], env, project.root)
     assert measured.returncode == 0, measured.stdout + measured.stderr
     out = runner_temp / "perfguard"
