@@ -9,6 +9,8 @@ benchmark it calls regressed or improved is a false alarm.
 
     python scripts/crossrun_false_alarms.py --trials 20 --keep /tmp/aa-trials
     python scripts/crossrun_false_alarms.py --evaluate /tmp/aa-trials   # re-judge kept trials
+    python scripts/crossrun_false_alarms.py --evaluate /tmp/aa-trials --without-samples
+    python scripts/crossrun_false_alarms.py --trials 10 --slow 1.3   # A/B: is a slowdown seen?
     python scripts/crossrun_false_alarms.py --neighbours DIR   # neighbouring results in DIR
 
 ``--evaluate`` judges trials kept by an earlier run with the perfguard that is installed now,
@@ -36,6 +38,8 @@ from perfguard.policy import Policy
 from perfguard.results import load_result_set
 
 MACHINE = "aa-box"
+SLOWED = "bench.time_sort"
+"""The benchmark ``--slow`` slows down (all others stay untouched)."""
 SUITE = '''
 """Eight small pure-Python workloads; nothing here changes between base and head."""
 
@@ -49,7 +53,9 @@ def time_fib():
 
 
 def time_sort():
-    sorted(range(20000, 0, -1))
+    from benchmarks import _workload  # the work, outside the benchmark's code (its version)
+
+    sorted(range(_workload.SORT_N, 0, -1))
 
 
 def time_dict_build():
@@ -96,8 +102,9 @@ def git(root: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def make_project(root: Path) -> tuple[str, str]:
-    """The suite in a new git repository with two commits that leave the benchmarks alone."""
+def make_project(root: Path, slow: float = 1.0) -> tuple[str, str]:
+    """The suite in a new git repository with two commits that leave the benchmarks alone
+    (``slow`` != 1: head makes ``time_sort``'s work that many times larger)."""
     root.mkdir(parents=True)
     git(root, "init", "-q", "-b", "main")
     config = {
@@ -117,11 +124,13 @@ def make_project(root: Path) -> tuple[str, str]:
     (root / "benchmarks").mkdir()
     (root / "benchmarks" / "__init__.py").write_text("")
     (root / "benchmarks" / "bench.py").write_text(SUITE)
+    (root / "benchmarks" / "_workload.py").write_text("SORT_N = 20000\n")
     (root / "README").write_text("base\n")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "base")
     base = git(root, "rev-parse", "HEAD")
     (root / "README").write_text("head: the benchmarks are untouched\n")
+    (root / "benchmarks" / "_workload.py").write_text(f"SORT_N = {int(20000 * slow)}\n")
     git(root, "commit", "-q", "-am", "head")
     return base, git(root, "rev-parse", "HEAD")
 
@@ -140,12 +149,12 @@ def asv(root: Path, home: Path, *args: str) -> None:
     )
 
 
-def run_trials(trials: int, keep: Path) -> None:
+def run_trials(trials: int, keep: Path, slow: float = 1.0) -> None:
     """Measure ``trials`` A/A pairs; keep each trial's results directory in ``keep``."""
     with tempfile.TemporaryDirectory(prefix="perfguard-aa-") as tmp:
         root, home = Path(tmp) / "project", Path(tmp) / "home"
         home.mkdir()
-        base, head = make_project(root)
+        base, head = make_project(root, slow)
         asv(root, home, "machine", "--yes", "--machine", MACHINE)
         for trial in range(trials):
             started = time.monotonic()
@@ -165,7 +174,10 @@ def run_trials(trials: int, keep: Path) -> None:
             target = keep / f"trial-{trial:03d}"
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(root / "results", target)
-            (target / "commits.json").write_text(json.dumps({"base": base, "head": head}))
+            slowed = SLOWED if slow != 1.0 else None
+            (target / "commits.json").write_text(
+                json.dumps({"base": base, "head": head, "slowed": slowed, "slow": slow})
+            )
             print(
                 f"trial {trial + 1}/{trials} measured in {time.monotonic() - started:.0f} s",
                 file=sys.stderr,
@@ -181,7 +193,7 @@ def evaluate(keep: Path, *, samples: bool = True) -> int:
     if not trials:
         print(f"no trials in {keep}", file=sys.stderr)
         return 2
-    flagged_trials = compared = shifted = 0
+    flagged_trials = compared = shifted = slowed_trials = caught = 0
     verdicts: Counter[str] = Counter()
     methods: Counter[str] = Counter()
     for folder in trials:
@@ -193,9 +205,21 @@ def evaluate(keep: Path, *, samples: bool = True) -> int:
                 for r in sides
             ]
         comparison = _compare(sides[0], sides[1])
-        alarms = [r for r in comparison.rows if r.verdict in (Verdict.REGRESSED, Verdict.IMPROVED)]
+        slowed = commits.get("slowed")
+        if slowed is not None:
+            slowed_trials += 1
+            caught += any(
+                r.benchmark == slowed and r.verdict is Verdict.REGRESSED for r in comparison.rows
+            )
+        alarms = [
+            r
+            for r in comparison.rows
+            if r.verdict in (Verdict.REGRESSED, Verdict.IMPROVED) and r.benchmark != slowed
+        ]
         flagged_trials += bool(alarms)
         for row in comparison.rows:
+            if row.benchmark == slowed:
+                continue
             verdicts[row.verdict.value] += 1
             if row.estimate is not None:
                 compared += 1
@@ -206,13 +230,18 @@ def evaluate(keep: Path, *, samples: bool = True) -> int:
         print(f"{folder.name}: {len(alarms)} flagged{': ' + shown if shown else ''}")
     alarms_total = verdicts["regressed"] + verdicts["improved"]
     print(
-        f"\n{len(trials)} A/A trials, {compared} benchmark comparisons: {alarms_total} flagged"
-        f" ({alarms_total / max(compared, 1) * 100:.1f} %), trials with any flag"
+        f"\n{len(trials)} trials, {compared} untouched benchmark comparisons: {alarms_total}"
+        f" flagged ({alarms_total / max(compared, 1) * 100:.1f} %), trials with any flag"
         f" {flagged_trials}/{len(trials)} ({flagged_trials / len(trials) * 100:.0f} %)"
     )
     print(f"suite shift seen in {shifted} of {len(trials)} trials")
     print("verdicts: " + ", ".join(f"{v} {n}" for v, n in sorted(verdicts.items())))
     print("methods: " + ", ".join(f"{m} {n}" for m, n in sorted(methods.items())))
+    if slowed_trials:
+        print(
+            f"the slowed benchmark ({SLOWED}) regressed in {caught} of {slowed_trials} trials"
+            " (the figures above leave it out)"
+        )
     return 0
 
 
@@ -276,6 +305,12 @@ def _load(folder: Path, commit: str) -> ResultSet:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument(
+        "--slow",
+        type=float,
+        default=1.0,
+        help=f"A/B instead of A/A: head makes {SLOWED} this many times slower (e.g. 1.3)",
+    )
     parser.add_argument("--keep", type=Path, help="keep every trial's asv results here")
     parser.add_argument("--evaluate", type=Path, help="only judge the trials kept in this folder")
     parser.add_argument(
@@ -297,7 +332,7 @@ def main() -> int:
     if args.evaluate is not None:
         return evaluate(args.evaluate, samples=not args.without_samples)
     keep = args.keep or Path(tempfile.mkdtemp(prefix="perfguard-aa-trials-"))
-    run_trials(args.trials, keep)
+    run_trials(args.trials, keep, args.slow)
     print(f"trials kept in {keep}", file=sys.stderr)
     return evaluate(keep)
 
