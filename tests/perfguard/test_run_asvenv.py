@@ -116,3 +116,38 @@ def test_worker_attributes_quick_then_user_override_the_pair_defaults() -> None:
     assert worker_attributes({}, quick=True)["warmup_time"] == 0.0
     assert worker_attributes({"warmup_time": 0.5}, quick=True)["warmup_time"] == 0.5
     assert worker_attributes({"number": 3}, quick=False)["sample_time"] == 0.001
+
+
+def test_b_selects_parameter_combinations_as_asv_does() -> None:
+    """asv's -b matches `name(param, ...)`: a regex can select single combinations, and
+    perfguard measures (and counts) exactly those, in asv's own selection."""
+    from types import SimpleNamespace
+
+    from asv.benchmarks import Benchmarks
+
+    info = {
+        "name": "bench.time_p",
+        "params": [["1", "2", "3"], ["'a'", "'b'"]],
+        "param_names": ["n", "kind"],
+        "type": "time",
+        "unit": "seconds",
+        "version": "v",
+    }
+    plain = {**info, "name": "bench.time_q", "params": [], "param_names": []}
+    conf = SimpleNamespace(benchmark_dir="benchmarks")
+    chosen = Benchmarks(conf, [info, plain], regex=[r"time_p\(2, "])
+    assert asvenv.selected_combinations(chosen, "bench.time_p") == [
+        (2, (("n", "2"), ("kind", "'a'"))),
+        (3, (("n", "2"), ("kind", "'b'"))),
+    ]
+    assert "bench.time_q" not in chosen
+    every = Benchmarks(conf, [info, plain])
+    assert [i for i, _ in asvenv.selected_combinations(every, "bench.time_p")] == list(range(6))
+    assert asvenv.selected_combinations(every, "bench.time_q") == [(0, ())]
+
+    from perfguard.runner import _series
+
+    assert [s.params for s in _series(chosen)] == [
+        (("n", "2"), ("kind", "'a'")),
+        (("n", "2"), ("kind", "'b'")),
+    ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import subprocess
@@ -402,6 +403,54 @@ def test_the_same_commit_on_both_sides_is_an_a_a_run_that_says_so(
                      "--quick", "--output", str(precious)) == EXIT_USAGE  # fmt: skip
     assert "is not a perfguard rounds file: not overwriting it" in capsys.readouterr().err
     assert precious.read_text() == '{"mine": true}'
+
+
+PARAM_SUITE = """
+import tiny
+
+
+class Params:
+    params = ([1, 2, 3], ["a", "b"])
+    param_names = ["n", "kind"]
+
+    def time_p(self, n, kind):
+        tiny.work(tiny.SCALE_A)
+
+    time_p.timer = tiny.clock
+"""
+
+
+def test_b_selects_parameter_combinations_and_the_counts_follow(
+    project: dict[str, Path | str], home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-b matches asv's `name(param, ...)`: two of six combinations are measured, counted,
+    reported and recorded (the other four NaN, as asv records combinations it did not run)."""
+    repo = Path(project["repo"])
+    (repo / "paramsuite").mkdir(exist_ok=True)
+    (repo / "paramsuite" / "__init__.py").write_text("")
+    (repo / "paramsuite" / "bench_params.py").write_text(PARAM_SUITE)
+    config = repo / "params.json"
+    config.write_text(json.dumps({**CONFIG, "benchmark_dir": "paramsuite"}))
+    out = home / "params.rounds.json"
+    code = perfguard(
+        "run", str(project["base"]), str(project["same"]), "--asv-config", str(config),
+        "--quick", "-b", r"time_p\(2, ", "--output", str(out), "--format", "json",
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == EXIT_OK, captured.err
+    assert "measuring 2 benchmarks" in captured.err
+    assert "round 3/3 (" in captured.err and "2/2 benchmarks settled" in captured.err
+    report = json.loads(captured.out)
+    assert report["summary"]["total"] == 2
+    assert sorted(row["label"] for row in report["rows"]) == [
+        "bench_params.Params.time_p(n=2, kind='a')",
+        "bench_params.Params.time_p(n=2, kind='b')",
+    ]
+    [stored] = (home / "params.asv-results").glob("*/" + str(project["base"])[:8] + "-*.json")
+    data = json.loads(stored.read_text())
+    result = data["results"]["bench_params.Params.time_p"][data["result_columns"].index("result")]
+    measured = [value is not None and not math.isnan(value) for value in result]
+    assert measured == [False, False, True, True, False, False]  # asv's NaN: not run
 
 
 def test_the_readme_commands_of_perfguard_run(project: dict[str, Path | str], home: Path) -> None:

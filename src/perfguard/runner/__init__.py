@@ -80,6 +80,8 @@ def worker_attributes(given: Mapping[str, Any], *, quick: bool) -> dict[str, Any
 
 
 def _series(benchmarks: Any) -> list[rounds.Series]:
+    """One series per selected combination: what the header, the progress and the report
+    count."""
     return [
         rounds.Series(
             benchmark=meta.name,
@@ -89,7 +91,7 @@ def _series(benchmarks: Any) -> list[rounds.Series]:
             version=meta.version,
         )
         for meta in asvenv.describe(benchmarks).values()
-        for combo in meta.combinations
+        for _, combo in asvenv.selected_combinations(benchmarks, meta.name)
     ]
 
 
@@ -196,8 +198,8 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
     ) -> dict[Key, asvenv.PairOutcome]:
         info = benchmarks[name]
         measured: dict[Key, asvenv.PairOutcome] = {}
-        per_side: dict[str, list[pairs.SideSamples]] = {"base": [], "head": []}
-        for index, combo in enumerate(asvenv.combinations(info)):
+        per_side: dict[str, dict[int, pairs.SideSamples]] = {"base": {}, "head": {}}
+        for index, combo in asvenv.selected_combinations(benchmarks, name):
             paired_round = pairs.measure(
                 launches,
                 benchmarks.benchmark_dir,
@@ -209,8 +211,8 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
                 base_first=order[0] == "base",
                 timeout=float(info.get("timeout") or 60.0),
             )
-            per_side["base"].append(paired_round.base)
-            per_side["head"].append(paired_round.head)
+            per_side["base"][index] = paired_round.base
+            per_side["head"][index] = paired_round.head
             measured[(name, combo)] = asvenv.PairOutcome(
                 base=asvenv.outcome(paired_round.base, info["type"]),
                 head=asvenv.outcome(paired_round.head, info["type"]),

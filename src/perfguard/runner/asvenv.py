@@ -77,6 +77,15 @@ class BenchmarkMeta:
     combinations: tuple[Params, ...]
 
 
+def selected_combinations(benchmarks: Any, name: str) -> list[tuple[int, Params]]:
+    """The combinations of ``name`` that asv's ``-b`` selected (asv matches the regex against
+    ``name(param, ...)``), with their index in asv's order: every one without a selection."""
+    every = combinations(benchmarks[name])
+    chosen = benchmarks.benchmark_selection.get(name)
+    indices = range(len(every)) if chosen is None else sorted(chosen)
+    return [(index, every[index]) for index in indices]
+
+
 def combinations(info: Mapping[str, Any]) -> list[Params]:
     """Every parameter combination of one asv benchmark, in asv's order (``()`` if none)."""
     names = info.get("param_names") or []
@@ -352,23 +361,25 @@ class SideRun:
             env.env_vars,
         )
 
-    def record(self, info: Mapping[str, Any], measured: list[SideSamples]) -> None:
-        """Append one round's samples of one benchmark (every combination) to asv's results.
+    def record(self, info: Mapping[str, Any], measured: Mapping[int, SideSamples]) -> None:
+        """Append one round's samples of one benchmark to the results, by combination index.
 
         What asv's own runner would have recorded: samples and ``number`` for time benchmarks,
-        the value for the others, NaN for skipped, None plus the worker's error for failed.
+        the value for the others, NaN for skipped and for combinations ``-b`` left out, None
+        plus the worker's error for failed.
         """
         result: list[Any] = []
         samples: list[list[float] | None] = []
         numbers: list[int | None] = []
         errors = []
-        for side in measured:
-            if side.error:
+        for index in range(len(combinations(info))):
+            side = measured.get(index)
+            if side is not None and side.error:
                 result.append(None)
                 samples.append(None)
                 numbers.append(None)
                 errors.append(side.error)
-            elif side.skipped or not side.samples:
+            elif side is None or side.skipped or not side.samples:
                 result.append(math.nan)
                 samples.append(None)
                 numbers.append(None)
@@ -393,6 +404,7 @@ class SideRun:
             started_at=datetime.datetime.now(datetime.timezone.utc),
             record_samples=True,
             append_samples=True,
+            selected_idx=set(measured) if len(measured) < len(result) else None,
         )
 
     def save(self) -> None:
