@@ -321,3 +321,13 @@ def test_the_end_line_says_all_decided_only_when_none_is_inconclusive() -> None:
     assert "all" not in line.split(":")[1]
     decided = dataclasses.replace(comparison, rows=comparison.rows[:1])
     assert outcome_line("x", decided).endswith(": all 1 benchmarks decided")
+
+
+def test_rich_display_takes_the_round_limit_of_the_run() -> None:
+    """--quick runs 3 rounds whatever --max-rounds says: the bar shows 3, not 20."""
+    stream = io.StringIO()
+    display = make_display(stream, 20, tty=True)
+    display.update(dataclasses.replace(STATUS, round=2, max_rounds=3))
+    display.close()
+    assert "2/3" in stream.getvalue()
+    assert "2/20" not in stream.getvalue()

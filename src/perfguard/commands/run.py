@@ -1,9 +1,9 @@
 """``perfguard run [BASE] [HEAD]``: measure both commits here, in paired rounds, and gate.
 
 :func:`run_paired` is the command as a typed function (options in, exit code out); the click
-command below only parses. Values click can check are checked while parsing (the
-callbacks of :func:`_checked`), so a refused value fails the
-same way whether it comes from a user, a script or a help example under test.
+command below only parses. Values are checked while click parses (the callbacks of
+:func:`_checked`), so a refused value fails the same way whether it comes from a user, a
+script or a help example under test.
 """
 
 from __future__ import annotations

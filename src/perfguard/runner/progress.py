@@ -84,6 +84,7 @@ class RichDisplay:
         left = "" if status.remaining is None else f", {status.remaining:.0f}s left"
         self._progress.update(
             self._task,
+            total=status.max_rounds,  # --quick's 3, whatever the bar started with
             completed=status.round,
             info=f"{status.settled}/{status.total} settled{left}",
         )
