@@ -29,10 +29,18 @@ def unpack(archive: Path, into: Path) -> Path:
     """Unpack ``archive`` into ``into`` and return its ``django-asv`` directory.
 
     The ``data`` filter refuses absolute paths, links out of ``into`` and special files, so the
-    archive can only ever write below ``into``.
+    archive can only ever write below ``into``. Pythons before 3.10.12 have no filters: there
+    the archive may hold only plain files and folders with relative paths that stay inside.
     """
     with tarfile.open(archive, "r:xz") as tar:
-        tar.extractall(into, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(into, filter="data")
+        else:  # pragma: no cover - Python < 3.10.12
+            for member in tar.getmembers():
+                inside = (into / member.name).resolve().is_relative_to(into.resolve())
+                if not (member.isfile() or member.isdir()) or not inside:
+                    raise ValueError(f"{archive}: refusing to unpack {member.name!r}")
+            tar.extractall(into)
     root = into / "django-asv"
     if not (root / "results" / "benchmarks.json").is_file():
         raise FileNotFoundError(f"{archive} holds no django-asv/results/benchmarks.json")
