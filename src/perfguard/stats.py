@@ -135,7 +135,7 @@ def estimate(base: Measurement, head: Measurement, *, confidence: float = CONFID
       one process share its hash seed, memory layout and machine state: the process, not the
       sample, is the independent unit. The spread is therefore the process-to-process spread
       of the per-process mean log-samples (pooled over both sides, ``2 (P - 1)`` degrees of
-      freedom), with a Student-t interval; with one process per side it cannot be known and
+      freedom), with a Student-t interval; with one process on a side it cannot be known and
       the estimate says so (:func:`unknown_spread`). Samples of unknown origin (a ``track_``
       benchmark's) are treated as independent.
     - Otherwise: each side's spread from asv's stored 99 % interval of the median (or, lacking
@@ -191,7 +191,7 @@ def _from_both_samples(base: Measurement, head: Measurement, confidence: float) 
             base.value,
             head.value,
             confidence,
-            f"{described}: one process per side, its process-to-process spread is unknown",
+            f"{described}: one process on a side, its process-to-process spread is unknown",
         )
     df = len(b) + len(h) - 2
     pooled = (_sum_squares(b) + _sum_squares(h)) / df

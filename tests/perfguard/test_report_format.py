@@ -210,3 +210,18 @@ def test_summary_line_names_rarer_verdicts_and_broken_budgets_only_when_present(
     assert fmt.summary_line(two_broken) == (
         "0 regressed, 0 improved, 0 inconclusive, 0 unchanged, 2 budgets broken (threshold 2.5%)"
     )
+
+
+def test_a_value_without_spread_reads_noise_unknown() -> None:
+    from perfguard import stats
+
+    est = stats.unknown_spread(1.0, 1.2, 0.99, "no spread recorded for this track_ benchmark")
+    r = row(Verdict.INCONCLUSIVE, est=est, kind=Kind.TRACK, unit="items", base=10.0, head=12.0)
+    assert fmt.format_interval(r) == "unknown"
+    assert fmt.format_verdict(r) == "inconclusive (noise unknown: no spread recorded)"
+    single = stats.unknown_spread(
+        1.0, 1.2, 0.99, "10/1 samples from 2/1 processes: one process on a side, ..."
+    )
+    r = row(Verdict.INCONCLUSIVE, est=single, base=1.0, head=1.2)
+    assert fmt.format_verdict(r) == "inconclusive (noise unknown: one process on a side)"
+    assert fmt.values_change(r) == pytest.approx(0.2)

@@ -111,7 +111,7 @@ def test_one_process_per_side_has_unknown_spread() -> None:
     head = noisy("b", 1.2, sd=0.01, seed=2, processes=1)
     e = stats.estimate(base, head)
     assert e.method == "no-spread"
-    assert "one process per side" in e.note
+    assert "one process on a side" in e.note
     assert stats.decide(e, threshold=0.05, direction=LOWER)[0] is Verdict.INCONCLUSIVE
 
 

@@ -227,8 +227,8 @@ def verdict_note(row: Row) -> str:
             and est is not None
             and est.method.startswith("no-spread")
         ):
-            single = "one process per side" in est.note
-            reason = f"noise unknown: {'one process per side' if single else 'no spread recorded'}"
+            single = "one process on a side" in est.note
+            reason = f"noise unknown: {'one process on a side' if single else 'no spread recorded'}"
         if reason:
             notes.append(reason)
     return "; ".join(notes)
