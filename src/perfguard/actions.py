@@ -154,10 +154,10 @@ def load_json_report(path: Path) -> Any:
     """The JSON report, or a one-line error saying what is wrong with it."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"JSON report not found: {path}") from None
+    except FileNotFoundError as exc:
+        raise InputError(f"JSON report not found: {path}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"JSON report {path} is not valid JSON ({exc})") from None
+        raise InputError(f"JSON report {path} is not valid JSON ({exc})") from exc
 
 
 def verdict_counts(findings: Iterable[Finding]) -> dict[str, int]:

@@ -85,8 +85,8 @@ def read_json(path: Path, what: str) -> Any:
 def read_bytes(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{what} {path} does not exist") from None
+    except FileNotFoundError as exc:
+        raise InputError(f"{what} {path} does not exist") from exc
     except OSError as exc:
         raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
 
@@ -233,7 +233,7 @@ def _parse_result_file(
         commit, env = data["commit_hash"], data["env_name"]
         run_params, columns, rows = data["params"], data["result_columns"], data["results"]
     except KeyError as exc:
-        raise InputError(f"{path} is not an asv result file: it has no {exc} key") from None
+        raise InputError(f"{path} is not an asv result file: it has no {exc} key") from exc
     if not (
         isinstance(commit, str)
         and isinstance(env, str)
@@ -378,7 +378,7 @@ class _RowReader:
                     )
                 )
         except (TypeError, ValueError, IndexError) as exc:
-            raise self.corrupt(name, f"has a malformed value ({exc})") from None
+            raise self.corrupt(name, f"has a malformed value ({exc})") from exc
 
 
 def _describe(cell: Any) -> str:

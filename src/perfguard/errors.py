@@ -1,7 +1,9 @@
 """The errors a user can cause, each with its exit code and a message that says how to fix it.
 
 One boundary (``perfguard.cli.main``) prints ``error: <message>`` and exits with ``exit_code``;
-nothing below it prints or exits.
+nothing below it prints or exits. Every ``PerfguardError`` subclass is defined here (a test
+checks it); a module may keep a private exception for its own signalling if it never reaches
+the user (``perfguard.runner.pairs.WorkerError`` becomes a failed side of a round).
 """
 
 from __future__ import annotations
@@ -36,7 +38,18 @@ class GitError(PerfguardError):
     """git could not resolve a ref, or is not available."""
 
 
+class AsvError(PerfguardError):
+    """asv could not build, install or discover: the message says which and why."""
+
+
 class GitHubError(PerfguardError):
     """The GitHub API refused or failed a request after retries."""
 
     exit_code = EXIT_GITHUB
+
+
+class GitHubTransientError(GitHubError):
+    """A failure that may pass on a later try: 5xx, rate limit, timeout, dropped connection.
+
+    The client retries it; the last one reaches the user as any GitHubError does.
+    """

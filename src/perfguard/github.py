@@ -23,7 +23,8 @@ from urllib3.exceptions import MaxRetryError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-from perfguard.errors import ConfigError, GitHubError
+from perfguard.errors import ConfigError, GitHubError, GitHubTransientError
+from perfguard.gitrefs import is_full_sha
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -34,11 +35,6 @@ STATUS_STATES = ("error", "failure", "pending", "success")
 
 _TRANSIENT_5XX = frozenset({500, 502, 503, 504})
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
-
-
-class GitHubTransientError(GitHubError):
-    """A failure that may pass on a later try: 5xx, rate limit, timeout, dropped connection."""
 
 
 def is_rate_limited(status: int, headers: Mapping[str, str]) -> bool:
@@ -235,6 +231,8 @@ class GitHubClient:
             )
         except requests.RequestException as exc:
             reason = _transport_reason(exc)
+            # cause dropped: requests' exception holds the request, Authorization header and
+            # all; the reason (redacted) is in the message.
             raise GitHubTransientError(
                 redact(f"{method} {url} failed: {reason}", self._token)
             ) from None
@@ -336,7 +334,7 @@ class GitHubClient:
         """Create a commit status (``POST /repos/{o}/{r}/statuses/{sha}``)."""
         if state not in STATUS_STATES:
             raise ConfigError(f"status state must be one of {', '.join(STATUS_STATES)}")
-        if not _SHA_RE.match(sha):
+        if not is_full_sha(sha):
             raise ConfigError(f"--sha must be a full 40-character commit sha, got {sha!r}")
         owner, name = parse_repo(repo)
         payload: dict[str, str] = {
@@ -380,8 +378,8 @@ def _status_message(method: str, url: str, response: requests.Response) -> str:
 def _json(response: requests.Response, kind: type) -> Any:
     try:
         data = response.json()
-    except ValueError:
-        raise GitHubError(f"{response.request.method} {response.url}: answer is not JSON") from None
+    except ValueError as exc:
+        raise GitHubError(f"{response.request.method} {response.url}: answer is not JSON") from exc
     if not isinstance(data, kind):
         raise GitHubError(f"{response.request.method} {response.url}: unexpected answer shape")
     return data

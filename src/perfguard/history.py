@@ -504,10 +504,10 @@ def result_date(path: Path) -> int:
     try:
         data = json.loads(path.read_bytes())
         date = data["date"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(
             f"{path} has no readable commit 'date'; is it an asv result file?"
-        ) from None
+        ) from exc
     if not isinstance(date, int) or isinstance(date, bool):
         raise InputError(f"{path} has no readable commit 'date'; is it an asv result file?")
     return date

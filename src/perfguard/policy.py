@@ -142,8 +142,8 @@ def parse_threshold(value: object, where: str) -> float:
     text = str(value).strip()
     try:
         number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise ConfigError(f"{where}: threshold must be like '5%' or 0.05, got {value!r}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{where}: threshold must be like '5%' or 0.05, got {value!r}") from exc
     if not 0 < number < 1:
         raise ConfigError(
             f"{where}: threshold {value!r} is out of range; write a percentage like '5%' "
@@ -212,10 +212,10 @@ def policy_from_mapping(raw: Mapping[str, Any], where: str = "[tool.perfguard]")
     if "fail-on" in raw:
         try:
             fail_on = FailOn(raw["fail-on"])
-        except ValueError:
+        except ValueError as exc:
             raise ConfigError(
                 f"{where}.fail-on must be 'regression' or 'never', got {raw['fail-on']!r}"
-            ) from None
+            ) from exc
     rules = []
     for i, table in enumerate(_table_list(raw, "rules", where)):
         here = f"{where}.rules[{i}]"
@@ -269,8 +269,8 @@ def find_config(start: Path) -> Path | None:
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:

@@ -8,18 +8,18 @@ Reading the files themselves is :mod:`perfguard.asvfiles`' job.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from perfguard import asvproject
 from perfguard.asvfiles import load_benchmarks, load_machine_info, load_result_file
 from perfguard.errors import ConfigError, GitError, InputError
-from perfguard.gitrefs import ancestors, resolve_commit
+from perfguard.gitrefs import HASH_PREFIX, ancestors, resolve_commit
 from perfguard.models import ResultSet
 
 __all__ = ["environments_of", "load_result_set", "results_dir_from_config"]
 
-_HEX = re.compile(r"[0-9a-fA-F]{4,40}")
+COMPARE_HINT = "run in the checkout (or pass --repo), or pass result files"
+"""What a user of ``compare`` can do when refs cannot resolve (compare has ``--repo``)."""
 _ANCESTORS_SEARCHED = 200
 _NEAREST_SHOWN = 3
 _KNOWN_SHOWN = 5
@@ -154,9 +154,9 @@ def _files_for_commit(
 ) -> tuple[list[asvproject.ResultFile], str]:
     """The result files of the commit ``spec`` names, and the commit (or prefix) it resolved to."""
     try:
-        commit = resolve_commit(spec, repo)
+        commit = resolve_commit(spec, repo, hint=COMPARE_HINT)
     except GitError as exc:
-        if not _HEX.fullmatch(spec):
+        if not HASH_PREFIX.fullmatch(spec):
             raise
         # A hash git does not know (no checkout, a shallow clone): match file names, as asv does.
         prefix = spec.lower()
@@ -166,12 +166,12 @@ def _files_for_commit(
             raise InputError(
                 f"no results in {root} for a commit starting with {spec!r}, and git cannot"
                 f" resolve it: {exc}"
-            ) from None
+            ) from exc
         if len(hashes) > 1:
             raise InputError(
                 f"{spec!r} could be any of the commits {', '.join(hashes)} with results in"
                 f" {root}; give more digits"
-            ) from None
+            ) from exc
         return matches, prefix
     matches = [f for f in files if f.hash8 == commit[:8]]
     if not matches:

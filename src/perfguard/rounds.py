@@ -123,7 +123,7 @@ def write(path: Path, data: RoundsFile) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise InputError(f"cannot write rounds file {path}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot write rounds file {path}: {exc.strerror or exc}") from exc
 
 
 def is_rounds_file(path: Path) -> bool:
@@ -139,14 +139,14 @@ def read(path: Path) -> RoundsFile:
     """Read and check a rounds file; every way it can fail is one :class:`InputError` line."""
     try:
         raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"rounds file {path} does not exist") from None
+    except FileNotFoundError as exc:
+        raise InputError(f"rounds file {path} does not exist") from exc
     except OSError as exc:
-        raise InputError(f"cannot read rounds file {path}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot read rounds file {path}: {exc.strerror or exc}") from exc
     try:
         header = msgspec.json.decode(raw, type=_Header)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise InputError(f"rounds file {path} is not valid JSON: {exc}") from None
+        raise InputError(f"rounds file {path} is not valid JSON: {exc}") from exc
     if header.kind != FILE_KIND:
         raise InputError(f"{path} is not a perfguard rounds file (kind {header.kind!r})")
     if header.format != FORMAT:
@@ -157,7 +157,7 @@ def read(path: Path) -> RoundsFile:
     try:
         return msgspec.json.decode(raw, type=RoundsFile)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise InputError(f"rounds file {path} is malformed: {exc}") from None
+        raise InputError(f"rounds file {path} is malformed: {exc}") from exc
 
 
 def _measurement(series: Series, side: str) -> Measurement:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from perfguard.errors import AsvError
 from perfguard.runner import asvenv
 
 GIT_ENV = {
@@ -220,7 +221,7 @@ def test_an_unreachable_package_index_is_pips_reason_in_one_line(
     workspace = asvenv.Workspace(asvenv.load_config(config))
     base = sh("git", "rev-parse", "HEAD~1", cwd=quickstart_project)
     head = sh("git", "rev-parse", "HEAD", cwd=quickstart_project)
-    with pytest.raises(asvenv.AsvError) as info:
+    with pytest.raises(AsvError) as info:
         workspace.prepare(base, head)
     message = str(info.value)
     assert "\n" not in message

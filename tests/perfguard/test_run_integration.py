@@ -502,6 +502,9 @@ def test_the_readme_commands_of_perfguard_run(project: dict[str, Path | str], ho
         (["--config", "missing.json"], "does not exist"),
         (["--asv-config", "pyproject.toml"], "perfguard run takes it as --perfguard-config"),
         (["--config", "pyproject.toml"], "pyproject.toml is a perfguard configuration, not asv's"),
+        # The error names the option the user typed, not its new spelling.
+        (["--config", "pyproject.toml"], "error: --config pyproject.toml: pyproject.toml is a"),
+        (["--asv-config", "pyproject.toml"], "error: --asv-config pyproject.toml: pyproject"),
         (["-a", "repeat"], "use name=value"),
         (["-a", "rounds=2"], "-a rounds: perfguard starts fresh processes"),
         (["-a", "repeat=5"], "-a repeat: perfguard takes --pairs samples"),
@@ -522,3 +525,35 @@ def test_bad_options_are_one_line_errors(
     assert all(line.startswith("warning: ") for line in warnings)  # an old spelling's note
     assert message in last
     assert "Traceback" not in err
+
+
+def _remote_repo_config(folder: Path) -> None:
+    (folder / "asv.conf.json").write_text(
+        json.dumps({"version": 1, "project": "p", "repo": "https://example.invalid/p.git"})
+    )
+
+
+@pytest.mark.parametrize("checkout", [True, False])
+def test_a_remote_repo_resolves_refs_in_the_checkout_and_names_no_missing_option(
+    checkout: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """asv clones a URL ``repo``; perfguard resolves the refs in the config's checkout."""
+    _remote_repo_config(tmp_path)
+    if checkout:
+        subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path)], check=True)
+    monkeypatch.chdir(tmp_path)
+    assert perfguard("run", "no-such-ref", "HEAD") == EXIT_USAGE
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert "--repo" not in last  # run has no --repo
+    if checkout:
+        # Resolved in the checkout (not in Path("https:/example.invalid/p.git")).
+        assert last.endswith(f"in the git repository {tmp_path.resolve()}")
+        assert "'HEAD'" in last or "'no-such-ref'" in last
+    else:
+        assert last == (
+            f"error: {tmp_path.resolve()} is not a git repository, so 'HEAD' cannot be resolved"
+            " as a commit; run in the project's checkout"
+        )

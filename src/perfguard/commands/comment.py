@@ -7,7 +7,6 @@ never changes the comparison's own result, which was decided and reported by ``c
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import click
@@ -26,16 +25,17 @@ from perfguard.github import (
     make_session,
     parse_repo,
 )
+from perfguard.gitrefs import is_full_sha
 from perfguard.report import sticky_marker
 
 
 def read_body(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"report file not found: {path}") from None
+    except FileNotFoundError as exc:
+        raise InputError(f"report file not found: {path}") from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read report file {path}: {exc}") from None
+        raise InputError(f"cannot read report file {path}: {exc}") from exc
 
 
 def with_marker(body: str, marker: str) -> str:
@@ -104,7 +104,7 @@ def run_comment(
         raise ConfigError(f"--pr must be a positive pull request number, got {pr}")
     if status and (sha is None or status_state_from is None):
         raise ConfigError("--status needs --sha and --status-state-from (the JSON report)")
-    if status and not re.fullmatch(r"[0-9a-f]{40}", sha or ""):
+    if status and not is_full_sha(sha):
         raise ConfigError(f"--sha must be a full 40-character commit sha, got {sha!r}")
     marker = sticky_marker(marker_key)
     body = with_marker(read_body(body_file), marker)

@@ -115,7 +115,7 @@ def write_report_file(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise InputError(f"cannot write report {path}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot write report {path}: {exc.strerror or exc}") from exc
 
 
 def emit(comparison: Comparison, outputs: Outputs) -> None:

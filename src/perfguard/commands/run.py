@@ -141,12 +141,17 @@ def run_paired(
     threshold: str | None,
     fail_on: str | None,
     outputs: Outputs,
+    asv_config_option: str = "--asv-config",
 ) -> int:
-    """Build, measure in paired rounds, report on stdout and gate; banners go to stderr."""
+    """Build, measure in paired rounds, report on stdout and gate; banners go to stderr.
+
+    ``asv_config_option`` is how the user spelled the option (errors name what they typed).
+    """
     if asv_config is not None and asv_config.suffix == ".toml":
         raise ConfigError(
-            f"{asv_config} is a perfguard configuration, not asv's: perfguard run takes it as"
-            " --perfguard-config, and asv's (asv.conf.json) as --asv-config"
+            f"{asv_config_option} {asv_config}: {asv_config} is a perfguard configuration, not"
+            " asv's: perfguard run takes it as --perfguard-config, and asv's (asv.conf.json) as"
+            " --asv-config"
         )
     try:
         effort = Effort(min_rounds=min_rounds, max_rounds=max_rounds, time_limit=time_limit)
@@ -342,6 +347,7 @@ def command(
         base,
         head,
         asv_config=_one_of("--asv-config", asv_config, "--config", old_asv_config),
+        asv_config_option="--config" if old_asv_config is not None else "--asv-config",
         bench=bench,
         quick=quick,
         min_rounds=min_rounds,

@@ -42,7 +42,7 @@ def run_summary(
             except OSError as exc:
                 raise InputError(
                     f"cannot append to $GITHUB_STEP_SUMMARY ({target}): {exc}"
-                ) from None
+                ) from exc
             if written < len(text.encode("utf-8")):
                 click.echo("warning: the step summary was truncated to stay within 1 MiB", err=True)
         else:

@@ -22,7 +22,8 @@ from typing import Any
 
 import msgspec
 
-from perfguard import __version__, fingerprint, paired, rounds
+from perfguard import __version__, asvproject, fingerprint, paired, rounds
+from perfguard.errors import AsvError
 from perfguard.models import Status as ValueStatus
 from perfguard.policy import Policy
 from perfguard.runner import asvenv, files, pairs, refs
@@ -127,10 +128,12 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
 
     asv's own results directory is never written (see :mod:`.files`).
     """
-    conf = asvenv.load_config(settings.config)
-    base_ref, base, head_ref, head = refs.resolve_pair(
-        settings.base, settings.head, Path(conf.repo)
-    )
+    project = asvproject.load(settings.config)
+    conf = project.conf
+    # A remote ``repo`` (asv clones it): the refs name commits of the checkout perfguard runs
+    # in, the one holding the asv configuration.
+    checkout = project.local_repo or project.config.parent
+    base_ref, base, head_ref, head = refs.resolve_pair(settings.base, settings.head, checkout)
     if base == head:
         display.message(
             f"note: base {base_ref} and head {head_ref} are the same commit {base[:8]}: an A/A "
@@ -143,7 +146,7 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
     envs = workspace.prepare(base, head)
     benchmarks = workspace.discover(envs["base"], base, settings.bench)
     if len(benchmarks) == 0:
-        raise asvenv.AsvError(
+        raise AsvError(
             f"no benchmarks selected{f' by {settings.bench!r}' if settings.bench else ''}"
         )
     written = files.claim(conf.results_dir, base, head, settings.output)

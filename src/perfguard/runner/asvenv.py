@@ -33,7 +33,7 @@ from asv.runner import BenchmarkResult
 
 from perfguard import asvproject
 from perfguard.asvfiles import kind_of
-from perfguard.errors import PerfguardError
+from perfguard.errors import AsvError, PerfguardError
 from perfguard.models import Kind, Params
 from perfguard.runner.pairs import Launch, SideSamples
 
@@ -41,10 +41,6 @@ log = logging.getLogger("perfguard.runner")
 
 TWIN_SUFFIX = "-perfguard"
 """The second environment lives in ``<env_dir>-perfguard``."""
-
-
-class AsvError(PerfguardError):
-    """asv could not build, install or discover: the message says which and why."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -304,7 +300,7 @@ class Workspace:
         except util.UserError as exc:
             raise AsvError(
                 f"asv could not discover the benchmarks at {commit[:8]}: {exc or 'see above'}"
-            ) from None
+            ) from exc
         return found
 
 

@@ -69,7 +69,12 @@ SIDES = ("base", "head")
 
 
 class WorkerError(Exception):
-    """A worker died, timed out or broke the protocol; the message says which."""
+    """A worker died, timed out or broke the protocol; the message says which.
+
+    Private signalling, not a PerfguardError: it never reaches the user. ``measure`` catches
+    it and records it as that side's failed round (``SideSamples.error``), which the report
+    shows as the benchmark's failure.
+    """
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,8 +197,8 @@ class Worker:
             raise WorkerError(f"worker exited with code {self.process.returncode}")
         try:
             message: dict[str, Any] = json.loads(line)
-        except ValueError:
-            raise WorkerError(f"worker said {line[:200]!r}") from None
+        except ValueError as exc:
+            raise WorkerError(f"worker said {line[:200]!r}") from exc
         if "error" in message:
             raise WorkerError(str(message["error"]).strip())
         return message
@@ -202,8 +207,8 @@ class Worker:
         try:
             self._in.write(command.encode() + b"\n")
             self._in.flush()
-        except BrokenPipeError:
-            raise WorkerError("worker exited") from None
+        except BrokenPipeError as exc:
+            raise WorkerError("worker exited") from exc
         return self.receive(timeout)
 
     def output(self) -> str:

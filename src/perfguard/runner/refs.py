@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from perfguard.errors import GitError
-from perfguard.gitrefs import resolve_commit
+from perfguard.gitrefs import output, resolve_commit
 
 DEFAULT_BRANCH_CANDIDATES = ("origin/HEAD", "main", "master", "origin/main", "origin/master")
-
-
-def _git(repo: Path, *args: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError:
-        raise GitError("git is not installed or not on PATH") from None
-    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def default_branch(repo: Path) -> str:
     """origin/HEAD (what the remote calls its default), else main, else master."""
     for name in DEFAULT_BRANCH_CANDIDATES:
-        if _git(repo, "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"):
+        if output(repo, "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"):
             return name
     raise GitError(
         f"cannot tell the default branch of {repo} (no origin/HEAD, main or master): "
@@ -39,7 +28,7 @@ def resolve_pair(base: str | None, head: str | None, repo: Path) -> tuple[str, s
     if base:
         return base, resolve_commit(base, repo), head_ref, head_hash
     branch = default_branch(repo)
-    merge_base = _git(repo, "merge-base", branch, head_hash)
+    merge_base = output(repo, "merge-base", branch, head_hash)
     if not merge_base:
         raise GitError(f"{head_ref} has no merge base with {branch}: name BASE explicitly")
     return f"merge-base({branch}, {head_ref})", merge_base, head_ref, head_hash
