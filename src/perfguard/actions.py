@@ -8,7 +8,7 @@ cannot inject a command of its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,10 +158,3 @@ def load_json_report(path: Path) -> Any:
         raise InputError(f"JSON report not found: {path}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"JSON report {path} is not valid JSON ({exc})") from exc
-
-
-def verdict_counts(findings: Iterable[Finding]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for finding in findings:
-        counts[finding.verdict] = counts.get(finding.verdict, 0) + 1
-    return counts

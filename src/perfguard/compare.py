@@ -11,10 +11,12 @@ import math
 from collections.abc import Callable, Iterable
 
 from perfguard import stats
+from perfguard.fingerprint import asv_machine_warning
 from perfguard.models import (
     BudgetCheck,
     Comparison,
     Estimate,
+    Key,
     Kind,
     Measurement,
     Params,
@@ -29,11 +31,9 @@ from perfguard.models import (
 from perfguard.policy import Budget, Policy, Resolved, Rule, matches
 from perfguard.report import format as fmt
 
-Adjust = Callable[[tuple[str, Params], Estimate], Estimate]
-"""A hook that revises each estimate before the decision (history mode's noise floors)."""
-
-MACHINE_KEYS = ("machine", "cpu", "arch", "os", "num_cpu")
-"""asv machine parameters that must agree for a comparison to be like with like."""
+Adjust = Callable[[Key, Estimate], Estimate]
+"""A hook that revises each estimate before the decision (history mode's noise floors, a
+suite shift's removal)."""
 
 
 def run_info(results: ResultSet) -> RunInfo:
@@ -46,31 +46,12 @@ def run_info(results: ResultSet) -> RunInfo:
     )
 
 
-def differing_machine_keys(base: ResultSet, head: ResultSet) -> list[str]:
-    """The asv machine parameters that both sides state and that differ."""
-    return [
-        key
-        for key in MACHINE_KEYS
-        if base.machine_info.get(key)
-        and head.machine_info.get(key)
-        and base.machine_info[key] != head.machine_info[key]
-    ]
-
-
 def machine_warnings(base: ResultSet, head: ResultSet) -> list[str]:
     """Loud caveats when base and head were not measured under the same conditions."""
     warnings = []
-    differing = differing_machine_keys(base, head)
-    if base.machine != head.machine or differing:
-        detail = ", ".join(
-            f"{key}: {base.machine_info.get(key)} vs {head.machine_info.get(key)}"
-            for key in differing
-        )
-        warnings.append(
-            f"base and head were measured on different machines ({base.machine!r} vs "
-            f"{head.machine!r}{'; ' + detail if detail else ''}): differences may be the "
-            "machines', not the code's"
-        )
+    machines = asv_machine_warning(base, head)
+    if machines:
+        warnings.append(machines)
     if base.env != head.env:
         warnings.append(
             f"base and head ran in different environments ({base.env!r} vs {head.env!r})"

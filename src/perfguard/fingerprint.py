@@ -1,5 +1,8 @@
 """What machine a measurement came from, precisely enough to refuse comparing unlike with like.
 
+The one home of "are these two sides from the same machine": perfguard's fingerprints (rounds
+files) and asv's machine parameters (asv result files) alike.
+
 A baseline measured on another CPU model, core count or Python build differs by several
 percent for reasons that have nothing to do with the code (RESEARCH.md, "Noise"). Every
 ``perfguard run`` records a :class:`Fingerprint`; ``perfguard compare`` warns when two differ
@@ -14,7 +17,11 @@ from collections.abc import Mapping
 
 import msgspec
 
+from perfguard.models import ResultSet
+
 _CPU_FIELDS = ("model name", "Processor", "cpu model", "Hardware")
+MACHINE_KEYS = ("machine", "cpu", "arch", "os", "num_cpu")
+"""asv machine parameters that must agree for a comparison to be like with like."""
 
 
 class Fingerprint(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,3 +98,49 @@ def mismatch_warning(base: Fingerprint, head: Fingerprint) -> str | None:
         + "; ".join(diff)
         + "): differences may be the machines', not the code's"
     )
+
+
+def differing_machine_keys(base: ResultSet, head: ResultSet) -> list[str]:
+    """The asv machine parameters that both sides state and that differ."""
+    return [
+        key
+        for key in MACHINE_KEYS
+        if base.machine_info.get(key)
+        and head.machine_info.get(key)
+        and base.machine_info[key] != head.machine_info[key]
+    ]
+
+
+def asv_machines_differ(base: ResultSet, head: ResultSet) -> bool:
+    return base.machine != head.machine or bool(differing_machine_keys(base, head))
+
+
+def asv_machine_warning(base: ResultSet, head: ResultSet) -> str | None:
+    """One warning sentence when asv's machine names or parameters differ, else None."""
+    if not asv_machines_differ(base, head):
+        return None
+    detail = ", ".join(
+        f"{key}: {base.machine_info.get(key)} vs {head.machine_info.get(key)}"
+        for key in differing_machine_keys(base, head)
+    )
+    return (
+        f"base and head were measured on different machines ({base.machine!r} vs "
+        f"{head.machine!r}{'; ' + detail if detail else ''}): differences may be the "
+        "machines', not the code's"
+    )
+
+
+def machine_mismatch(
+    base: ResultSet,
+    head: ResultSet,
+    prints: tuple[Fingerprint | None, Fingerprint | None],
+) -> list[str]:
+    """Reasons the two sides come from different machines: fingerprints, else asv's params."""
+    reasons = []
+    if prints[0] is not None and prints[1] is not None:
+        warning = mismatch_warning(prints[0], prints[1])
+        if warning:
+            reasons.append(warning)
+    if asv_machines_differ(base, head):
+        reasons.append(f"asv machine {base.machine!r} vs {head.machine!r}")
+    return reasons

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -44,15 +44,20 @@ import numpy.typing as npt
 from scipy import special
 
 from perfguard import asvproject, stats
+from perfguard.compare import Adjust
 from perfguard.errors import InputError
 from perfguard.gitrefs import ancestors
-from perfguard.models import Estimate, Kind, Measurement, Params, ResultSet, Status, SuiteShift
+from perfguard.models import (
+    Estimate,
+    Key,
+    Kind,
+    Measurement,
+    ResultSet,
+    Status,
+    SuiteShift,
+)
 from perfguard.results import load_result_set
 
-Key = tuple[str, Params]
-"""A benchmark and parameter combination, as :attr:`Measurement.key`."""
-Adjust = Callable[[Key, Estimate], Estimate]
-"""What :func:`perfguard.compare.compare` calls on every estimate before deciding."""
 Matrix = npt.NDArray[np.float64]
 
 QUANTILE = 0.99
@@ -310,11 +315,6 @@ def fit(
     return NoiseModel(floors=floors, loadings=loadings, commits=commits or pairs + 1)
 
 
-def noise_floors(results: Iterable[ResultSet], *, quantile: float = QUANTILE) -> dict[Key, Floor]:
-    """Per benchmark, the floor learned from ``results`` (in commit order)."""
-    return dict(learn(results, quantile=quantile).floors)
-
-
 def apply_floor(est: Estimate, floor: Floor, *, shift: float = 0.0) -> Estimate:
     """``est`` minus the runner ``shift`` (log), its interval widened by the floor.
 
@@ -488,15 +488,6 @@ def scaled(m: Measurement, factor: float) -> Measurement:
         ci_99=None if ci is None else (ci[0], ci[1]),
         quartiles=None if quartiles is None else (quartiles[0], quartiles[1]),
     )
-
-
-def with_step(results: Sequence[ResultSet], key: Key, factor: float, at: int) -> list[ResultSet]:
-    """``results`` with benchmark ``key`` scaled by ``factor`` from result ``at`` on."""
-    out = list(results[:at])
-    for r in results[at:]:
-        measurements = tuple(scaled(m, factor) if m.key == key else m for m in r.measurements)
-        out.append(replace(r, measurements=measurements))
-    return out
 
 
 def result_date(path: Path) -> int:

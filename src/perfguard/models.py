@@ -67,6 +67,8 @@ VERDICT_ORDER: tuple[Verdict, ...] = (
 
 Params = tuple[tuple[str, str], ...]
 """One parameter combination: ``(name, value repr)`` pairs, ``()`` when not parameterized."""
+Key = tuple[str, Params]
+"""A benchmark and parameter combination, as :attr:`Measurement.key`."""
 
 
 def format_label(benchmark: str, params: Params) -> str:
@@ -100,7 +102,7 @@ class Measurement:
     file), when known. Samples inside one process are not independent."""
 
     @property
-    def key(self) -> tuple[str, Params]:
+    def key(self) -> Key:
         return (self.benchmark, self.params)
 
     @property
@@ -248,8 +250,18 @@ class Comparison:
     """Warnings about the configuration (a rule or budget that matched nothing): said once on
     stderr by the commands, not part of the report."""
 
+    def verdict_counts(self) -> dict[Verdict, int]:
+        """How many rows have each verdict (every verdict present, zero if none).
+
+        The one count every report and summary uses, so they never disagree.
+        """
+        counts = dict.fromkeys(Verdict, 0)
+        for row in self.rows:
+            counts[row.verdict] += 1
+        return counts
+
     def count(self, verdict: Verdict) -> int:
-        return sum(1 for row in self.rows if row.verdict is verdict)
+        return self.verdict_counts()[verdict]
 
     @property
     def regressions(self) -> tuple[Row, ...]:

@@ -23,11 +23,7 @@ import numpy as np
 from scipy import special
 
 from perfguard.models import Estimate
-
-CONFIDENCE = 0.99
-"""Two-sided confidence of the interval; 1 - CONFIDENCE is the family's false-alarm budget."""
-POWER = 0.80
-"""Probability with which the minimum detectable effect would be caught."""
+from perfguard.stats import CONFIDENCE, POWER
 
 
 class Correction(str, enum.Enum):

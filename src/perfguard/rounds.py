@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -21,9 +20,10 @@ from typing import Literal
 import msgspec
 
 from perfguard import paired, stats
-from perfguard.compare import compare, differing_machine_keys
+from perfguard.atomicfile import write_atomic
+from perfguard.compare import compare
 from perfguard.errors import InputError
-from perfguard.fingerprint import Fingerprint, mismatch_warning
+from perfguard.fingerprint import Fingerprint
 from perfguard.models import Comparison, Kind, Measurement, ResultSet, Row, Status, Verdict
 from perfguard.policy import Policy
 
@@ -115,14 +115,11 @@ class _Header(msgspec.Struct):
 
 
 def write(path: Path, data: RoundsFile) -> None:
-    """Write next to the target and rename: a crash never leaves half a file behind."""
-    tmp = path.with_name(f".{path.name}.perfguard-tmp")
+    """Write atomically (:func:`~perfguard.atomicfile.write_atomic`), making the folder."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(msgspec.json.format(msgspec.json.encode(data)) + b"\n")
-        os.replace(tmp, path)
+        write_atomic(path, msgspec.json.format(msgspec.json.encode(data)) + b"\n")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"cannot write rounds file {path}: {exc.strerror or exc}") from exc
 
 
@@ -260,11 +257,6 @@ def undecided(
     return out
 
 
-def finite(value: float) -> float | None:
-    """Values for the file: NaN/inf (asv's skipped) become None."""
-    return value if math.isfinite(value) else None
-
-
 def load_side(spec: str, load: Callable[[str], ResultSet]) -> tuple[ResultSet, Fingerprint | None]:
     """One side for ``perfguard compare``: a rounds file's head side, else what ``load`` reads."""
     path = Path(spec)
@@ -272,19 +264,3 @@ def load_side(spec: str, load: Callable[[str], ResultSet]) -> tuple[ResultSet, F
         data = read(path)
         return result_set(data, "head", spec), data.fingerprint
     return load(spec), None
-
-
-def machine_mismatch(
-    base: ResultSet,
-    head: ResultSet,
-    prints: tuple[Fingerprint | None, Fingerprint | None],
-) -> list[str]:
-    """Reasons the two sides come from different machines: fingerprints, else asv's params."""
-    reasons = []
-    if prints[0] is not None and prints[1] is not None:
-        warning = mismatch_warning(prints[0], prints[1])
-        if warning:
-            reasons.append(warning)
-    if base.machine != head.machine or differing_machine_keys(base, head):
-        reasons.append(f"asv machine {base.machine!r} vs {head.machine!r}")
-    return reasons

@@ -20,7 +20,8 @@ from scipy import special
 from perfguard.models import Direction, Estimate, Kind, Measurement, Verdict
 
 CONFIDENCE = 0.99
-"""Two-sided confidence of every interval (asv also reports 99 % intervals)."""
+"""Two-sided confidence of every interval, paired or not (asv also reports 99 % intervals);
+1 - CONFIDENCE is the family's false-alarm budget."""
 POWER = 0.80
 """Probability with which the minimum detectable effect would be detected."""
 MIN_SAMPLES = 3

@@ -12,6 +12,7 @@ from perfguard import history, stats
 from perfguard.compare import compare
 from perfguard.models import Direction, Estimate, ResultSet, Status, Verdict
 from perfguard.policy import Policy
+from tests.helpers import history as helpers_history
 from tests.helpers.measurements import measurement, noisy, result_set
 
 BENCHMARKS = 40
@@ -183,10 +184,10 @@ def test_runner_effect_removed_leaves_each_benchmarks_own_noise(
 
 
 def test_noise_floors_is_the_models_floors(past: list[ResultSet]) -> None:
-    floors = history.noise_floors(past, quantile=0.9)
+    floors = helpers_history.noise_floors(past, quantile=0.9)
     assert set(floors) == {key(j) for j in range(BENCHMARKS)}
     assert all(f.quantile == 0.9 for f in floors.values())
-    assert floors[key(0)].spread < history.noise_floors(past)[key(0)].spread
+    assert floors[key(0)].spread < helpers_history.noise_floors(past)[key(0)].spread
 
 
 def test_runner_shift_matches_the_simulated_runner(model: history.NoiseModel) -> None:
@@ -256,8 +257,8 @@ def test_a_small_suite_gets_floors_without_a_runner_effect() -> None:
 
 def test_too_short_a_history_gives_no_floors() -> None:
     sets = [result_set(noisy("s.time_a", 1.0, seed=i)) for i in range(history.MIN_CHANGES)]
-    assert history.noise_floors(sets) == {}
-    assert history.noise_floors([]) == {}
+    assert helpers_history.noise_floors(sets) == {}
+    assert helpers_history.noise_floors([]) == {}
 
 
 def test_neighbour_changes_skip_failed_nonpositive_and_changed_benchmarks() -> None:
@@ -301,7 +302,7 @@ def test_scaled_scales_value_samples_interval_and_quartiles() -> None:
 
 def test_with_step_changes_one_benchmark_from_one_result_on() -> None:
     series = [result_set(measurement("s.a", 1.0), measurement("s.b", 1.0)) for _ in range(4)]
-    stepped = history.with_step(series, ("s.a", ()), 1.15, 2)
+    stepped = helpers_history.with_step(series, ("s.a", ()), 1.15, 2)
     values = [[m.value for m in r.measurements] for r in stepped]
     assert values == [[1.0, 1.0], [1.0, 1.0], [1.15, 1.0], [1.15, 1.0]]
     assert series[2].measurements[0].value == 1.0

@@ -21,6 +21,7 @@ from perfguard.compare import compare
 from perfguard.models import ResultSet, Verdict
 from perfguard.policy import Policy
 from tests.helpers import corpus as bundled
+from tests.helpers import history as helpers_history
 
 REPO_ROOT = Path(__file__).parents[2]
 FIRST_TEST = 150
@@ -91,13 +92,13 @@ def test_a_step_built_into_the_series_is_flagged_once(corpus: list[ResultSet]) -
     assert len(keys) > 50
     verdicts = []
     for key in keys:
-        series = history.with_step(recent, key, 1.15, here)
+        series = helpers_history.with_step(recent, key, 1.15, here)
         verdicts.append(verdict_of(key, series[here - 1], series[here], model))
     assert np.mean([v is Verdict.REGRESSED for v in verdicts]) >= 0.75
     # Where it is missed, the noise was too large to tell: never "unchanged" or "improved".
     assert set(verdicts) <= {Verdict.REGRESSED, Verdict.INCONCLUSIVE}
     # One commit later the step is part of the history, not a change any more.
     for key in keys[:: len(keys) // 4]:
-        series = history.with_step(recent, key, 1.15, here)
+        series = helpers_history.with_step(recent, key, 1.15, here)
         after = history.learn(series[1 : here + 1])
         assert verdict_of(key, series[here], series[here + 1], after) is not Verdict.REGRESSED

@@ -25,7 +25,7 @@ DATA = sorted((Path(__file__).resolve().parents[1] / "data").glob("aa_rounds*.js
 SHIFTS = (0.0, 0.02, 0.05, 0.07, 0.10, 0.20, 0.50)
 REPLICATES = 400
 ROUNDS = 8
-NOMINAL = 1 - paired.CONFIDENCE
+NOMINAL = 1 - stats.CONFIDENCE
 
 
 def recorded_rounds() -> list[tuple[str, np.ndarray]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from perfguard import paired, rounds
+from perfguard import fingerprint, paired, rounds
 from perfguard.errors import InputError
 from perfguard.fingerprint import Fingerprint
 from perfguard.models import Direction, Kind, ResultSet, Status, Verdict
@@ -227,14 +227,9 @@ def test_machine_mismatch_names_fingerprints_and_asv_machines() -> None:
     a = ResultSet(commit="a", machine="ci", env="e", source="x", machine_info={"cpu": "A"})
     b = ResultSet(commit="b", machine="ci", env="e", source="y", machine_info={"cpu": "B"})
     other = msgspec.structs.replace(PRINT, cores=4)
-    reasons = rounds.machine_mismatch(a, b, (PRINT, other))
+    reasons = fingerprint.machine_mismatch(a, b, (PRINT, other))
     assert len(reasons) == 2
     assert "cores: 2 vs 4" in reasons[0]
     assert reasons[1] == "asv machine 'ci' vs 'ci'"
-    assert rounds.machine_mismatch(a, a, (PRINT, PRINT)) == []
-    assert rounds.machine_mismatch(a, a, (None, other)) == []
-
-
-def test_finite_turns_asv_nan_into_none() -> None:
-    assert rounds.finite(float("nan")) is None
-    assert rounds.finite(2.5) == 2.5
+    assert fingerprint.machine_mismatch(a, a, (PRINT, PRINT)) == []
+    assert fingerprint.machine_mismatch(a, a, (None, other)) == []

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from perfguard.commands.run import parse_attributes, parse_duration
+from perfguard import asvproject
+from perfguard.commands.run import parse_attribute, parse_duration
 from perfguard.errors import ConfigError
 from perfguard.models import Kind
 from perfguard.runner import asvenv
@@ -17,25 +19,25 @@ from perfguard.runner.pairs import SideSamples
 
 def test_missing_config_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
-        asvenv.load_config(tmp_path / "asv.conf.json")
+        asvproject.load_config(tmp_path / "asv.conf.json")
 
 
 def test_config_asv_refuses_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "asv.conf.json"
     path.write_text(json.dumps({"version": 1, "project": "x"}))
     with pytest.raises(ConfigError, match="No repo specified"):
-        asvenv.load_config(path)
+        asvproject.load_config(path)
 
 
 def test_config_paths_are_made_absolute(tmp_path: Path) -> None:
     path = tmp_path / "asv.conf.json"
     path.write_text(json.dumps({"version": 1, "project": "x", "repo": ".", "env_dir": "e"}))
-    conf = asvenv.load_config(path)
+    conf = asvproject.load_config(path)
     assert conf.env_dir == str(tmp_path / "e")
     assert conf.repo == str(tmp_path)
     remote = tmp_path / "remote.json"
     remote.write_text(json.dumps({"version": 1, "project": "x", "repo": "https://x/y.git"}))
-    assert asvenv.load_config(remote).repo == "https://x/y.git"
+    assert asvproject.load_config(remote).repo == "https://x/y.git"
 
 
 def test_round_outcomes_from_worker_samples() -> None:
@@ -81,6 +83,11 @@ def test_machine_params_are_recorded_once_and_reused(tmp_path: Path) -> None:
     stored["ci-box"]["cpu"] = "recorded cpu"
     machine_file.write_text(json.dumps(stored))
     assert asvenv.machine_params("ci-box", machine_file)["cpu"] == "recorded cpu"
+
+
+def parse_attributes(items: tuple[str, ...]) -> dict[str, Any]:
+    """``-a number=100 -a warmup_time=0.1`` as the command gathers them (one by one)."""
+    return dict(parse_attribute(item) for item in items)
 
 
 def test_attributes_parse_numbers_and_strings() -> None:

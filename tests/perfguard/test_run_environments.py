@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from perfguard import asvproject
 from perfguard.errors import AsvError
 from perfguard.runner import asvenv
 
@@ -172,7 +173,7 @@ def test_several_configured_environments_are_named_and_the_first_is_measured(
         '"environment_type": "virtualenv",',
         '"environment_type": "virtualenv", "matrix": {"env": {"PERF_X": ["1", "2"]}},',
     )
-    conf = asvenv.load_config(config)
+    conf = asvproject.load_config(config)
     workspace = asvenv.Workspace(conf)
     first, second = (f"virtualenv-py{PYTHON}-PERF_X{n}" for n in (1, 2))
     assert workspace.env_name == first
@@ -195,7 +196,7 @@ def test_a_python_asv_passes_over_is_said(
         '"environment_type": "virtualenv",',
         f'"environment_type": "virtualenv", "pythons": ["{PYTHON}", "2.1"],',
     )
-    workspace = asvenv.Workspace(asvenv.load_config(config))
+    workspace = asvenv.Workspace(asvproject.load_config(config))
     assert workspace.env_name == f"virtualenv-py{PYTHON}"
     assert warnings.lines == [
         "asv passes over part of its configuration here (No executable found for python 2.1);"
@@ -218,7 +219,7 @@ def test_an_unreachable_package_index_is_pips_reason_in_one_line(
         '"environment_type": "virtualenv",',
         '"environment_type": "virtualenv", "matrix": {"req": {"perfguard-no-such-dist": [""]}},',
     )
-    workspace = asvenv.Workspace(asvenv.load_config(config))
+    workspace = asvenv.Workspace(asvproject.load_config(config))
     base = sh("git", "rev-parse", "HEAD~1", cwd=quickstart_project)
     head = sh("git", "rev-parse", "HEAD", cwd=quickstart_project)
     with pytest.raises(AsvError) as info:

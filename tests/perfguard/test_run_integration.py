@@ -22,7 +22,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from perfguard import rounds
+from perfguard import asvproject, rounds
 from perfguard.cli import cli
 from perfguard.errors import EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
 from perfguard.runner import asvenv
@@ -279,7 +279,7 @@ def test_asv_failures_are_one_line_errors(
     config = str(repo / "asv.conf.json")
     pair = (str(project["base"]), str(project["same"]))
     # Commits already installed stay where they are: base->twin, head->main swaps, no rebuild.
-    conf = asvenv.load_config(repo / "asv.conf.json")
+    conf = asvproject.load_config(repo / "asv.conf.json")
     workspace = asvenv.Workspace(conf)
     main, twin = workspace.envs
     installed = (main.installed_commit_hash, twin.installed_commit_hash)

@@ -15,13 +15,13 @@ import pytest
 
 from perfguard import rounds
 from perfguard.fingerprint import Fingerprint
-from perfguard.models import Kind
+from perfguard.models import Key, Kind
 from perfguard.paired import Correction
 from perfguard.policy import Policy
 from perfguard.runner import undecided_names
 from perfguard.runner.asvenv import Outcome, PairOutcome
 from perfguard.runner.progress import PlainDisplay, RichDisplay, Status, describe, make_display
-from perfguard.runner.schedule import Effort, Key, draw_order, run_rounds
+from perfguard.runner.schedule import Effort, draw_order, run_rounds
 
 PRINT = Fingerprint(cpu="x", cores=2, os="Linux", arch="x86_64", python="CPython 3.11")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from perfguard import asvproject, environments, history
+from perfguard import asvproject, environments, fingerprint, history
 from perfguard import rounds as rounds_file
 from perfguard.commands.output import (
     Outputs,
@@ -142,7 +142,7 @@ def comparison_of(
             for spec in (base, head)
         ]
         sides = [side for side, _ in loaded]
-        mismatch = rounds_file.machine_mismatch(sides[0], sides[1], (loaded[0][1], loaded[1][1]))
+        mismatch = fingerprint.machine_mismatch(sides[0], sides[1], (loaded[0][1], loaded[1][1]))
         if strict and mismatch:
             raise InputError(f"--strict: {'; '.join(mismatch)}")
         adjust = None

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import click
 
+from perfguard.atomicfile import write_atomic
 from perfguard.errors import EXIT_OK, EXIT_REGRESSION, InputError
 from perfguard.models import Comparison
 from perfguard.policy import FailOn
@@ -108,13 +109,10 @@ def _terminal_width() -> int:
 
 
 def write_report_file(path: Path, text: str) -> None:
-    """Write next to the target and rename, so a crash never leaves half a report."""
-    tmp = path.with_name(f".{path.name}.perfguard-tmp")
+    """Write atomically, so a crash never leaves half a report."""
     try:
-        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, (text if text.endswith("\n") else text + "\n").encode("utf-8"))
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"cannot write report {path}: {exc.strerror or exc}") from exc
 
 

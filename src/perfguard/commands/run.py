@@ -68,11 +68,6 @@ def parse_attribute(item: str) -> tuple[str, Any]:
         return key, raw
 
 
-def parse_attributes(items: tuple[str, ...]) -> dict[str, Any]:
-    """``-a number=100 -a warmup_time=0.1`` -> asv benchmark attributes."""
-    return dict(parse_attribute(item) for item in items)
-
-
 Callback = Callable[[click.Context, click.Parameter, Any], Any]
 
 
@@ -374,4 +369,4 @@ def command(
     )
 
 
-__all__ = ["command", "parse_attributes", "parse_duration", "run_paired"]
+__all__ = ["command", "parse_duration", "run_paired"]

@@ -295,21 +295,13 @@ def visible_rows(comparison: Comparison, *, only_changed: bool) -> list[Row]:
     return worst_first(r for r in rows if is_changed(r)) if only_changed else worst_first(rows)
 
 
-def verdict_counts(rows: Iterable[Row]) -> dict[Verdict, int]:
-    """How many rows have each verdict (every verdict present, zero if none)."""
-    counts = dict.fromkeys(Verdict, 0)
-    for row in rows:
-        counts[row.verdict] += 1
-    return counts
-
-
 def summary_line(comparison: Comparison) -> str:
     """``2 regressed, 1 improved, 3 inconclusive, 40 unchanged (threshold 5%)``.
 
     Counts all rows, whatever a report hides, plus broken budgets when there are any, and names
     a suite shift that was removed (``...; suite shift +45.0% removed)``).
     """
-    counts = verdict_counts(comparison.rows)
+    counts = comparison.verdict_counts()
     parts = [
         f"{counts[v]} {verdict_label(v)}"
         for v in _SUMMARY_ORDER

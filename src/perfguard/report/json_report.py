@@ -82,7 +82,7 @@ def render_json(comparison: Comparison, *, only_changed: bool = False) -> str:
     Rows come worst first, like the other reports; ``only_changed`` leaves out unchanged and
     skipped rows while ``summary`` still counts every row. Non-finite numbers become ``null``.
     """
-    counts = fmt.verdict_counts(comparison.rows)
+    counts = comparison.verdict_counts()
     summary: dict[str, Any] = {"total": len(comparison.rows)}
     summary.update((verdict.value, counts[verdict]) for verdict in Verdict)
     summary["budgets_broken"] = len(comparison.broken_budgets)

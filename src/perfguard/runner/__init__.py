@@ -24,11 +24,12 @@ import msgspec
 
 from perfguard import __version__, asvproject, fingerprint, paired, rounds
 from perfguard.errors import AsvError
+from perfguard.models import Key
 from perfguard.models import Status as ValueStatus
 from perfguard.policy import Policy
 from perfguard.runner import asvenv, files, pairs, refs
 from perfguard.runner.progress import Display
-from perfguard.runner.schedule import Effort, Key, run_rounds
+from perfguard.runner.schedule import Effort, run_rounds
 
 QUICK_ATTRIBUTES: Mapping[str, Any] = {"warmup_time": 0.0}
 """``--quick``: no warm-up (asv's own ``--quick`` takes one sample, too few to pair)."""

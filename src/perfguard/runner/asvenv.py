@@ -31,7 +31,6 @@ from asv.repo import get_repo
 from asv.results import Results
 from asv.runner import BenchmarkResult
 
-from perfguard import asvproject
 from perfguard.asvfiles import kind_of
 from perfguard.errors import AsvError, PerfguardError
 from perfguard.models import Kind, Params
@@ -89,14 +88,6 @@ def combinations(info: Mapping[str, Any]) -> list[Params]:
         tuple(zip(names, values, strict=True)) for values in itertools.product(*info["params"])
     ]
     return combos or [()]
-
-
-def load_config(path: Path | None = None, *, start: Path = Path(".")) -> Any:
-    """asv's configuration (``path``, or the one found from ``start``), paths made absolute.
-
-    :mod:`perfguard.asvproject` reads it, with asv's own loader.
-    """
-    return asvproject.load(path, start=start).conf
 
 
 def machine_params(name: str | None, machine_file: Path | None = None) -> dict[str, str]:

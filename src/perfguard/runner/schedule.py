@@ -16,12 +16,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from perfguard.models import Params
+from perfguard.models import Key
 from perfguard.rounds import RoundRecord, RoundsFile
 from perfguard.runner.asvenv import PairOutcome
 from perfguard.runner.progress import Display, Status
 
-Key = tuple[str, Params]
 Measure = Callable[[str, tuple[str, str], random.Random], dict[Key, PairOutcome]]
 """Measure one benchmark, both sides, the round's order first; one outcome per combination."""
 
