@@ -48,17 +48,19 @@ def load_result_set(
     machine: str | None = None,
     env: str | None = None,
     benchmarks_json: Path | None = None,
+    history_dir: Path | None = None,
 ) -> ResultSet:
     """Read one side of a comparison: ``spec`` is a result file if one exists, else a commit.
 
     A commit is resolved with git in ``repo`` and looked up in ``results_dir`` (default: the
     one asv.conf.json in ``repo`` names). Without git, or for a commit git does not know, a hex
     ``spec`` still matches result file names. ``machine``/``env`` pick one of several results
-    for the commit; for a result file they must match what it holds.
+    for the commit; for a result file they must match what it holds. ``history_dir`` (history
+    mode's asv results) is one more place where ``benchmarks.json`` may be.
     """
     path = Path(spec)
     if path.is_file():
-        return _read(path, benchmarks_json, results_dir, machine=machine, env=env)
+        return _read(path, benchmarks_json, (results_dir, history_dir), machine=machine, env=env)
     if path.is_dir():
         raise InputError(
             f"{spec} is a directory; pass a result file, or a commit and --results-dir {spec}"
@@ -68,7 +70,7 @@ def load_result_set(
     root = results_dir if results_dir is not None else results_dir_from_config(repo)
     candidates, commit = _files_for_commit(spec, repo, root, asvproject.scan(root))
     chosen = _choose(candidates, root, machine, env)
-    result = _read(chosen.path, benchmarks_json, root)
+    result = _read(chosen.path, benchmarks_json, (root, history_dir))
     if not result.commit.lower().startswith(commit.lower()):
         raise InputError(
             f"{chosen.path} holds results for commit {result.commit[:12]}, not {commit}; its"
@@ -110,12 +112,12 @@ def environments_of(
 def _read(
     path: Path,
     benchmarks_json: Path | None,
-    results_dir: Path | None,
+    results_dirs: tuple[Path | None, ...],
     *,
     machine: str | None = None,
     env: str | None = None,
 ) -> ResultSet:
-    source = _find_benchmarks_json(path, benchmarks_json, results_dir)
+    source = _find_benchmarks_json(path, benchmarks_json, results_dirs)
     result = load_result_file(
         path,
         load_benchmarks(source),
@@ -129,16 +131,18 @@ def _read(
     return result
 
 
-def _find_benchmarks_json(path: Path, explicit: Path | None, results_dir: Path | None) -> Path:
-    """``benchmarks.json`` beside the result file or one folder up (asv's layout), or as given."""
+def _find_benchmarks_json(
+    path: Path, explicit: Path | None, results_dirs: tuple[Path | None, ...]
+) -> Path:
+    """``benchmarks.json`` as given, else beside the result file or one folder up (asv's
+    layout), else at the top of a results directory the user named (results, history)."""
     if explicit is not None:
         if not explicit.is_file():
             raise InputError(f"benchmarks.json {explicit} does not exist")
         return explicit
     folder = path.absolute().parent
     looked = [folder / asvproject.BENCHMARKS_JSON, folder.parent / asvproject.BENCHMARKS_JSON]
-    if results_dir is not None:
-        looked.append(results_dir.absolute() / asvproject.BENCHMARKS_JSON)
+    looked += [d.absolute() / asvproject.BENCHMARKS_JSON for d in results_dirs if d is not None]
     for candidate in dict.fromkeys(looked):
         if candidate.is_file():
             return candidate

@@ -227,3 +227,21 @@ def test_history_needs_two_sides(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["compare", str(single), "--history", str(tmp_path)])
     assert result.exit_code == 2
     assert "--history needs BASE and HEAD" in result.stderr
+
+
+def test_compare_files_with_history_finds_benchmarks_json_in_the_history(tmp_path: Path) -> None:
+    """``compare base.json head.json --history results/``: files copied out of asv's layout,
+    no benchmarks.json beside them; the history folder has one (the README's example)."""
+    shas = [commit(i) for i in range(20)]
+    write_history(tmp_path / "results", shas)
+    for name, sha in (("base.json", shas[-2]), ("head.json", shas[-1])):
+        source = tmp_path / "results" / "box" / f"{sha[:8]}-py3.12.json"
+        (tmp_path / name).write_bytes(source.read_bytes())
+    base, head = tmp_path / "base.json", tmp_path / "head.json"
+    without = CliRunner().invoke(cli, ["compare", str(base), str(head)])
+    assert without.exit_code == 2 and "no benchmarks.json for" in without.stderr
+    code, verdicts = cli_compare(
+        tmp_path, base, head, "--history", str(tmp_path / "results"), "--history-commits", "15"
+    )
+    assert code == 0
+    assert set(verdicts) == {"s.time_a", "s.time_b"}

@@ -126,8 +126,7 @@ def test_history_mode_commands(checkout: Path, tmp_path: Path) -> None:
         shutil.copy(results / MACHINE / f"{commit[:8]}-conda-py3.12.json", tmp_path / name)
     files = sh(
         readme.command(
-            "perfguard compare base.json head.json --history results/ --history-commits 50 "
-            "--benchmarks-json results/benchmarks.json"
+            "perfguard compare base.json head.json --history results/ --history-commits 50"
         ),
         tmp_path,
     )

@@ -137,6 +137,7 @@ def comparison_of(
                     machine=machine,
                     env=env,
                     benchmarks_json=benchmarks_json,
+                    history_dir=history_dir,
                 ),
             )
             for spec in (base, head)
