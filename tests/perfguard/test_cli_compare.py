@@ -204,6 +204,16 @@ def test_real_django_files(tmp_path: Path) -> None:
     assert all(r["method"] in ("processes", "processes+shift", None) for r in report["rows"])
 
 
+@pytest.mark.parametrize("columns", ["80", "100"])
+def test_the_table_fits_the_columns_the_shell_exports(columns: str) -> None:
+    names = sorted(p for p in (FIXTURES / "ubuntu-latest").glob("*-conda-py3.12.json"))
+    result = invoke("compare", str(names[0]), str(names[1]), env={"COLUMNS": columns})
+    lines = result.stdout.splitlines()
+    assert len(lines) > 50
+    assert max(len(line) for line in lines) <= int(columns)
+    assert max(len(line) for line in lines) > 70  # the width was used, not a narrow default
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -102,6 +102,11 @@ def render(comparison: Comparison, fmt: str, outputs: Outputs) -> str:
 
 
 def _terminal_width() -> int:
+    """``COLUMNS`` when set (as shells and CI runners export it), else the terminal's width;
+    120 when stdout is no terminal (a CI log is wider than 80)."""
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
     try:
         return os.get_terminal_size(sys.stdout.fileno()).columns
     except (OSError, ValueError):
