@@ -30,33 +30,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.helpers.countedclock import counted_clock_source
+
 ASV = str(Path(sys.executable).with_name("asv"))
 MACHINE = "acceptance"
 SLOWDOWN = 1.3
 TIME = ("time", "seconds", "lower", False)
 
-CLOCK = """
-import os
-import random
-
-# Counted work, not wall time (see the benchmarks' `timer`): a 1 % jitter per call.
-_jitter = random.Random(os.getpid())
-elapsed = 0.0
-
-
-def clock():
-    return elapsed
-
-
-def work(scale):
-    global elapsed
-    n = int(20000 * scale)
-    total = 0
-    for i in range(n):
-        total += i % 7
-    elapsed += n * 5e-8 * _jitter.lognormvariate(0.0, 0.01)
-    return total
-"""
+CLOCK = counted_clock_source(20000)
 
 SETUPTOOLS = """[build-system]
 requires = ["setuptools>=61"]

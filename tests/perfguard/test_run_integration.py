@@ -27,34 +27,11 @@ from perfguard.cli import cli
 from perfguard.errors import EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
 from perfguard.runner import asvenv
 from tests.helpers import readme
+from tests.helpers.countedclock import counted_clock_source
 
 pytestmark = pytest.mark.integration
 
-PACKAGE = """
-import os
-import random
-
-SCALE_A = 1.0
-SCALE_B = 1.0
-
-# A work-counting clock with 1 % jitter drawn per process (see the module docstring).
-_jitter = random.Random(os.getpid())
-elapsed = 0.0
-
-
-def clock():
-    return elapsed
-
-
-def work(scale):
-    global elapsed
-    n = int(30000 * scale)
-    total = 0
-    for i in range(n):
-        total += i % 7
-    elapsed += n * 5e-8 * _jitter.lognormvariate(0.0, 0.01)
-    return total
-"""
+PACKAGE = "\nSCALE_A = 1.0\nSCALE_B = 1.0\n" + counted_clock_source(30000)
 
 BENCHMARKS = """
 import tiny
