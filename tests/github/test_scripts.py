@@ -332,6 +332,20 @@ def test_measure_runs_perfguard_run_on_merge_base_and_head(tmp_path: Path) -> No
     assert (repo / "out/head-sha").read_text().strip() == head
     assert json.loads((repo / "out/rounds.json").read_text()) == {"base": base, "head": head}
     assert (repo / f"out/results/box/{head[:8]}-virtualenv-py3.12.json").is_file()
+    assert not (repo / "out/rounds.asv-results").exists()  # moved into results/, held once
+
+
+def test_measure_refuses_an_out_dir_with_results_in_it(tmp_path: Path) -> None:
+    repo, _, head, env = measure_repo(tmp_path)
+    (repo / "out/results").mkdir(parents=True)
+    (repo / "out/results/old.json").write_text("{}")
+
+    done = run("bash", str(CI / "measure"), "main", head, "out", cwd=repo, env=env)
+
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: out/results is not empty")
+    assert not (repo / "perfguard-calls.jsonl").exists()  # refused before anything ran
+    assert (repo / "out/results/old.json").read_text() == "{}"
 
 
 def test_measure_defaults_to_5_to_10_rounds_and_passes_extra_options(tmp_path: Path) -> None:
