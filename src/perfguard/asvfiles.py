@@ -170,6 +170,31 @@ def _parse_benchmarks(raw: bytes, path: Path) -> Mapping[str, BenchmarkInfo]:
     return MappingProxyType(benchmarks)
 
 
+def load_durations(path: Path) -> dict[str, float]:
+    """Seconds asv spent on each benchmark of one result file (its ``duration`` column: all
+    of the benchmark's combinations and processes), for estimating how long a run takes.
+
+    Empty when the file has no durations or is not a readable result file: an estimate does
+    without them, so nothing here fails a run.
+    """
+    try:
+        data = check_format(
+            read_json(path, "asv result file"), path, "asv result file", RESULTS_FORMAT
+        )
+    except InputError:
+        return {}
+    columns, rows = data.get("result_columns"), data.get("results")
+    if not isinstance(columns, list) or "duration" not in columns or not isinstance(rows, dict):
+        return {}
+    at = columns.index("duration")
+    durations = {}
+    for name, row in rows.items():
+        cell = row[at] if isinstance(row, list) and len(row) > at else None
+        if isinstance(cell, (int, float)) and not isinstance(cell, bool) and cell > 0:
+            durations[str(name)] = float(cell)
+    return durations
+
+
 def load_machine_info(path: Path) -> dict[str, str]:
     """asv's ``machine.json`` as strings; optional, so a missing or broken one only warns."""
     if not path.is_file():

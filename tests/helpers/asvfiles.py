@@ -16,8 +16,9 @@ A benchmark spec (``benchmarks``) takes ``type`` (time, mem, peakmem, track), ``
 ``params`` (a list of lists of value reprs), ``param_names`` and ``version``; a result spec
 (``results``) takes ``result``, ``samples``, ``ci`` ((low, high) pairs), ``q`` ((q25, q75)
 pairs), ``number``, ``repeat``, ``version`` and ``params``, each with one entry per parameter
-combination. For a benchmark without parameters, a bare number or a flat list of samples is
-accepted in place of the one-entry list. ``result=None`` marks a failed benchmark, a NaN
+combination, and ``duration`` (seconds for the whole benchmark, default 1). For a benchmark
+without parameters, a bare number or a flat list of samples is accepted in place of the
+one-entry list. ``result=None`` marks a failed benchmark, a NaN
 ``result`` a skipped one.
 """
 
@@ -145,7 +146,7 @@ def result_row(spec: Mapping[str, Any], params: Sequence[Sequence[str]], version
         "params": params,
         "version": spec.get("version", version),
         "started_at": STARTED_AT,
-        "duration": 1.0,
+        "duration": spec.get("duration", 1.0),
         "stats_ci_99_a": _column(ci, 0),
         "stats_ci_99_b": _column(ci, 1),
         "stats_q_25": _column(q, 0),

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -317,6 +318,8 @@ def test_asv_results_are_never_written_and_a_second_run_keeps_the_first(
     assert len([name for name in before if name.startswith("tester/")]) == 3  # 2 + machine
     verdicts_before = compared(capsys, base, slow)
     assert len(verdicts_before["rows"]) == 2  # type: ignore[arg-type]
+    ours = repo / ".asv" / "perfguard"
+    shutil.rmtree(ours, ignore_errors=True)  # earlier tests' runs: this one's estimate is asv's
 
     first_args = ("run", base, slow, "-b", "time_b", "--quick", "--machine", "tester")
     assert perfguard(*first_args, "--format", "json", "--fail-on", "never") == EXIT_OK
@@ -324,11 +327,20 @@ def test_asv_results_are_never_written_and_a_second_run_keeps_the_first(
     assert tree_hashes(results) == before
     assert compared(capsys, base, slow) == verdicts_before
 
-    ours = repo / ".asv" / "perfguard"
     stem = f"{base[:12]}-{slow[:12]}"
     first = ours / f"{stem}.rounds.json"
     assert f"rounds file: {first}" in first_err
     assert rounds.read(first).settings["bench"] == "time_b"
+    # Before round 1, how long the rounds should take, from asv's durations of the run above,
+    # within the default time limit.
+    asv_file = results / "tester" / f"{slow[:8]}-{rounds.read(first).env}.json"
+    assert (
+        "expect ~" in first_err
+        and "(capped by the time limit of 10m); estimated from asv's durations in "
+        f"{asv_file} (1 of 1 benchmarks)"
+        in first_err
+    ), first_err
+    assert rounds.read(first).settings["time_limit"] == 600
     copy = ours / f"{stem}.asv-results"
     assert (copy / "benchmarks.json").is_file() and (copy / "tester" / "machine.json").is_file()
     # perfguard's copy is a results directory of its own that compare reads.
@@ -337,9 +349,13 @@ def test_asv_results_are_never_written_and_a_second_run_keeps_the_first(
 
     # The same pair again: the first rounds file is kept, the second is numbered, stderr says so.
     kept = tree_hashes(ours)
-    assert perfguard(*first_args, "--format", "json", "--fail-on", "never") == EXIT_OK
+    lifted = ("--time-limit", "none")
+    assert perfguard(*first_args, *lifted, "--format", "json", "--fail-on", "never") == EXIT_OK
     second_err = capsys.readouterr().err
     second = ours / f"{stem}.2.rounds.json"
+    # The second run's estimate is the first run's rounds; no time limit this time.
+    assert f"(no time limit); estimated from the earlier run {first} (3 rounds)" in second_err
+    assert rounds.read(second).settings["time_limit"] == 0
     assert f"an earlier run of these commits is kept in {first}" in second_err
     assert f"this run writes {second}" in second_err
     assert rounds.read(second).base.commit == base

@@ -20,7 +20,14 @@ from perfguard.paired import Correction
 from perfguard.policy import Policy
 from perfguard.runner import undecided_names
 from perfguard.runner.asvenv import Outcome, PairOutcome
-from perfguard.runner.progress import PlainDisplay, RichDisplay, Status, describe, make_display
+from perfguard.runner.progress import (
+    Beat,
+    PlainDisplay,
+    RichDisplay,
+    Status,
+    describe,
+    make_display,
+)
 from perfguard.runner.schedule import Effort, draw_order, run_rounds
 
 PRINT = Fingerprint(cpu="x", cores=2, os="Linux", arch="x86_64", python="CPython 3.11")
@@ -74,12 +81,16 @@ class Recorder:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.statuses: list[Status] = []
+        self.beats: list[Beat] = []
 
     def message(self, text: str) -> None:
         self.lines.append(text)
 
     def update(self, status: Status) -> None:
         self.statuses.append(status)
+
+    def within(self, beat: Beat) -> None:
+        self.beats.append(beat)
 
     def close(self) -> None:
         self.lines.append("closed")
@@ -196,7 +207,10 @@ def test_budget_stops_before_a_round_that_would_not_fit() -> None:
         on_round=lambda d: saved.append(len(d.rounds)),
         clock=clock,
     )
-    assert stopped == "time limit of 65s reached after 3 rounds"
+    assert stopped == (
+        "time limit of 1m05s reached after 3 rounds, fewer than the 5 every benchmark gets:"
+        " raise --time-limit (none lifts it) or select fewer benchmarks with -b"
+    )
     assert saved == [1, 2, 3]
     assert recorder.statuses[-1].remaining == pytest.approx(5.0)
 
@@ -234,10 +248,13 @@ def test_rounds_without_a_value_on_one_side_are_not_paired() -> None:
 STATUS = Status(
     round=3,
     max_rounds=10,
+    min_rounds=5,
     settled=1,
     total=4,
     elapsed=12.4,
     remaining=47.6,
+    to_min=24.0,
+    at_most=47.6,
     order=("head", "base"),
 )
 
@@ -251,9 +268,12 @@ def test_plain_display_writes_one_line_per_round() -> None:
     display.close()
     assert stream.getvalue() == (
         "building\n"
-        "round 3/10 (head first): 1/4 benchmarks settled, 12s, 48s of the time limit left\n"
+        "round 3/10 (head first): 1/4 benchmarks settled, 12s elapsed; ~24s to round 5, at most"
+        " ~48s left (48s of the time limit left)\n"
     )
-    assert describe(dataclasses.replace(STATUS, remaining=None)).endswith("settled, 12s")
+    assert describe(dataclasses.replace(STATUS, remaining=None)).endswith("at most ~48s left")
+    after_min = dataclasses.replace(STATUS, round=6, to_min=0.0)
+    assert describe(after_min).endswith("elapsed; at most ~48s left (48s of the time limit left)")
 
 
 def test_rich_display_shows_rounds_and_decided() -> None:
@@ -266,7 +286,7 @@ def test_rich_display_shows_rounds_and_decided() -> None:
     text = stream.getvalue()
     assert "building base" in text
     assert "3/10" in text
-    assert "1/4 settled, 48s left" in text
+    assert "1/4 settled, ~24s to round 5, at most ~48s left" in text
 
 
 def test_settled_counts_combinations_like_the_header_and_never_goes_down() -> None:

@@ -9,6 +9,7 @@ script or a help example under test.
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -29,8 +30,9 @@ from perfguard.commands.output import (
 from perfguard.errors import ConfigError
 from perfguard.policy import load_policy
 from perfguard.runner import DEFAULT_PAIRS, RunSettings, execute
+from perfguard.runner.estimate import format_seconds
 from perfguard.runner.progress import make_display, outcome_line
-from perfguard.runner.schedule import Effort
+from perfguard.runner.schedule import DEFAULT_TIME_LIMIT, Effort
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$")
 RESERVED_ATTRIBUTES = {
@@ -41,17 +43,31 @@ RESERVED_ATTRIBUTES = {
 """asv attributes ``-a`` may not set, and why."""
 
 
+NO_LIMIT = "none"
+"""``--time-limit none``: no wall-time limit for the rounds."""
+
+
 def parse_duration(text: str, option: str = "--time-limit") -> float:
-    """``90s``, ``10m``, ``1.5h`` or plain seconds -> seconds."""
+    """``90s``, ``10m``, ``1.5h`` or plain seconds -> seconds; ``none`` -> infinity (no
+    limit: :func:`time_limit_of` turns it into None)."""
+    if text.strip().lower() == NO_LIMIT:
+        return math.inf
     match = _DURATION.match(text)
     if not match:
-        raise ConfigError(f"{option} {text!r}: use e.g. 90s, 10m or 1h")
+        raise ConfigError(f"{option} {text!r}: use e.g. 90s, 10m or 1h, or none for no limit")
     value = float(match.group(1))
     unit = (match.group(2) or "s")[0]
     seconds = value * {"s": 1, "m": 60, "h": 3600}[unit]
     if seconds <= 0:
-        raise ConfigError(f"{option} must be positive")
+        raise ConfigError(f"{option} must be positive (none: no limit)")
     return seconds
+
+
+def time_limit_of(given: float | None) -> float | None:
+    """The rounds' limit in seconds: not given -> the default, ``none`` -> None (no limit)."""
+    if given is None:
+        return DEFAULT_TIME_LIMIT
+    return None if math.isinf(given) else given
 
 
 def parse_attribute(item: str) -> tuple[str, Any]:
@@ -141,6 +157,7 @@ def run_paired(
     """Build, measure in paired rounds, report on stdout and gate; banners go to stderr.
 
     ``asv_config_option`` is how the user spelled the option (errors name what they typed).
+    ``time_limit`` is in seconds, None for the default and infinity for none.
     """
     if asv_config is not None and asv_config.suffix == ".toml":
         raise ConfigError(
@@ -149,7 +166,9 @@ def run_paired(
             " --asv-config"
         )
     try:
-        effort = Effort(min_rounds=min_rounds, max_rounds=max_rounds, time_limit=time_limit)
+        effort = Effort(
+            min_rounds=min_rounds, max_rounds=max_rounds, time_limit=time_limit_of(time_limit)
+        )
     except ValueError as exc:
         raise ConfigError(
             f"--min-rounds {min_rounds} / --max-rounds {max_rounds}: need 2 <= min <= max"
@@ -201,6 +220,7 @@ Examples:
   perfguard run                          # merge base with the default branch vs HEAD
   perfguard run main HEAD -b 'bus\\.' --time-limit 10m
   perfguard run --quick                  # a first look: 3 short rounds
+  perfguard run main HEAD --time-limit none  # no limit on the rounds (default: 10m)
   perfguard run main main --quick        # A/A: one commit on both sides (this machine's noise)
   perfguard run main HEAD -a sample_time=0.01 --format json --json-file report.json
 \b
@@ -243,7 +263,8 @@ Exit codes: 0 no regression, 1 regression, 2 usage, input or build error.""",
 @click.option(
     "--time-limit",
     callback=_checked(parse_duration),
-    help="Wall-time limit for the rounds (builds not counted), e.g. 90s, 10m, 1h [default: none].",
+    help="Wall-time limit for the rounds (builds not counted), e.g. 90s, 10m, 1h; none lifts it"
+    f" [default: {format_seconds(DEFAULT_TIME_LIMIT)}].",
 )
 @click.option(
     "--budget",
@@ -334,7 +355,9 @@ def command(
     Every round starts fresh processes for both commits, benchmark by benchmark, pinned to one
     CPU with the same memory layout, and samples them in alternation, in an order drawn at
     random (the seed is recorded). Benchmarks still undecided after --min-rounds get more
-    rounds, up to --max-rounds and within --time-limit. The verdict rests on the per-round
+    rounds, up to --max-rounds and within --time-limit (10 minutes of rounds by default).
+    Before round 1 a line says how long the rounds should take and where that estimate comes
+    from; each round's line says what is left. The verdict rests on the per-round
     log-ratios ln(head/base): regressed, improved, unchanged, or inconclusive when the noise is
     too large to tell. The report goes to stdout, progress to stderr.
     """

@@ -15,6 +15,7 @@ import dataclasses
 import datetime
 import random
 import secrets
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from perfguard.errors import AsvError
 from perfguard.models import Key
 from perfguard.models import Status as ValueStatus
 from perfguard.policy import Policy
-from perfguard.runner import asvenv, files, pairs, refs
+from perfguard.runner import asvenv, estimate, files, pairs, refs
 from perfguard.runner.progress import Display
 from perfguard.runner.schedule import Effort, run_rounds
 
@@ -236,6 +237,26 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
         f"measuring {len(data.series)} benchmarks, rounds {effort.min_rounds}-"
         f"{effort.max_rounds}, seed {seed}"
     )
+    per_benchmark = Counter(series.benchmark for series in data.series)
+    cost = estimate.initial(
+        conf.results_dir, machine["machine"], per_benchmark, data.settings, exclude=path
+    )
+    expected = estimate.plan(
+        cost,
+        per_benchmark,
+        min_rounds=effort.min_rounds,
+        max_rounds=effort.max_rounds,
+        time_limit=effort.time_limit,
+    )
+    for line in estimate.describe_plan(
+        expected,
+        cost,
+        benchmarks=len(data.series),
+        min_rounds=effort.min_rounds,
+        max_rounds=effort.max_rounds,
+        time_limit=effort.time_limit,
+    ):
+        display.message(line)
     stopped = run_rounds(
         data,
         measure,
@@ -243,6 +264,7 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
         undecided=undecided_names(settings.policy, settings.correction, effort.max_rounds),
         display=display,
         on_round=save,
+        cost=cost,
     )
     _mark_status(data, last)
     rounds.write(path, data)

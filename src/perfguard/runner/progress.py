@@ -9,6 +9,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from perfguard.models import Comparison, Verdict
+from perfguard.runner.estimate import format_seconds
+
+HEARTBEAT = 60.0
+"""Most seconds between two plain lines while a round runs (CI logs show the run is alive)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -17,6 +21,7 @@ class Status:
 
     round: int
     max_rounds: int
+    min_rounds: int
     settled: int
     """Benchmarks (parameter combinations counted one by one, as in the report) that get no
     more rounds: decided, or out of reach within the round limit. It never goes down."""
@@ -25,14 +30,60 @@ class Status:
     elapsed: float
     remaining: float | None
     """Seconds left of the time limit, or None without one."""
+    to_min: float
+    """Expected seconds until every benchmark has ``min_rounds`` (0 once it has)."""
+    at_most: float
+    """Expected seconds left if every unsettled benchmark took every round left (within the
+    time limit): adaptive effort only stops earlier."""
     order: tuple[str, str]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Beat:
+    """Where a round stands after one of its benchmarks."""
+
+    round: int
+    max_rounds: int
+    measured: int
+    """Combinations this round measured so far."""
+    total: int
+    """Combinations this round measures."""
+    elapsed: float
+    """Seconds since the first round began."""
+    left: float
+    """Expected seconds until this round ends."""
+
+
+def expected_left(status: Status) -> str:
+    """``~24s to round 5, at most ~1m36s left``, or ``nothing left`` once all settled."""
+    if status.settled >= status.total or status.at_most <= 0:
+        return "nothing left"
+    to_min = (
+        f"~{format_seconds(status.to_min)} to round {status.min_rounds}, "
+        if status.to_min > 0
+        else ""
+    )
+    return f"{to_min}at most ~{format_seconds(status.at_most)} left"
+
+
 def describe(status: Status) -> str:
-    left = "" if status.remaining is None else f", {status.remaining:.0f}s of the time limit left"
+    left = (
+        ""
+        if status.remaining is None
+        else f" ({format_seconds(status.remaining)} of the time limit left)"
+    )
     return (
         f"round {status.round}/{status.max_rounds} ({status.order[0]} first): "
-        f"{status.settled}/{status.total} benchmarks settled, {status.elapsed:.0f}s{left}"
+        f"{status.settled}/{status.total} benchmarks settled, "
+        f"{format_seconds(status.elapsed)} elapsed; {expected_left(status)}{left}"
+    )
+
+
+def describe_beat(beat: Beat) -> str:
+    return (
+        f"round {beat.round}/{beat.max_rounds}: {beat.measured}/{beat.total} benchmarks "
+        f"measured, {format_seconds(beat.elapsed)} elapsed, ~{format_seconds(beat.left)} left "
+        "in this round"
     )
 
 
@@ -41,20 +92,32 @@ class Display(Protocol):
 
     def update(self, status: Status) -> None: ...
 
+    def within(self, beat: Beat) -> None:
+        """After each benchmark of a round; the display decides whether to show it."""
+
     def close(self) -> None: ...
 
 
 class PlainDisplay:
-    """One line per event, for logs that are read later."""
+    """One line per round, and within a round one whenever :data:`HEARTBEAT` seconds passed
+    since the last (times are the rounds' own clock), for logs that are read later."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, heartbeat: float = HEARTBEAT) -> None:
         self._stream = stream
+        self._heartbeat = heartbeat
+        self._last = 0.0
 
     def message(self, text: str) -> None:
         print(text, file=self._stream, flush=True)
 
     def update(self, status: Status) -> None:
+        self._last = status.elapsed
         self.message(describe(status))
+
+    def within(self, beat: Beat) -> None:
+        if beat.elapsed - self._last >= self._heartbeat and beat.measured < beat.total:
+            self._last = beat.elapsed
+            self.message(describe_beat(beat))
 
     def close(self) -> None:
         """Nothing to tear down."""
@@ -81,12 +144,18 @@ class RichDisplay:
         self._progress.console.print(text, markup=False, highlight=False)
 
     def update(self, status: Status) -> None:
-        left = "" if status.remaining is None else f", {status.remaining:.0f}s left"
         self._progress.update(
             self._task,
             total=status.max_rounds,  # --quick's 3, whatever the bar started with
             completed=status.round,
-            info=f"{status.settled}/{status.total} settled{left}",
+            info=f"{status.settled}/{status.total} settled, {expected_left(status)}",
+        )
+
+    def within(self, beat: Beat) -> None:
+        self._progress.update(
+            self._task,
+            info=f"round {beat.round}: {beat.measured}/{beat.total} measured, "
+            f"~{format_seconds(beat.left)} left in it",
         )
 
     def close(self) -> None:

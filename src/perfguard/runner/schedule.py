@@ -4,7 +4,12 @@ Each round measures every benchmark for base and head together (benchmark by ben
 two sides sampled in alternation by :mod:`.pairs`); the order is drawn per round from a
 seeded generator (the seed is recorded, so the order can be replayed). After ``min_rounds``
 only benchmarks that are still undecided run again, up to ``max_rounds`` and within the
-wall-time limit (``--time-limit``).
+wall-time limit (``--time-limit``, :data:`DEFAULT_TIME_LIMIT` unless given).
+
+Progress: a line after every round, with what is left as :mod:`.estimate` expects it, and
+within a round a line after a benchmark whenever :data:`HEARTBEAT` seconds passed since the
+last one, so a log without a terminal shows the run is alive at least once a minute (unless a
+single benchmark takes longer).
 """
 
 from __future__ import annotations
@@ -18,11 +23,18 @@ from dataclasses import dataclass
 
 from perfguard.models import Key
 from perfguard.rounds import RoundRecord, RoundsFile
+from perfguard.runner import estimate
 from perfguard.runner.asvenv import PairOutcome
-from perfguard.runner.progress import Display, Status
+from perfguard.runner.estimate import format_seconds
+from perfguard.runner.progress import Beat, Display, Status
 
 Measure = Callable[[str, tuple[str, str], random.Random], dict[Key, PairOutcome]]
 """Measure one benchmark, both sides, the round's order first; one outcome per combination."""
+
+
+DEFAULT_TIME_LIMIT = 600.0
+"""Seconds of rounds (builds not counted) a run takes at most unless told otherwise: a pull
+request job that waits longer is not waited for. ``--time-limit none`` lifts it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,8 +43,8 @@ class Effort:
 
     min_rounds: int = 5
     max_rounds: int = 20
-    time_limit: float | None = None
-    """Wall-time limit in seconds for all rounds (builds not included)."""
+    time_limit: float | None = DEFAULT_TIME_LIMIT
+    """Wall-time limit in seconds for all rounds (builds not included); None: no limit."""
 
     def __post_init__(self) -> None:
         if not 2 <= self.min_rounds <= self.max_rounds:
@@ -55,6 +67,17 @@ def record(data: RoundsFile, index: int, outcomes: dict[Key, PairOutcome]) -> No
         series.d.append(outcome.log_ratio)
 
 
+def _time_limit_reached(effort: Effort, done: int) -> str:
+    limit = format_seconds(effort.time_limit or 0.0)
+    said = f"time limit of {limit} reached after {done} rounds"
+    if done >= effort.min_rounds:
+        return said
+    return (
+        f"{said}, fewer than the {effort.min_rounds} every benchmark gets: raise --time-limit"
+        " (none lifts it) or select fewer benchmarks with -b"
+    )
+
+
 def run_rounds(
     data: RoundsFile,
     measure: Measure,
@@ -64,32 +87,64 @@ def run_rounds(
     display: Display,
     on_round: Callable[[RoundsFile], None] = lambda _: None,
     clock: Callable[[], float] = time.monotonic,
+    cost: estimate.Cost = estimate.RULE,
 ) -> str:
     """Measure rounds into ``data``; returns why it stopped.
 
     A benchmark settles (gets no more rounds) once ``min_rounds`` are done and ``undecided``
     leaves it out; a settled benchmark is not taken up again, so the settled count the display
     shows only grows. Counts are of series (parameter combinations), as the report's rows.
+    ``cost`` is the expectation before round 1; each round's own timings then replace it.
     """
     rng = random.Random(data.seed)
     combinations = Counter(s.benchmark for s in data.series)
     names = sorted(combinations)
     active: list[str] = names
+    observed = estimate.Observed(prior=cost)
     start = clock()
-    last = 0.0
+    limit = effort.time_limit
+
+    def counts() -> dict[str, int]:
+        return {name: combinations[name] for name in active}
+
     for index in range(1, effort.max_rounds + 1):
         if not active:
             return f"every benchmark settled after {index - 1} rounds"
         elapsed = clock() - start
-        if effort.time_limit is not None and index > 1 and elapsed + last > effort.time_limit:
-            return f"time limit of {effort.time_limit:.0f}s reached after {index - 1} rounds"
+        expected = observed.cost().round_seconds(counts())
+        if limit is not None and index > 1 and elapsed + expected > limit:
+            return _time_limit_reached(effort, index - 1)
         order = draw_order(rng)
         started = datetime.datetime.now(datetime.timezone.utc)
         began = clock()
         outcomes: dict[Key, PairOutcome] = {}
-        for name in active:
-            outcomes.update(measure(name, order, rng))
+        in_round = sum(counts().values())
+        done = 0
+        in_benchmarks = 0.0
+        for position, name in enumerate(active):
+            before = clock()
+            measured = measure(name, order, rng)
+            spent = clock() - before
+            outcomes.update(measured)
+            count = len(measured) or combinations[name]
+            observed.add(name, spent, count)
+            in_benchmarks += spent
+            done += count
+            now = observed.cost()
+            display.within(
+                Beat(
+                    round=index,
+                    max_rounds=effort.max_rounds,
+                    measured=min(done, in_round),
+                    total=in_round,
+                    elapsed=clock() - start,
+                    left=sum(
+                        now.seconds(other, combinations[other]) for other in active[position + 1 :]
+                    ),
+                )
+            )
         last = clock() - began
+        observed.end_round(last, in_benchmarks)
         record(data, index, outcomes)
         data.rounds.append(
             RoundRecord(
@@ -105,16 +160,20 @@ def run_rounds(
             still = undecided(data)
             active = [name for name in active if name in still]
         elapsed = clock() - start
+        next_round = observed.cost().round_seconds(counts()) if active else 0.0
+        time_left = None if limit is None else max(0.0, limit - elapsed)
+        at_most = next_round * (effort.max_rounds - index)
         display.update(
             Status(
                 round=index,
                 max_rounds=effort.max_rounds,
+                min_rounds=effort.min_rounds,
                 settled=len(data.series) - sum(combinations[name] for name in active),
                 total=len(data.series),
                 elapsed=elapsed,
-                remaining=None
-                if effort.time_limit is None
-                else max(0.0, effort.time_limit - elapsed),
+                remaining=time_left,
+                to_min=next_round * max(0, effort.min_rounds - index),
+                at_most=at_most if time_left is None else min(at_most, time_left),
                 order=order,
             )
         )

@@ -1,0 +1,274 @@
+"""How long the rounds of a run will take, said before round 1 and refined after every round.
+
+A round costs a start (the round's workers) plus so much per parameter combination measured.
+Before the first round the figures come from, in this order:
+
+1. the newest earlier rounds file of the same suite in perfguard's own directory (its rounds'
+   seconds and the combinations each measured), taken with the same ``--pairs`` and
+   ``--quick``;
+2. asv's own durations in the user's asv results for this machine (the ``duration`` each
+   benchmark took there, per combination, scaled by :data:`ASV_SCALE`);
+3. else a rule measured on this project's 2-core VM (:data:`RULE`).
+
+After each round the run's own figures replace them: what every benchmark took in the rounds
+so far, and what a round spent outside its benchmarks.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from perfguard import asvfiles, rounds
+from perfguard.errors import InputError
+from perfguard.runner import files
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cost:
+    """Seconds one round costs: ``start`` plus, per benchmark, its seconds per combination."""
+
+    start: float
+    per_combination: float
+    """For a benchmark without a figure of its own."""
+    source: str
+    """Where the figures come from, as the up-front line says it."""
+    per_benchmark: Mapping[str, float] = field(default_factory=dict)
+    """Seconds per combination of the benchmarks that have a figure of their own."""
+
+    def seconds(self, name: str, combinations: int) -> float:
+        """One benchmark's ``combinations`` in one round, without the round's start."""
+        return self.per_benchmark.get(name, self.per_combination) * combinations
+
+    def round_seconds(self, counts: Mapping[str, int]) -> float:
+        """One round measuring ``counts[name]`` combinations of each benchmark."""
+        return self.start + sum(self.seconds(name, count) for name, count in counts.items())
+
+
+RULE = Cost(
+    start=0.0,
+    per_combination=2.3,
+    source="perfguard's rule of 2.3s per benchmark and round (no earlier run or asv durations)",
+)
+"""Round start and seconds per combination (fast bodies, default --pairs) measured on this
+project's 2-core VM at a load average of about 1; README, "How long a run takes"."""
+ASV_SCALE = 1.0
+"""A perfguard round's seconds per combination over asv's recorded ``duration`` per
+combination (asv runs 2 processes of 10 ms samples; perfguard 2 workers of 16 pairs of 1 ms)."""
+_NEWEST_FILES = 20
+"""Earlier rounds files tried, newest first: a folder of many runs is not read whole."""
+
+
+def from_rounds_file(
+    data: rounds.RoundsFile, names: Iterable[str], *, source: str, rule: Cost = RULE
+) -> Cost | None:
+    """Figures from an earlier run: its seconds per combination measured, its start cost the
+    rule's. None if it measured none of ``names`` or has no rounds."""
+    wanted = set(names)
+    if not wanted & {s.benchmark for s in data.series} or not data.rounds:
+        return None
+    measured = Counter(index for series in data.series for index in series.rounds)
+    combinations = sum(measured[r.index] for r in data.rounds)
+    if not combinations:
+        return None
+    spent = sum(max(0.0, r.seconds - rule.start) for r in data.rounds)
+    return Cost(
+        start=rule.start,
+        per_combination=spent / combinations,
+        source=source,
+    )
+
+
+def from_previous_run(
+    results_dir: str | Path,
+    names: Iterable[str],
+    settings: Mapping[str, object],
+    *,
+    exclude: Path | None = None,
+) -> Cost | None:
+    """The newest earlier rounds file in perfguard's directory with the same ``pairs`` and
+    ``quick`` settings that measured one of ``names``; None if there is none."""
+    folder = files.perfguard_dir(results_dir)
+    try:
+        candidates = sorted(
+            (p for p in folder.glob(f"*{files.ROUNDS_SUFFIX}") if p != exclude),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+    except OSError:
+        return None
+    wanted = list(names)
+    for path in candidates[:_NEWEST_FILES]:
+        try:
+            data = rounds.read(path)
+        except (InputError, OSError):
+            continue
+        if any(data.settings.get(k) != settings.get(k) for k in ("pairs", "quick")):
+            continue
+        cost = from_rounds_file(
+            data, wanted, source=f"the earlier run {path} ({len(data.rounds)} rounds)"
+        )
+        if cost is not None:
+            return cost
+    return None
+
+
+def from_asv_durations(
+    results_dir: str | Path, machine: str, combinations: Mapping[str, int]
+) -> Cost | None:
+    """Figures from asv's ``duration`` per benchmark in the newest asv result file of this
+    machine that has durations for some of ``combinations``; None without one."""
+    folder = Path(results_dir) / machine
+    try:
+        candidates = sorted(
+            (p for p in folder.glob("*.json") if p.name != "machine.json"),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+    except OSError:
+        return None
+    for path in candidates[:_NEWEST_FILES]:
+        durations = asvfiles.load_durations(path)
+        own = {
+            name: ASV_SCALE * durations[name] / count
+            for name, count in combinations.items()
+            if count and name in durations
+        }
+        if own:
+            return Cost(
+                start=RULE.start,
+                per_combination=statistics.median(own.values()),
+                per_benchmark=own,
+                source=f"asv's durations in {path} ({len(own)} of {len(combinations)} benchmarks)",
+            )
+    return None
+
+
+def initial(
+    results_dir: str | Path,
+    machine: str,
+    combinations: Mapping[str, int],
+    settings: Mapping[str, object],
+    *,
+    exclude: Path | None = None,
+) -> Cost:
+    """The best figures there are before round 1 (see the module's docstring)."""
+    return (
+        from_previous_run(results_dir, combinations, settings, exclude=exclude)
+        or from_asv_durations(results_dir, machine, combinations)
+        or RULE
+    )
+
+
+@dataclass(slots=True)
+class Observed:
+    """What this run's rounds took so far: per benchmark and per round start."""
+
+    prior: Cost
+    seconds: dict[str, list[float]] = field(default_factory=dict)
+    """Per benchmark, seconds per combination in each round that measured it."""
+    starts: list[float] = field(default_factory=list)
+    """Per round, the seconds spent outside its benchmarks."""
+
+    def add(self, name: str, seconds: float, combinations: int) -> None:
+        if combinations:
+            self.seconds.setdefault(name, []).append(seconds / combinations)
+
+    def end_round(self, round_seconds: float, in_benchmarks: float) -> None:
+        self.starts.append(max(0.0, round_seconds - in_benchmarks))
+
+    def cost(self) -> Cost:
+        """The prior until a round is done, then this run's own figures (a benchmark not
+        measured yet costs the median of those that were)."""
+        if not self.seconds:
+            return self.prior
+        own = {name: statistics.mean(values) for name, values in self.seconds.items()}
+        return Cost(
+            start=statistics.mean(self.starts) if self.starts else self.prior.start,
+            per_combination=statistics.median(own.values()),
+            per_benchmark=own,
+            source="this run's rounds",
+        )
+
+
+def format_seconds(seconds: float) -> str:
+    """``45s``, ``4m10s``, ``1h02m``: what a person reads in a log."""
+    if not math.isfinite(seconds):
+        return "?"
+    total = max(0, round(seconds))
+    if total < 60:
+        return f"{total}s"
+    if total < 3600:
+        minutes, rest = divmod(total, 60)
+        return f"{minutes}m{rest:02d}s" if rest else f"{minutes}m"
+    hours, rest = divmod(total, 3600)
+    return f"{hours}h{rest // 60:02d}m"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """The up-front expectation: one round, ``min_rounds``, and at most ``max_rounds``."""
+
+    per_round: float
+    at_min: float
+    at_most: float
+    rounds_in_limit: int | None
+    """Full rounds the time limit allows (None without a limit)."""
+
+
+def plan(
+    cost: Cost,
+    combinations: Mapping[str, int],
+    *,
+    min_rounds: int,
+    max_rounds: int,
+    time_limit: float | None,
+) -> Plan:
+    """Every benchmark in every round is the upper end: adaptive effort only stops early."""
+    per_round = cost.round_seconds(combinations)
+    at_most = per_round * max_rounds
+    fits = None
+    if time_limit is not None:
+        fits = max(1, math.floor(time_limit / per_round)) if per_round > 0 else max_rounds
+        at_most = min(at_most, time_limit)
+    return Plan(
+        per_round=per_round,
+        at_min=per_round * min_rounds if fits is None else per_round * min(min_rounds, fits),
+        at_most=at_most,
+        rounds_in_limit=fits,
+    )
+
+
+def describe_plan(
+    expected: Plan,
+    cost: Cost,
+    *,
+    benchmarks: int,
+    min_rounds: int,
+    max_rounds: int,
+    time_limit: float | None,
+) -> list[str]:
+    """The lines said before round 1: the expectation, and a warning when the time limit
+    cannot hold the rounds every benchmark needs."""
+    limit = (
+        "no time limit"
+        if time_limit is None
+        else f"capped by the time limit of {format_seconds(time_limit)}"
+    )
+    lines = [
+        f"expect ~{format_seconds(expected.per_round)} per round of {benchmarks} benchmarks: "
+        f"~{format_seconds(expected.at_min)} for {min_rounds} rounds, at most "
+        f"~{format_seconds(expected.at_most)} for up to {max_rounds} ({limit}); "
+        f"estimated from {cost.source}"
+    ]
+    if expected.rounds_in_limit is not None and expected.rounds_in_limit < min_rounds:
+        lines.append(
+            f"warning: the time limit of {format_seconds(time_limit or 0)} holds about "
+            f"{expected.rounds_in_limit} of the {min_rounds} rounds every benchmark gets: many "
+            "may stay inconclusive; raise --time-limit (none lifts it) or select fewer with -b"
+        )
+    return lines
