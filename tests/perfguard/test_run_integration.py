@@ -341,6 +341,9 @@ def test_asv_results_are_never_written_and_a_second_run_keeps_the_first(
         in first_err
     ), first_err
     assert rounds.read(first).settings["time_limit"] == 600
+    # A CI log splits the job's time: the builds, then the rounds.
+    assert re.search(r"^built and discovered in \w+$", first_err, re.MULTILINE), first_err
+    assert re.search(r"(after 3 rounds|of 3 rounds reached), in \w+: ", first_err), first_err
     copy = ours / f"{stem}.asv-results"
     assert (copy / "benchmarks.json").is_file() and (copy / "tester" / "machine.json").is_file()
     # perfguard's copy is a results directory of its own that compare reads.

@@ -15,6 +15,7 @@ import dataclasses
 import datetime
 import random
 import secrets
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -145,8 +146,12 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
     machine = asvenv.machine_params(settings.machine, settings.machine_file)
     workspace = asvenv.Workspace(conf, settings.env_spec)
     display.message(f"building base {base[:8]} and head {head[:8]} with asv")
+    building = time.monotonic()
     envs = workspace.prepare(base, head)
     benchmarks = workspace.discover(envs["base"], base, settings.bench)
+    display.message(
+        f"built and discovered in {estimate.format_seconds(time.monotonic() - building)}"
+    )
     if len(benchmarks) == 0:
         raise AsvError(
             f"no benchmarks selected{f' by {settings.bench!r}' if settings.bench else ''}"
@@ -257,6 +262,7 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
         time_limit=effort.time_limit,
     ):
         display.message(line)
+    measuring = time.monotonic()
     stopped = run_rounds(
         data,
         measure,
@@ -266,6 +272,7 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
         on_round=save,
         cost=cost,
     )
+    stopped = f"{stopped}, in {estimate.format_seconds(time.monotonic() - measuring)}"
     _mark_status(data, last)
     rounds.write(path, data)
     return RunOutcome(data=data, path=path, asv_results=written.asv_results, stopped=stopped)
