@@ -48,6 +48,7 @@ class _Boundary(click.Group):
         "comment": "comment",
         "summary": "summary",
         "run": "run",
+        "merge": "merge",
         "asv-project": "asvproject",
     }
     """Command name -> module in ``perfguard.commands`` (each defines ``command``), imported

@@ -234,6 +234,19 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ShardPlacement:
+    """Where one shard of a merged ``perfguard run --shard`` ran, and what it measured."""
+
+    index: int
+    count: int
+    machine: str
+    benchmarks: tuple[str, ...]
+    """Benchmark names (every selected parameter combination of each)."""
+    rows: int
+    """How many rows (parameter combinations) they make."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Comparison:
     """The whole outcome of comparing head against base: what every report renders."""
 
@@ -249,6 +262,8 @@ class Comparison:
     notices: tuple[str, ...] = ()
     """Warnings about the configuration (a rule or budget that matched nothing): said once on
     stderr by the commands, not part of the report."""
+    shards: tuple[ShardPlacement, ...] = ()
+    """For a merged sharded run, which shard (and machine) measured which benchmarks."""
 
     def verdict_counts(self) -> dict[Verdict, int]:
         """How many rows have each verdict (every verdict present, zero if none).

@@ -24,7 +24,16 @@ from perfguard.atomicfile import write_atomic
 from perfguard.compare import compare
 from perfguard.errors import InputError
 from perfguard.fingerprint import Fingerprint
-from perfguard.models import Comparison, Kind, Measurement, ResultSet, Row, Status, Verdict
+from perfguard.models import (
+    Comparison,
+    Kind,
+    Measurement,
+    ResultSet,
+    Row,
+    ShardPlacement,
+    Status,
+    Verdict,
+)
 from perfguard.policy import Policy
 
 FORMAT = 1
@@ -91,6 +100,39 @@ class Series(msgspec.Struct, frozen=True, kw_only=True):
         return paired.log_ratios(*self.pairs())
 
 
+class Shard(msgspec.Struct, frozen=True, kw_only=True):
+    """The share of the suite one ``perfguard run --shard K/N`` measured, and what decided it.
+
+    ``perfguard merge`` checks the N shards of one run against each other with these: the same
+    ``count``, ``suite`` and ``partition``, every ``index`` once, every benchmark in one share.
+    """
+
+    index: int
+    count: int
+    benchmarks: tuple[str, ...]
+    """The benchmark names of this share (all their selected parameter combinations)."""
+    suite: str
+    """Hash of the whole selected suite: benchmark names, versions and combinations."""
+    partition: str
+    """Hash of the partition's inputs (suite, N, costs): shards that disagree differ here."""
+    costs: str
+    """Where the expected costs came from (a file, asv's durations, or a count)."""
+
+
+class ShardRun(msgspec.Struct, frozen=True, kw_only=True):
+    """One shard of a merged rounds file: what it measured, where and when."""
+
+    shard: Shard
+    machine: str
+    fingerprint: Fingerprint
+    seed: int
+    created: str
+    source: str
+    """The shard rounds file it was merged from."""
+    settings: dict[str, str | int | float | bool] = msgspec.field(default_factory=dict)
+    rounds: list[RoundRecord] = msgspec.field(default_factory=list)
+
+
 class RoundsFile(msgspec.Struct, kw_only=True):
     """Everything one ``perfguard run`` measured."""
 
@@ -107,6 +149,13 @@ class RoundsFile(msgspec.Struct, kw_only=True):
     settings: dict[str, str | int | float | bool] = msgspec.field(default_factory=dict)
     rounds: list[RoundRecord] = msgspec.field(default_factory=list)
     series: list[Series] = msgspec.field(default_factory=list)
+    seconds: dict[str, float] = msgspec.field(default_factory=dict)
+    """Wall seconds spent measuring each benchmark (both sides, every round): the expected
+    costs a later sharded run can balance on (``--shard-costs``)."""
+    shard: Shard | None = None
+    """Set by ``perfguard run --shard K/N``: this file holds one share of the suite."""
+    shards: list[ShardRun] = msgspec.field(default_factory=list)
+    """Set by ``perfguard merge``: the shards this file was merged from, one per share."""
 
 
 class _Header(msgspec.Struct):
@@ -237,7 +286,36 @@ def to_comparison(
     rows = list(unpaired.rows)
     for i, significant in zip(candidates, significance, strict=True):
         rows[i] = paired_row(rows[i], by_key[(rows[i].benchmark, rows[i].params)], significant)
-    return dataclasses.replace(unpaired, rows=tuple(rows))
+    warnings = unpaired.warnings
+    if data.shard is not None:
+        warnings = (*warnings, lone_shard_warning(data.shard, len(data.series)))
+    return dataclasses.replace(
+        unpaired, rows=tuple(rows), warnings=warnings, shards=placements(data)
+    )
+
+
+def lone_shard_warning(shard: Shard, count: int) -> str:
+    """What a report of one shard must say: the gate sees only part of the suite (``count``
+    rows)."""
+    return (
+        f"shard {shard.index}/{shard.count} only: {count} benchmark{'s' if count != 1 else ''}"
+        f" of the suite; merge all {shard.count} shards with `perfguard merge` to gate the"
+        " whole suite"
+    )
+
+
+def placements(data: RoundsFile) -> tuple[ShardPlacement, ...]:
+    """Which shard ran which benchmarks on which machine (a merged file; else nothing)."""
+    return tuple(
+        ShardPlacement(
+            index=run.shard.index,
+            count=run.shard.count,
+            machine=run.machine,
+            benchmarks=run.shard.benchmarks,
+            rows=sum(s.benchmark in run.shard.benchmarks for s in data.series),
+        )
+        for run in data.shards
+    )
 
 
 def undecided(

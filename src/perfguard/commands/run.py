@@ -33,6 +33,7 @@ from perfguard.runner import DEFAULT_PAIRS, RunSettings, execute
 from perfguard.runner.estimate import format_seconds
 from perfguard.runner.progress import make_display, outcome_line
 from perfguard.runner.schedule import DEFAULT_TIME_LIMIT, Effort
+from perfguard.shards.partition import ShardSpec, parse_spec
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$")
 RESERVED_ATTRIBUTES = {
@@ -153,6 +154,8 @@ def run_paired(
     fail_on: str | None,
     outputs: Outputs,
     asv_config_option: str = "--asv-config",
+    shard: ShardSpec | None = None,
+    shard_costs: Path | None = None,
 ) -> int:
     """Build, measure in paired rounds, report on stdout and gate; banners go to stderr.
 
@@ -195,6 +198,8 @@ def run_paired(
         correction=correction,
         attributes=dict(attributes),
         pairs=pairs,
+        shard=shard,
+        shard_costs=shard_costs,
     )
     display = make_display(sys.stderr, effort.max_rounds, tty=sys.stderr.isatty())
     try:
@@ -223,6 +228,7 @@ Examples:
   perfguard run main HEAD --time-limit none  # no limit on the rounds (default: 10m)
   perfguard run main main --quick        # A/A: one commit on both sides (this machine's noise)
   perfguard run main HEAD -a sample_time=0.01 --format json --json-file report.json
+  perfguard run main HEAD --shard 2/3 --output shard-2.rounds.json   # one of 3 CI jobs
 \b
 Writes only perfguard's own files: the rounds file and a copy of the samples in asv's layout,
 in <results_dir>/../perfguard/ (asv's own results are never changed).
@@ -309,6 +315,19 @@ Exit codes: 0 no regression, 1 regression, 2 usage, input or build error.""",
     "BASE-HEAD.rounds.json, numbered .2, .3, ... when an earlier run of the pair is there].",
 )
 @click.option(
+    "--shard",
+    metavar="K/N",
+    callback=_checked(parse_spec),
+    help="Measure share K of N of the selected benchmarks (e.g. 2/3), base and head paired"
+    " here; merge the N rounds files with `perfguard merge`.",
+)
+@click.option(
+    "--shard-costs",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Expected costs the shares are balanced on: a rounds file or an asv result file, the"
+    " same for every shard [default: asv's durations of BASE in its results, else a count].",
+)
+@click.option(
     "--correction",
     type=click.Choice([c.value for c in paired.Correction]),
     default=paired.Correction.HOLM.value,
@@ -339,6 +358,8 @@ def command(
     machine: str | None,
     env_spec: str | None,
     output: Path | None,
+    shard: ShardSpec | None,
+    shard_costs: Path | None,
     correction: str,
     perfguard_config: Path | None,
     threshold: str | None,
@@ -377,6 +398,8 @@ def command(
         machine=machine,
         env_spec=env_spec,
         output=output,
+        shard=shard,
+        shard_costs=shard_costs,
         correction=paired.Correction(correction),
         perfguard_config=perfguard_config,
         threshold=threshold,

@@ -314,3 +314,19 @@ def summary_line(comparison: Comparison) -> str:
     if comparison.shift is not None:
         extra = f"; suite shift {format_percent(comparison.shift.ratio - 1)} removed"
     return f"{', '.join(parts)} (threshold {format_threshold(comparison.threshold)}{extra})"
+
+
+def shard_lines(comparison: Comparison) -> list[str]:
+    """Which shard measured which benchmarks on which machine (a merged sharded run).
+
+    ``shard 1/3 on runner-a: 4 benchmarks (bench.a, bench.b, ...)``, one line per shard.
+    """
+    lines = []
+    for placement in comparison.shards:
+        count = placement.rows
+        names = ", ".join(placement.benchmarks)
+        lines.append(
+            f"shard {placement.index}/{placement.count} on {placement.machine}: {count}"
+            f" benchmark{'s' if count != 1 else ''}{f' ({names})' if names else ''}"
+        )
+    return lines

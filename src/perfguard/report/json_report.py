@@ -23,6 +23,7 @@ from perfguard.models import (
     Measurement,
     Row,
     RunInfo,
+    ShardPlacement,
     Status,
     SuiteShift,
     Verdict,
@@ -74,6 +75,10 @@ class _Row(msgspec.Struct, gc=False):
     note: str
     values_change: float | None
     shift_removed: float | None
+    shard: int | None = None
+    """K of the shard that measured the row (a merged ``perfguard run --shard`` run)."""
+    machine: str | None = None
+    """The machine that shard ran on."""
 
 
 def render_json(comparison: Comparison, *, only_changed: bool = False) -> str:
@@ -83,6 +88,7 @@ def render_json(comparison: Comparison, *, only_changed: bool = False) -> str:
     skipped rows while ``summary`` still counts every row. Non-finite numbers become ``null``.
     """
     counts = comparison.verdict_counts()
+    where = {name: p for p in comparison.shards for name in p.benchmarks}
     summary: dict[str, Any] = {"total": len(comparison.rows)}
     summary.update((verdict.value, counts[verdict]) for verdict in Verdict)
     summary["budgets_broken"] = len(comparison.broken_budgets)
@@ -97,8 +103,12 @@ def render_json(comparison: Comparison, *, only_changed: bool = False) -> str:
         "warnings": list(comparison.warnings),
         "summary": summary,
         "shift": _shift(comparison.shift),
-        "rows": [_row(r) for r in fmt.visible_rows(comparison, only_changed=only_changed)],
+        "rows": [
+            _placed(_row(r), where.get(r.benchmark))
+            for r in fmt.visible_rows(comparison, only_changed=only_changed)
+        ],
         "budgets": [_budget(b) for b in comparison.budgets],
+        "shards": [_shard(p) for p in comparison.shards],
     }
     # msgspec writes NaN and infinities as null (JSON has no such numbers), enums as their
     # values, and is several times faster than the json module on 10 000 rows.
@@ -178,6 +188,21 @@ def _row(row: Row) -> _Row:
         values,
         math.expm1(est.shift) if est.shift else None,
     )
+
+
+def _placed(row: _Row, placement: ShardPlacement | None) -> _Row:
+    if placement is not None:
+        row.shard, row.machine = placement.index, placement.machine
+    return row
+
+
+def _shard(placement: ShardPlacement) -> dict[str, Any]:
+    return {
+        "index": placement.index,
+        "count": placement.count,
+        "machine": placement.machine,
+        "benchmarks": list(placement.benchmarks),
+    }
 
 
 def _shift(shift: SuiteShift | None) -> dict[str, Any] | None:

@@ -163,7 +163,23 @@ def _head(comparison: Comparison, marker_key: str, room: int) -> str:
         used += _size(block)
     # What the change column means when it is not head/base (short, ours: never dropped).
     lines.extend(f"\n{_cell(note)}\n" for note in fmt.footnotes(comparison.rows))
+    lines.append(_shards(comparison, room // 4))
     return "".join(lines)
+
+
+def _shards(comparison: Comparison, room: int) -> str:
+    """Where each shard ran, within ``room`` (each line clipped like a cell; a count of the
+    shards left out)."""
+    shards = fmt.shard_lines(comparison)
+    if not shards:
+        return ""
+    block = "\n"
+    for shown, line in enumerate(shards):
+        item = f"- {_cell(line)}\n"
+        if _size(block + item) + len("- … 999 more shards\n") > room:
+            return block + f"- … {len(shards) - shown} more shards\n"
+        block += item
+    return block
 
 
 @dataclass(frozen=True)

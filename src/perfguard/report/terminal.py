@@ -130,6 +130,11 @@ def render_terminal(
                 width,
             )
         )
+    if comparison.shards:
+        parts.append("\n")
+        parts.extend(
+            _paragraph(terminal_text(line), width) + "\n" for line in fmt.shard_lines(comparison)
+        )
     summary = _paragraph(fmt.summary_line(comparison), width)
     parts.append("\n" + _styled(summary, "bold red" if comparison.failed else "bold", color) + "\n")
     # Table padding leaves trailing spaces: noise in CI logs and in copied text.

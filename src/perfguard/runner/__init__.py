@@ -29,9 +29,10 @@ from perfguard.errors import AsvError
 from perfguard.models import Key
 from perfguard.models import Status as ValueStatus
 from perfguard.policy import Policy
-from perfguard.runner import asvenv, estimate, files, pairs, refs
+from perfguard.runner import asvenv, estimate, files, pairs, refs, shard
 from perfguard.runner.progress import Display
 from perfguard.runner.schedule import Effort, run_rounds
+from perfguard.shards.partition import ShardSpec
 
 QUICK_ATTRIBUTES: Mapping[str, Any] = {"warmup_time": 0.0}
 """``--quick``: no warm-up (asv's own ``--quick`` takes one sample, too few to pair)."""
@@ -66,6 +67,9 @@ class RunSettings:
     correction: paired.Correction = paired.Correction.HOLM
     attributes: Mapping[str, Any] = field(default_factory=dict)
     pairs: int = DEFAULT_PAIRS
+    shard: ShardSpec | None = None
+    """``--shard K/N``: measure share K of N of the selected benchmarks."""
+    shard_costs: Path | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +160,20 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
         raise AsvError(
             f"no benchmarks selected{f' by {settings.bench!r}' if settings.bench else ''}"
         )
+    share = None
+    if settings.shard is not None:
+        total = len(_series(benchmarks))
+        benchmarks, share = shard.select(
+            benchmarks,
+            settings.shard,
+            base=base,
+            results_dir=Path(conf.results_dir),
+            explicit=settings.shard_costs,
+        )
+        display.message(
+            f"shard {settings.shard}: {len(_series(benchmarks))} of {total} benchmarks, balanced by"
+            f" {share.costs}"
+        )
     written = files.claim(conf.results_dir, base, head, settings.output)
     if written.note:
         display.message(f"note: {written.note}")
@@ -197,6 +215,7 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
             "threshold": settings.policy.threshold,
         },
         series=_series(benchmarks),
+        shard=share,
     )
     path = written.rounds
     rounds.write(path, data)  # the reserved name holds a valid (empty) rounds file at once
@@ -265,7 +284,7 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
     measuring = time.monotonic()
     stopped = run_rounds(
         data,
-        measure,
+        shard.timed(measure, data.seconds),
         effort=effort,
         undecided=undecided_names(settings.policy, settings.correction, effort.max_rounds),
         display=display,
