@@ -8,6 +8,8 @@ import math
 import os
 import random
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from perfguard.runner.schedule import DEFAULT_TIME_LIMIT, Effort, run_rounds
 from tests.helpers.asvfiles import write_results_dir
 from tests.perfguard.test_run_schedule import empty_file
 
+ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["s.time_a", "s.time_b"]
 
 
@@ -249,3 +252,20 @@ def test_a_long_round_prints_a_heartbeat_at_least_once_a_minute() -> None:
         f"round 2/2 ({data.rounds[1].order[0]} first): 12/12 benchmarks settled, 10m elapsed;"
         " nothing left",
     ]
+
+
+def test_the_error_script_compares_the_recorded_estimate_with_the_rounds(tmp_path: Path) -> None:
+    path = earlier_run(tmp_path, "x.rounds.json", pairs=16, seconds=[10.0, 12.0, 8.0, 10.0, 10.0])
+    data = rounds.read(path)
+    data.settings.update(
+        {"estimate_round_seconds": 5.0, "estimate_from": "asv-durations", "min_rounds": 5}
+    )
+    rounds.write(path, data)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "estimate_error.py"), str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    row = done.stdout.splitlines()[1]
+    assert row == (
+        "x.rounds.json | asv-durations | 5.0s | 10.0s | 10.0s (5) | -50% | 25s | 50s | -50%"
+    )

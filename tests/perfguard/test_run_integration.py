@@ -341,6 +341,7 @@ def test_asv_results_are_never_written_and_a_second_run_keeps_the_first(
         in first_err
     ), first_err
     assert rounds.read(first).settings["time_limit"] == 600
+    assert rounds.read(first).settings["estimate_from"] == "asv-durations"
     # A CI log splits the job's time: the builds, then the rounds.
     assert re.search(r"^built and discovered in \w+$", first_err, re.MULTILINE), first_err
     assert re.search(r"(after 3 rounds|of 3 rounds reached), in \w+: ", first_err), first_err
@@ -359,6 +360,7 @@ def test_asv_results_are_never_written_and_a_second_run_keeps_the_first(
     # The second run's estimate is the first run's rounds; no time limit this time.
     assert f"(no time limit); estimated from the earlier run {first} (3 rounds)" in second_err
     assert rounds.read(second).settings["time_limit"] == 0
+    assert rounds.read(second).settings["estimate_from"] == "earlier-run"
     assert f"an earlier run of these commits is kept in {first}" in second_err
     assert f"this run writes {second}" in second_err
     assert rounds.read(second).base.commit == base

@@ -272,6 +272,9 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
         max_rounds=effort.max_rounds,
         time_limit=effort.time_limit,
     )
+    # What was expected, beside what happened: scripts/estimate_error.py compares them.
+    data.settings["estimate_from"] = cost.kind
+    data.settings["estimate_round_seconds"] = round(expected.per_round, 3)
     for line in estimate.describe_plan(
         expected,
         cost,

@@ -37,6 +37,9 @@ class Cost:
     """For a benchmark without a figure of its own."""
     source: str
     """Where the figures come from, as the up-front line says it."""
+    kind: str = "rule"
+    """``earlier-run``, ``asv-durations``, ``rule`` or ``this-run``: recorded in the rounds
+    file's settings, so that scripts/estimate_error.py can tell the sources apart."""
     per_benchmark: Mapping[str, float] = field(default_factory=dict)
     """Seconds per combination of the benchmarks that have a figure of their own."""
 
@@ -80,6 +83,7 @@ def from_rounds_file(
         start=rule.start,
         per_combination=spent / combinations,
         source=source,
+        kind="earlier-run",
     )
 
 
@@ -143,6 +147,7 @@ def from_asv_durations(
                 start=RULE.start,
                 per_combination=statistics.median(own.values()),
                 per_benchmark=own,
+                kind="asv-durations",
                 source=f"asv's durations in {path} ({len(own)} of {len(combinations)} benchmarks)",
             )
     return None
@@ -192,6 +197,7 @@ class Observed:
             per_combination=statistics.median(own.values()),
             per_benchmark=own,
             source="this run's rounds",
+            kind="this-run",
         )
 
 
