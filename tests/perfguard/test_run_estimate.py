@@ -69,6 +69,22 @@ def test_the_newest_earlier_run_with_the_same_settings_gives_the_figures(tmp_pat
     assert estimate.from_previous_run(results, ["t.time_z"], settings) is None
 
 
+def test_an_earlier_run_with_seconds_per_benchmark_gives_figures_per_benchmark(
+    tmp_path: Path,
+) -> None:
+    data = rounds.read(earlier_run(tmp_path, "e.rounds.json", pairs=16, seconds=[10.0, 12.0]))
+    # time_a: 1 combination x 2 rounds in 4 s; time_b: 3 x 2 in 12 s; 22 - 16 s outside them.
+    data.seconds = {"s.time_a": 4.0, "s.time_b": 12.0}
+    cost = estimate.from_rounds_file(data, ["s.time_a", "s.time_b"], source="x")
+    assert cost is not None
+    assert cost.per_benchmark == pytest.approx({"s.time_a": 2.0, "s.time_b": 2.0})
+    assert cost.start == pytest.approx(3.0)
+    assert cost.round_seconds({"s.time_a": 1, "s.time_b": 3}) == pytest.approx(11.0)
+    data.seconds = {"s.time_a": 4.0, "s.time_b": 24.0}
+    dear = estimate.from_rounds_file(data, ["s.time_a", "s.time_b"], source="x")
+    assert dear is not None and dear.seconds("s.time_b", 1) == pytest.approx(4.0)
+
+
 def test_asv_durations_give_per_benchmark_figures(tmp_path: Path) -> None:
     results = tmp_path / "results"
     write_results_dir(

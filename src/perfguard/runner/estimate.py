@@ -3,9 +3,9 @@
 A round costs a start (the round's workers) plus so much per parameter combination measured.
 Before the first round the figures come from, in this order:
 
-1. the newest earlier rounds file of the same suite in perfguard's own directory (its rounds'
-   seconds and the combinations each measured), taken with the same ``--pairs`` and
-   ``--quick``;
+1. the newest earlier rounds file of the same suite in perfguard's own directory, taken with
+   the same ``--pairs`` and ``--quick`` (the seconds it spent on each benchmark; from an older
+   file, its rounds' seconds and the combinations each measured);
 2. asv's own durations in the user's asv results for this machine (the ``duration`` each
    benchmark took there, per combination, scaled by :data:`ASV_SCALE`);
 3. else a rule measured on this project's 2-core VM (:data:`RULE`).
@@ -69,8 +69,13 @@ _NEWEST_FILES = 20
 def from_rounds_file(
     data: rounds.RoundsFile, names: Iterable[str], *, source: str, rule: Cost = RULE
 ) -> Cost | None:
-    """Figures from an earlier run: its seconds per combination measured, its start cost the
-    rule's. None if it measured none of ``names`` or has no rounds."""
+    """Figures from an earlier run; None if it measured none of ``names`` or has no rounds.
+
+    With the seconds it spent on each benchmark (``RoundsFile.seconds``), per benchmark: those
+    seconds over the combination-rounds it measured, and as round start what the rounds took
+    beyond them. Without (an older file), the rounds' seconds per combination measured, with the
+    rule's start.
+    """
     wanted = set(names)
     if not wanted & {s.benchmark for s in data.series} or not data.rounds:
         return None
@@ -78,6 +83,23 @@ def from_rounds_file(
     combinations = sum(measured[r.index] for r in data.rounds)
     if not combinations:
         return None
+    done: Counter[str] = Counter()
+    for series in data.series:
+        done[series.benchmark] += len(series.rounds)
+    own = {
+        name: seconds / done[name]
+        for name, seconds in data.seconds.items()
+        if name in wanted and done[name]
+    }
+    if own:
+        beyond = sum(r.seconds for r in data.rounds) - sum(data.seconds.values())
+        return Cost(
+            start=max(0.0, beyond / len(data.rounds)),
+            per_combination=statistics.median(own.values()),
+            per_benchmark=own,
+            source=source,
+            kind="earlier-run",
+        )
     spent = sum(max(0.0, r.seconds - rule.start) for r in data.rounds)
     return Cost(
         start=rule.start,
