@@ -36,8 +36,8 @@ FAKE_PERFGUARD = (
     f"#!{sys.executable}\n"
     + """\
 # Records its arguments; for `run`, writes the --output rounds file and an asv result beside
-# it (X.json -> X.asv-results/), as perfguard run does. `asv-project` (plumbing the script
-# asks for paths) is the real one.
+# it (X.json -> X.asv-results/), as perfguard run does; for `merge`, an --output naming its
+# inputs. `asv-project` (plumbing the script asks for paths) is the real one.
 import json, os, pathlib, sys
 args = sys.argv[1:]
 if args[0] == "asv-project":
@@ -50,6 +50,9 @@ if args[0] == "run":
     machine = out.with_name(out.name.removesuffix(".json") + ".asv-results") / "box"
     machine.mkdir(parents=True, exist_ok=True)
     (machine / f"{args[2][:8]}-virtualenv-py3.12.json").write_text("{}")
+if args[0] == "merge":
+    out = pathlib.Path(args[args.index("--output") + 1])
+    out.write_text(json.dumps({"merged": args[1:args.index("--output")]}))
 """
 )
 

@@ -361,11 +361,13 @@ def test_measure_defaults_to_5_to_10_rounds_and_passes_extra_options(tmp_path: P
     assert call[-6:] == ["--min-rounds", "5", "--max-rounds", "10", "--time-limit", "30m"]
 
 
-def test_measure_refuses_a_bad_round_count(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rounds", ["0", "1", "1000", "3x"])
+def test_measure_refuses_a_bad_round_count(tmp_path: Path, rounds: str) -> None:
+    """perfguard run needs two rounds at least: 1 is refused here, before anything runs."""
     repo, _, head, env = measure_repo(tmp_path)
-    done = run("bash", str(CI / "measure"), "main", head, "out", "0", cwd=repo, env=env)
+    done = run("bash", str(CI / "measure"), "main", head, "out", rounds, cwd=repo, env=env)
     assert done.returncode == 2
-    assert done.stderr.startswith("error: bad round count")
+    assert done.stderr == f"error: bad round count (2 to 999): {rounds}\n"
     assert not (repo / "perfguard-calls.jsonl").exists()
 
 
@@ -406,6 +408,108 @@ def test_measure_stops_on_a_broken_asv_config(tmp_path: Path, content: str, reas
     assert done.stderr.startswith("error: asv cannot use") and reason in done.stderr
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert not (repo / "perfguard-calls.jsonl").exists()  # perfguard run was never started
+
+
+def calls(repo: Path) -> list[list[str]]:
+    lines = (repo / "perfguard-calls.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_measure_forgets_which_commit_a_kept_environment_holds(tmp_path: Path) -> None:
+    """A restored cache: asv's install marker of each kept environment goes (both commits are
+    installed again now, from asv's build cache), the build cache itself stays."""
+    repo, _, head, env = measure_repo(tmp_path)
+    kept = {}
+    for folder in ("env", "env-perfguard"):
+        environment = repo / folder / "0123abcd"
+        (environment / "asv-build-cache" / ("a" * 40)).mkdir(parents=True)
+        (environment / "asv-build-cache" / ("a" * 40) / "pkg.whl").write_text("wheel")
+        (environment / "asv-install-status.json").write_text('{"commit_hash": "aaaa"}')
+        kept[folder] = environment
+
+    done = run("bash", str(CI / "measure"), "main", head, "out", "3", cwd=repo, env=env)
+
+    assert done.returncode == 0, done.stderr
+    for environment in kept.values():
+        assert not (environment / "asv-install-status.json").exists()
+        assert (environment / "asv-build-cache" / ("a" * 40) / "pkg.whl").read_text() == "wheel"
+
+
+# --- asv-cache ----------------------------------------------------------------------------
+
+
+def cache_outputs(done: subprocess.CompletedProcess[str], output: Path) -> dict[str, str]:
+    """$GITHUB_OUTPUT as the runner reads it: name=value lines and name<<DELIMITER blocks."""
+    assert done.returncode == 0, done.stderr
+    text = output.read_text(encoding="utf-8")
+    assert done.stdout == text  # what it wrote, it also shows in the log
+    found: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if "<<" in line:
+            name, delimiter = line.split("<<", 1)
+            found[name] = "\n".join(iter(lambda: next(lines), delimiter))
+        else:
+            name, value = line.split("=", 1)
+            found[name] = value
+    return found
+
+
+def asv_cache(repo: Path, head: str, env: dict[str, str]) -> dict[str, str]:
+    output = repo.parent / "github-output"
+    output.write_text("", encoding="utf-8")
+    done = run(
+        "bash", str(CI / "asv-cache"), "main", head, cwd=repo,
+        env={**env, "GITHUB_OUTPUT": str(output), "PYTHON": sys.executable},
+    )  # fmt: skip
+    return cache_outputs(done, output)
+
+
+def test_asv_cache_keys_the_environments_by_config_python_and_merge_base(tmp_path: Path) -> None:
+    repo, base, head, env = measure_repo(tmp_path)
+    (repo / "asv.conf.json").write_text(
+        '{"version": 1, "repo": ".", "env_dir": ".asv/env"}', encoding="utf-8"
+    )
+    outputs = asv_cache(repo, head, env)
+    assert set(outputs) == {"path", "key", "restore-keys"}
+    # the folders asv and perfguard run use: env_dir from the config, and the twin beside it
+    assert outputs["path"].splitlines() == [f"{repo}/.asv/env", f"{repo}/.asv/env-perfguard"]
+    version = ".".join(map(str, sys.version_info[:3]))
+    prefix = outputs["restore-keys"]
+    assert prefix.startswith("perfguard-asv-") and f"-py{version}-" in prefix
+    assert outputs["key"] == prefix + base  # the merge base, as measure measures it
+
+    # another asv configuration is another lineage; the same configuration is the same key
+    assert asv_cache(repo, head, env) == outputs
+    (repo / "asv.conf.json").write_text(
+        '{"version": 1, "repo": ".", "env_dir": ".asv/env", "build_cache_size": 9}',
+        encoding="utf-8",
+    )
+    other = asv_cache(repo, head, env)
+    assert other["restore-keys"] != prefix and other["key"].endswith(base)
+
+
+def test_asv_cache_key_names_the_commit_measure_measures_as_base(tmp_path: Path) -> None:
+    repo, _, head, env = measure_repo(tmp_path)
+    key = asv_cache(repo, head, env)["key"]
+    done = run("bash", str(CI / "measure"), "main", head, "out", "3", cwd=repo, env=env)
+    assert done.returncode == 0, done.stderr
+    assert key.endswith("-" + (repo / "out/base-sha").read_text().strip())
+
+
+@pytest.mark.parametrize(("base", "head"), [("main;id", HEAD_SHA), ("main", "HEAD")])
+def test_asv_cache_refuses_unsafe_arguments(tmp_path: Path, base: str, head: str) -> None:
+    done = run("bash", str(CI / "asv-cache"), base, head, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and len(done.stderr.splitlines()) == 1
+
+
+def test_asv_cache_stops_on_a_broken_asv_config(tmp_path: Path) -> None:
+    repo, _, head, env = measure_repo(tmp_path)
+    (repo / "asv.conf.json").write_text("{", encoding="utf-8")
+    done = run("bash", str(CI / "asv-cache"), "main", head, cwd=repo, env=env)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: asv cannot use") and done.stdout == ""
 
 
 # --- vendor-site-assets, regen-openapi-subset ---------------------------------------------

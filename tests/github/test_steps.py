@@ -115,6 +115,7 @@ def test_action_measure_step_passes_threshold_and_config_to_perfguard_run(tmp_pa
         **env,
         "ACTION_PATH": str(ROOT),
         "RUNNER_TEMP": str(tmp_path / "runner-temp"),
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
         "BASE": "main",
         "HEAD": head,
         "ROUNDS": "7",
@@ -132,3 +133,8 @@ def test_action_measure_step_passes_threshold_and_config_to_perfguard_run(tmp_pa
         "--threshold", "3%", "--perfguard-config", "perfguard.toml",
     ]  # fmt: skip
     assert (tmp_path / "runner-temp/perfguard/rounds.json").is_file()
+
+
+def outputs(path: Path) -> dict[str, str]:
+    """Single-line $GITHUB_OUTPUT entries (name=value)."""
+    return dict(line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines())

@@ -28,6 +28,8 @@ PINS = {
     "actions/download-artifact": "d3f86a106a0bac45b974a628896c90dbdf5c8093",  # v4.3.0
     "actions/upload-pages-artifact": "56afc609e74202658d3ffba0e8f6dda462b719fa",  # v3.0.1
     "actions/deploy-pages": "d6db90164ac5ed86f2b6aed7e0febac5b3c0c03e",  # v4.0.5
+    "actions/cache": "5a3ec84eff668545956fd18022155c47e93e2684",  # v4.2.3
+    "actions/cache/save": "5a3ec84eff668545956fd18022155c47e93e2684",  # v4.2.3
 }
 
 
@@ -57,9 +59,10 @@ def actionlint(*paths: Path) -> list[dict[str, Any]]:
     return findings
 
 
-def zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
+def zizmor(*paths: Path, persona: str = "regular") -> subprocess.CompletedProcess[str]:
+    """zizmor without network; the auditor persona also reports its pedantic findings."""
     return subprocess.run(
-        [str(ZIZMOR), "--offline", "--no-progress", *map(str, paths)],
+        [str(ZIZMOR), "--offline", "--no-progress", f"--persona={persona}", *map(str, paths)],
         capture_output=True,
         text=True,
         check=False,
@@ -118,8 +121,8 @@ def test_actionlint_catches_a_broken_workflow(
     assert linted[str(broken)]
 
 
-def test_zizmor_reports_nothing() -> None:
-    done = zizmor(ACTION, *WORKFLOWS)
+def test_zizmor_reports_nothing_even_as_auditor() -> None:
+    done = zizmor(ACTION, *WORKFLOWS, persona="auditor")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No findings to report" in done.stdout + done.stderr
 
@@ -174,6 +177,40 @@ def test_perf_measures_with_read_only_access_and_uploads_one_artifact() -> None:
     assert "secrets." not in (ROOT / ".github/workflows/perf.yml").read_text(encoding="utf-8")
     uploads = [s for s in all_steps if s.get("uses", "").startswith("actions/upload-artifact@")]
     assert len(uploads) == 1 and uploads[0]["with"]["path"] == "perf-out/"
+
+
+@pytest.mark.parametrize(
+    "path", [ROOT / ".github/workflows/perf.yml", ACTION], ids=["perf", "action"]
+)
+def test_the_environments_cache_uses_the_scripts_folders_and_key(path: Path) -> None:
+    data = load(path)
+    all_steps = data["runs"]["steps"] if "runs" in data else steps(data)
+    [keyed] = [s for s in all_steps if "scripts/ci/asv-cache" in s.get("run", "")]
+    [cache] = [s for s in all_steps if s.get("uses", "").startswith("actions/cache@")]
+    assert all_steps.index(keyed) < all_steps.index(cache)
+    assert cache["with"] == {
+        name: f"${{{{ steps.{keyed['id']}.outputs.{name} }}}}"
+        for name in ("path", "key", "restore-keys")
+    }
+    measure = next(s for s in all_steps if "scripts/ci/measure" in s.get("run", ""))
+    assert all_steps.index(cache) < all_steps.index(measure)
+
+
+def test_pages_saves_each_main_commits_environment_for_the_prs_based_on_it() -> None:
+    """Saved only (never restored in the job that publishes), under the key a PR based on the
+    commit computes: asv-cache with the commit as both refs gives the commit as merge base."""
+    workflow = load(ROOT / ".github/workflows/pages.yml")
+    build = workflow["jobs"]["build"]["steps"]
+    [keyed] = [s for s in build if "scripts/ci/asv-cache" in s.get("run", "")]
+    assert keyed["run"] == 'scripts/ci/asv-cache "$GITHUB_REF_NAME" "$GITHUB_SHA"'
+    [save] = [s for s in build if "actions/cache" in s.get("uses", "")]
+    assert save["uses"].startswith("actions/cache/save@")
+    assert save["with"] == {
+        "path": "${{ steps.asv-cache.outputs.path }}",
+        "key": "${{ steps.asv-cache.outputs.key }}",
+    }
+    benchmark = next(s for s in build if "asv run" in s.get("run", ""))
+    assert build.index(keyed) < build.index(benchmark) < build.index(save)
 
 
 def test_perf_comment_never_runs_pr_code_and_can_only_write_pull_requests() -> None:

@@ -79,8 +79,9 @@ def test_the_ci_scripts_use_perfguards_sha_pattern_and_redaction() -> None:
     verify = (ROOT / "scripts" / "ci" / "verify-pr").read_text(encoding="utf-8")
     assert "FULL_SHA.pattern" in verify and "redact(" in verify
     assert "0-9a-f" not in verify and '"***"' not in verify
-    # measure checks its argument in bash before perfguard runs: the same pattern, anchored.
-    measure = (ROOT / "scripts" / "ci" / "measure").read_text(encoding="utf-8")
+    # measure and asv-cache check their argument in bash (scripts/ci/refs.bash) before perfguard
+    # runs: the same pattern, anchored.
+    measure = (ROOT / "scripts" / "ci" / "refs.bash").read_text(encoding="utf-8")
     assert re.findall(r"\$head_sha =~ \^(\S+)\$ \]\]", measure) == [gitrefs.FULL_SHA.pattern]
 
 
