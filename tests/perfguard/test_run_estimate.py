@@ -17,7 +17,7 @@ import pytest
 from perfguard import rounds
 from perfguard.commands.run import parse_duration, time_limit_of
 from perfguard.errors import ConfigError
-from perfguard.models import Key, Kind
+from perfguard.models import Key, Kind, Params
 from perfguard.runner import estimate, files
 from perfguard.runner.asvenv import Outcome, PairOutcome
 from perfguard.runner.progress import PlainDisplay
@@ -172,7 +172,9 @@ class Clock:
 def steady(clock: Clock, seconds: dict[str, float]) -> object:
     """A measure that takes ``seconds[name]`` per benchmark, identical values on both sides."""
 
-    def measure(name: str, order: tuple[str, str], rng: random.Random) -> dict[Key, PairOutcome]:
+    def measure(
+        name: str, combos: tuple[Params, ...], order: tuple[str, str], rng: random.Random
+    ) -> dict[Key, PairOutcome]:
         clock.now += seconds[name]
         one = PairOutcome(base=Outcome(value=1.0), head=Outcome(value=1.0), log_ratio=0.0)
         return {(name, ()): one}
@@ -188,7 +190,7 @@ def test_the_default_limit_stops_a_slow_suite_and_says_min_rounds_were_not_reach
         data,
         steady(clock, dict.fromkeys(names, 20.0)),  # type: ignore[arg-type]
         effort=Effort(),  # 200 s a round: 3 fit in the default 10 minutes
-        undecided=lambda _: set(names),
+        undecided=lambda _: {(name, ()) for name in names},
         display=PlainDisplay(io.StringIO()),
         clock=clock,
     )
@@ -204,7 +206,7 @@ def test_the_default_limit_stops_a_slow_suite_and_says_min_rounds_were_not_reach
         lifted,
         steady(clock, dict.fromkeys(names, 20.0)),  # type: ignore[arg-type]
         effort=Effort(min_rounds=5, max_rounds=6, time_limit=None),
-        undecided=lambda _: set(names),
+        undecided=lambda _: {(name, ()) for name in names},
         display=PlainDisplay(io.StringIO()),
         clock=clock,
     )
@@ -220,7 +222,7 @@ def test_the_limit_uses_what_the_benchmarks_still_measured_cost() -> None:
         data,
         steady(clock, {"s.time_cheap": 1.0, "s.time_dear": 30.0}),  # type: ignore[arg-type]
         effort=Effort(min_rounds=2, max_rounds=10, time_limit=70.0),
-        undecided=lambda _: {"s.time_cheap"},
+        undecided=lambda _: {("s.time_cheap", ())},
         display=PlainDisplay(io.StringIO()),
         clock=clock,
     )

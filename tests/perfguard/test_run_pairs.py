@@ -12,6 +12,7 @@ import math
 import os
 import random
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,13 @@ def track_chatty():
     return 7
 
 
+def track_once():
+    return 7
+
+
+track_once.once_per_process = True
+
+
 def peakmem_big_list():
     [0] * int(2_000_000 * SCALE)
 
@@ -79,6 +87,24 @@ def time_slow():
 
 
 time_slow.timeout = 0.5
+
+
+def time_exits():
+    os._exit(3)
+
+
+def time_segfaults():
+    import ctypes
+
+    ctypes.string_at(0)
+
+
+def track_pid():
+    return os.getpid()
+
+
+def track_parent_pid():
+    return os.getppid()
 
 
 class Skipped:
@@ -133,7 +159,6 @@ def measure(
     suite: str,
     name: str,
     *,
-    kind: str = "track",
     seed: int = 1,
     pairs_count: int = 4,
     sides: dict[str, Launch] | None = None,
@@ -143,7 +168,6 @@ def measure(
         sides or launches(),
         suite,
         f"bench_pairs.{name}",
-        kind=kind,
         extra_params={},
         pairs=pairs_count,
         rng=random.Random(seed),
@@ -153,12 +177,12 @@ def measure(
 
 
 def test_time_benchmarks_give_one_sample_per_pair_and_the_paired_ratio(suite: str) -> None:
-    got = measure(suite, "time_counted", kind="time", sides=launches("1", "1.3"), pairs_count=6)
+    got = measure(suite, "time_counted", sides=launches("1", "1.3"), pairs_count=6)
     assert len(got.base.samples) == len(got.head.samples) == 6
     assert got.base.number is not None and got.base.number >= 1
     assert got.base.samples[0] == pytest.approx(0.001)
     assert got.log_ratio == pytest.approx(math.log(1.3))
-    assert got.layout.orders[0] is True and len(got.layout.orders) == 6
+    assert got.orders[0] is True and len(got.orders) == 6
 
 
 def test_both_workers_share_cpu_hash_seed_and_stack_layout(suite: str) -> None:
@@ -169,60 +193,67 @@ def test_both_workers_share_cpu_hash_seed_and_stack_layout(suite: str) -> None:
     assert first.base.samples != other.base.samples  # a new offset every round
 
     seeds = measure(suite, "track_hash_seed", seed=3)
-    assert seeds.base.samples == seeds.head.samples == [float(first.layout.hash_seed)]
+    assert seeds.base.samples == seeds.head.samples == [float(first.layout.hash_seed)] * 4
 
     cpus = measure(suite, "track_cpus", seed=3)
-    assert cpus.base.samples == cpus.head.samples == [float(1 << first.layout.cpu)]  # type: ignore[operator]
+    assert cpus.base.samples == cpus.head.samples == [float(1 << first.layout.cpu)] * 4  # type: ignore[operator]
 
     personality = measure(suite, "track_personality")
     assert int(personality.base.samples[0]) & pairs.ADDR_NO_RANDOMIZE
 
 
-def test_the_layout_is_drawn_from_the_seed() -> None:
+def test_the_layout_and_the_orders_are_drawn_from_the_seed() -> None:
     draw = pairs.draw_layout
-    assert draw(random.Random(5), 8, base_first=False) == draw(
-        random.Random(5), 8, base_first=False
-    )
-    layout = draw(random.Random(5), 8, base_first=False)
-    assert layout.orders[0] is False
+    assert draw(random.Random(5)) == draw(random.Random(5))
+    layout = draw(random.Random(5))
     assert 0 <= layout.pad < 4096
     assert layout.cpu in os.sched_getaffinity(0)
+    orders = pairs.draw_orders(random.Random(5), 8, base_first=False)
+    assert orders == pairs.draw_orders(random.Random(5), 8, base_first=False)
+    assert orders[0] is False and len(orders) == 8
 
 
 def test_padding_makes_both_stacks_the_same_size() -> None:
-    layout = pairs.draw_layout(random.Random(2), 1, base_first=True)
-    commands = pairs.worker_commands(launches(), ["dir", "id", "{}", "0"], layout)
+    layout = pairs.draw_layout(random.Random(2))
+    args = {"base": ["dir", "{}", "0", "/caches/base"], "head": ["dir", "{}", "0", "/caches/head"]}
+    commands = pairs.worker_commands(launches(), args, layout)
     sizes = {pairs._stack_bytes(argv, env) for argv, env in commands.values()}
     assert len(sizes) == 1
     smaller = min(len(env[pairs.PAD_VARIABLE]) for _, env in commands.values())
     assert smaller == layout.pad
 
 
-def test_non_time_benchmarks_run_once_per_worker(suite: str) -> None:
+def test_track_benchmarks_are_sampled_in_pairs(suite: str) -> None:
     got = measure(suite, "track_chatty", pairs_count=10)
+    assert got.base.samples == got.head.samples == [7.0] * 10
+    assert got.base.paired and got.log_ratio == 0.0
+
+
+def test_once_per_process_track_benchmarks_give_one_value_per_worker(suite: str) -> None:
+    got = measure(suite, "track_once", pairs_count=10)
     assert got.base.samples == got.head.samples == [7.0]
-    assert got.log_ratio == 0.0
+    assert not got.base.paired and got.log_ratio == 0.0
 
 
 def test_memory_benchmarks_give_asv_s_value_once_per_worker(suite: str) -> None:
     """peakmem: the worker's peak RSS after the call; a head allocating twice as much peaks
     higher. mem: the size of the returned object, the same on both sides."""
-    peak = measure(suite, "peakmem_big_list", kind="peakmemory", sides=launches("1", "4"))
+    peak = measure(suite, "peakmem_big_list", sides=launches("1", "4"))
     [base], [head] = peak.base.samples, peak.head.samples
     assert head - base > 5_000_000  # head's list has 6e6 more slots of 8 bytes
-    size = measure(suite, "mem_list", kind="memory", pairs_count=10)
+    size = measure(suite, "mem_list", pairs_count=10)
     assert size.base.samples == size.head.samples
     assert size.base.samples[0] >= 8000
 
 
 def test_parameter_combinations_by_asv_index(suite: str) -> None:
     got = measure(suite, "Params.track_param-2", sides=launches("1", "2"))
-    assert (got.base.samples, got.head.samples) == ([3.0], [6.0])
+    assert (got.base.samples, got.head.samples) == ([3.0] * 4, [6.0] * 4)
 
 
 def test_setup_cache_runs_in_the_worker(suite: str) -> None:
     got = measure(suite, "Cached.track_cache")
-    assert got.base.samples == got.head.samples == [42.0]
+    assert got.base.samples == got.head.samples == [42.0] * 4
 
 
 def test_a_skipped_benchmark_is_skipped_not_failed(suite: str) -> None:
@@ -238,7 +269,7 @@ def test_a_failing_benchmark_reports_the_traceback(suite: str) -> None:
 
 
 def test_a_benchmark_over_its_timeout_is_stopped(suite: str) -> None:
-    got = measure(suite, "time_slow", kind="time", timeout=0.5)
+    got = measure(suite, "time_slow", timeout=0.5)
     assert "no answer within 0.5s" in got.base.error or "no answer within 0.5s" in got.head.error
     assert got.log_ratio is None
 
@@ -253,3 +284,55 @@ def test_a_worker_that_cannot_start_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "asv_runner.py").write_text("raise SystemExit(3)\n")
     got = measure(str(tmp_path), "track_x", sides={"base": broken, "head": broken})
     assert "exited with code 3" in got.base.error
+
+
+def one_round(suite: str, names: list[str], seed: int = 1) -> tuple[list[PairedRound], pairs.Round]:
+    """Several benchmarks in one round: the same two workers unless one had to be replaced."""
+    rng = random.Random(seed)
+    got = []
+    with tempfile.TemporaryDirectory() as caches:
+        session = pairs.Round(launches(), suite, {}, pairs.draw_layout(rng), Path(caches))
+        try:
+            for name in names:
+                got.append(
+                    session.measure(
+                        f"bench_pairs.{name}",
+                        pairs=3,
+                        orders=pairs.draw_orders(rng, 3, base_first=True),
+                        timeout=2.0,
+                    )
+                )
+        finally:
+            session.close()
+    return got, session
+
+
+def test_one_worker_per_side_serves_the_round_with_a_child_per_benchmark(suite: str) -> None:
+    (pid, again, parent, other), session = one_round(
+        suite, ["track_pid", "track_pid", "track_parent_pid", "track_parent_pid"]
+    )
+    assert session.started == {"base": 1, "head": 1}
+    assert len(set(pid.base.samples)) == 1  # one child answers every sample of a benchmark
+    assert set(pid.base.samples) != set(again.base.samples)  # a new child per benchmark
+    assert set(pid.base.samples) != set(pid.head.samples)
+    assert parent.base.samples == other.base.samples  # ... forked from the same worker
+    assert parent.base.samples != parent.head.samples
+
+
+def test_a_crashing_benchmark_fails_alone_and_the_round_goes_on(suite: str) -> None:
+    (exits, segfaults, after), session = one_round(
+        suite, ["time_exits", "time_segfaults", "track_chatty"]
+    )
+    assert "benchmark process exited with code 3" in exits.base.error
+    assert "benchmark process exited with code 3" in exits.head.error
+    assert "killed by SIGSEGV" in segfaults.base.error
+    assert exits.log_ratio is None and segfaults.log_ratio is None
+    assert after.base.samples == after.head.samples == [7.0] * 3
+    assert not after.base.error and session.started == {"base": 1, "head": 1}
+
+
+def test_after_a_timeout_a_fresh_worker_serves_the_rest_of_the_round(suite: str) -> None:
+    (slow, after), session = one_round(suite, ["time_slow", "track_chatty"])
+    assert "no answer within 2s" in slow.base.error
+    assert after.base.samples == after.head.samples == [7.0] * 3
+    assert session.started == {"base": 2, "head": 2}

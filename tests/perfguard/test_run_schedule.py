@@ -15,10 +15,10 @@ import pytest
 
 from perfguard import rounds
 from perfguard.fingerprint import Fingerprint
-from perfguard.models import Key, Kind
+from perfguard.models import Key, Kind, Params
 from perfguard.paired import Correction
 from perfguard.policy import Policy
-from perfguard.runner import undecided_names
+from perfguard.runner import undecided_series
 from perfguard.runner.asvenv import Outcome, PairOutcome
 from perfguard.runner.progress import (
     Beat,
@@ -59,8 +59,9 @@ class FakeSuite:
         self.calls: list[tuple[str, tuple[str, str]]] = []
 
     def __call__(
-        self, name: str, order: tuple[str, str], rng: random.Random
+        self, name: str, combos: tuple[Params, ...], order: tuple[str, str], rng: random.Random
     ) -> dict[Key, PairOutcome]:
+        assert combos == ((),)
         self.calls.append((name, order))
         values = {}
         for side in order:
@@ -97,7 +98,7 @@ class Recorder:
 
 
 def undecided(max_rounds: int = 20) -> object:
-    return undecided_names(Policy(), Correction.HOLM, max_rounds)
+    return undecided_series(Policy(), Correction.HOLM, max_rounds)
 
 
 def test_order_is_random_per_round_and_replayed_by_the_seed() -> None:
@@ -190,10 +191,10 @@ def test_budget_stops_before_a_round_that_would_not_fit() -> None:
     suite = FakeSuite({"s.time_a": 0.05})
 
     def slow_measure(
-        name: str, order: tuple[str, str], rng: random.Random
+        name: str, combos: tuple[Params, ...], order: tuple[str, str], rng: random.Random
     ) -> dict[Key, PairOutcome]:
         now[0] += 20.0  # every round takes 20 s
-        return suite(name, order, rng)
+        return suite(name, combos, order, rng)
 
     data = empty_file(["s.time_a"])
     saved: list[int] = []
@@ -225,7 +226,9 @@ def test_effort_needs_two_rounds_at_least() -> None:
 def test_rounds_without_a_value_on_one_side_are_not_paired() -> None:
     data = empty_file(["s.time_a", "s.time_b"])
 
-    def one_sided(name: str, order: tuple[str, str], rng: random.Random) -> dict[Key, PairOutcome]:
+    def one_sided(
+        name: str, combos: tuple[Params, ...], order: tuple[str, str], rng: random.Random
+    ) -> dict[Key, PairOutcome]:
         if name == "s.time_b":
             return {}  # nothing measured: no round recorded
         failed = PairOutcome(base=Outcome(value=1.0), head=Outcome(value=None), log_ratio=None)
@@ -291,23 +294,28 @@ def test_rich_display_shows_rounds_and_decided() -> None:
 
 def test_settled_counts_combinations_like_the_header_and_never_goes_down() -> None:
     """The header says "measuring 4 benchmarks" (len(series)): a benchmark with 3 parameter
-    combinations counts 3 in the progress too; a settled benchmark is never taken up again,
-    even when the rule would reconsider it (the family correction moves with the others)."""
+    combinations counts 3 in the progress too, and only its undecided combinations are
+    measured again; a settled one is never taken up again, even when the rule would
+    reconsider it (the family correction moves with the others)."""
     data = empty_file(["s.time_a"])
     data.series.extend(
         rounds.Series(benchmark="s.time_p", params=(("n", str(n)),), kind=Kind.TIME, unit="s")
         for n in range(3)
     )
-    measured: list[tuple[int, str]] = []
+    measured: list[tuple[int, str, tuple[Params, ...]]] = []
 
-    def measure(name: str, order: tuple[str, str], rng: random.Random) -> dict[Key, PairOutcome]:
-        measured.append((len(data.rounds) + 1, name))
-        combos = [()] if name == "s.time_a" else [(("n", str(n)),) for n in range(3)]
+    def measure(
+        name: str, combos: tuple[Params, ...], order: tuple[str, str], rng: random.Random
+    ) -> dict[Key, PairOutcome]:
+        measured.append((len(data.rounds) + 1, name, combos))
         one = PairOutcome(base=Outcome(value=1.0), head=Outcome(value=1.0), log_ratio=0.0)
         return {(name, combo): one for combo in combos}
 
-    # After round 3 only time_a is undecided; at round 4 the rule would take time_p back.
-    answers = iter([{"s.time_a"}, {"s.time_a", "s.time_p"}, {"s.time_a", "s.time_p"}, set()])
+    a, p1 = ("s.time_a", ()), ("s.time_p", (("n", "1"),))
+    every = {a, p1, ("s.time_p", (("n", "0"),)), ("s.time_p", (("n", "2"),))}
+    # After round 3 time_a and one of time_p's combinations are undecided; at round 4 the rule
+    # would take the others back.
+    answers = iter([{a, p1}, every, {a}, set()])
     recorder = Recorder()
     stopped = run_rounds(
         data,
@@ -317,8 +325,15 @@ def test_settled_counts_combinations_like_the_header_and_never_goes_down() -> No
         display=recorder,
     )
     assert [s.total for s in recorder.statuses] == [4] * 6
-    assert [s.settled for s in recorder.statuses] == [0, 0, 3, 3, 3, 4]
-    assert {name for index, name in measured if index > 3} == {"s.time_a"}
+    assert [s.settled for s in recorder.statuses] == [0, 0, 2, 2, 3, 4]
+    assert [(name, combos) for index, name, combos in measured if index == 4] == [
+        ("s.time_a", ((),)),
+        ("s.time_p", ((("n", "1"),),)),
+    ]
+    assert [(name, combos) for index, name, combos in measured if index > 5] == [
+        ("s.time_a", ((),))
+    ]
+    assert [r.benchmarks for r in data.rounds] == [4, 4, 4, 2, 2, 1]
     assert stopped == "every benchmark settled after 6 rounds"
 
 

@@ -11,13 +11,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import random
 import secrets
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ import msgspec
 
 from perfguard import __version__, asvproject, fingerprint, paired, rounds
 from perfguard.errors import AsvError
-from perfguard.models import Key
+from perfguard.models import Key, Params
 from perfguard.models import Status as ValueStatus
 from perfguard.policy import Policy
 from perfguard.runner import asvenv, estimate, files, pairs, refs, shard
@@ -103,14 +105,14 @@ def _series(benchmarks: Any) -> list[rounds.Series]:
     ]
 
 
-def undecided_names(
+def undecided_series(
     policy: Policy, correction: paired.Correction, max_rounds: int
-) -> Callable[[rounds.RoundsFile], set[str]]:
-    """Benchmarks worth another round: inconclusive, and decidable within ``max_rounds``."""
+) -> Callable[[rounds.RoundsFile], set[Key]]:
+    """Combinations worth another round: inconclusive, and decidable within ``max_rounds``."""
 
-    def undecided(data: rounds.RoundsFile) -> set[str]:
+    def undecided(data: rounds.RoundsFile) -> set[Key]:
         comparison = rounds.to_comparison(data, policy, correction=correction)
-        return {name for name, _ in rounds.undecided(comparison, data, max_rounds)}
+        return rounds.undecided(comparison, data, max_rounds)
 
     return undecided
 
@@ -222,23 +224,40 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
     last: dict[Key, asvenv.PairOutcome] = {}
     launches = {side: asvenv.launch(envs[side]) for side in ("base", "head")}
 
+    current: list[pairs.Round] = []
+
+    @contextlib.contextmanager
+    def round_scope(rng: random.Random) -> Iterator[pairs.Round]:
+        """One worker per side for the whole round, with the round's shared layout."""
+        layout = pairs.draw_layout(rng)
+        with pairs.open_round(
+            launches, benchmarks.benchmark_dir, attributes, layout, caches
+        ) as session:
+            current.append(session)
+            try:
+                yield session
+            finally:
+                current.remove(session)
+
     def measure(
-        name: str, order: tuple[str, str], rng: random.Random
+        name: str, combos: tuple[Params, ...], order: tuple[str, str], rng: random.Random
     ) -> dict[Key, asvenv.PairOutcome]:
         info = benchmarks[name]
+        every = asvenv.combinations(info)
+        timeout = float(info.get("timeout") or 60.0)
+        start_timeout = timeout
+        if info.get("setup_cache_key") is not None:
+            start_timeout += float(info.get("setup_cache_timeout") or timeout)
         measured: dict[Key, asvenv.PairOutcome] = {}
         per_side: dict[str, dict[int, pairs.SideSamples]] = {"base": {}, "head": {}}
-        for index, combo in asvenv.selected_combinations(benchmarks, name):
-            paired_round = pairs.measure(
-                launches,
-                benchmarks.benchmark_dir,
+        for combo in combos:
+            index = every.index(combo)
+            paired_round = current[-1].measure(
                 f"{name}-{index}" if info["params"] else name,
-                kind=info["type"],
-                extra_params=attributes,
                 pairs=pair_count,
-                rng=rng,
-                base_first=order[0] == "base",
-                timeout=float(info.get("timeout") or 60.0),
+                orders=pairs.draw_orders(rng, pair_count, base_first=order[0] == "base"),
+                timeout=timeout,
+                start_timeout=start_timeout,
             )
             per_side["base"][index] = paired_round.base
             per_side["head"][index] = paired_round.head
@@ -285,15 +304,18 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
     ):
         display.message(line)
     measuring = time.monotonic()
-    stopped = run_rounds(
-        data,
-        shard.timed(measure, data.seconds),
-        effort=effort,
-        undecided=undecided_names(settings.policy, settings.correction, effort.max_rounds),
-        display=display,
-        on_round=save,
-        cost=cost,
-    )
+    with tempfile.TemporaryDirectory(prefix="perfguard-setup-cache-") as cache_dir:
+        caches = Path(cache_dir)  # setup_cache: once per side and run, as asv does
+        stopped = run_rounds(
+            data,
+            shard.timed(measure, data.seconds),
+            effort=effort,
+            undecided=undecided_series(settings.policy, settings.correction, effort.max_rounds),
+            display=display,
+            on_round=save,
+            cost=cost,
+            round_scope=round_scope,
+        )
     stopped = f"{stopped}, in {estimate.format_seconds(time.monotonic() - measuring)}"
     _mark_status(data, last)
     rounds.write(path, data)

@@ -4,7 +4,7 @@ perfguard keeps two asv environments of the same kind, one per commit, so that s
 between base and head in every round costs nothing: asv's regular environment (``env_dir``)
 and a twin under ``<env_dir>-perfguard``. Each has asv's build cache, so a commit built once is
 not built again, and a commit already installed in either environment is used where it is.
-Every benchmark runs in fresh paired worker processes per round (:mod:`.pairs`), started the
+Every round runs in fresh paired worker processes, one per side (:mod:`.pairs`), started the
 way asv starts its own benchmark processes.
 """
 
@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import re
+import statistics
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -352,7 +353,8 @@ class SideRun:
         """Append one round's samples of one benchmark to the results, by combination index.
 
         What asv's own runner would have recorded: samples and ``number`` for time benchmarks,
-        the value for the others, NaN for skipped and for combinations ``-b`` left out, None
+        the samples (one call each) for ``track_`` benchmarks sampled in pairs, the value for
+        the others, NaN for skipped and for combinations ``-b`` left out, None
         plus the worker's error for failed.
         """
         result: list[Any] = []
@@ -374,6 +376,11 @@ class SideRun:
                 result.append(True)
                 samples.append(list(side.samples))
                 numbers.append(side.number)
+            elif side.paired and len(side.samples) > 1:
+                # paired track_: asv's median over every sample recorded, one call each
+                result.append(True)
+                samples.append(list(side.samples))
+                numbers.append(1)
             else:
                 result.append(side.samples[0])
                 samples.append(None)
@@ -400,16 +407,17 @@ class SideRun:
 
 
 def outcome(side: SideSamples, kind: str) -> Outcome:
-    """The round's value of one side: the fastest sample for time benchmarks, else the value.
+    """The round's value of one side: the fastest sample for time benchmarks, else the median.
 
-    The fastest: noise from other processes only ever adds time.
+    The fastest: noise from other processes only ever adds time; a tracked figure (a rate, a
+    count) has no such direction, so its samples (one, or one per pair) give their median.
     """
     if side.error:
         return Outcome(value=None)
     values = [v for v in side.samples if math.isfinite(v)]
     if side.skipped or not values:
         return Outcome(value=None, skipped=True)
-    return Outcome(value=min(values) if kind == "time" else values[0])
+    return Outcome(value=min(values) if kind == "time" else statistics.median(values))
 
 
 def launch(env: Any) -> Launch:

@@ -1,28 +1,53 @@
-"""One asv benchmark kept alive in asv's environment and sampled on request (a paired worker).
+"""One side's worker for one round: imports once, forks one child per benchmark, samples.
 
-``perfguard run`` starts two of these per benchmark and round, one in the base commit's
-environment and one in the head's, pinned to the same CPU, and asks them for samples in
-alternation. Two samples taken milliseconds apart on the same CPU see the same machine, so their
-ratio cancels the slow and fast phases of a shared machine that last for seconds.
+``perfguard run`` starts two of these per round, one in the base commit's environment and one
+in the head's, pinned to the same CPU, and asks them for samples in alternation. Two samples
+taken milliseconds apart on the same CPU see the same machine, so their ratio cancels the slow
+and fast phases of a shared machine that last for seconds.
+
+A worker serves the whole round. For each benchmark it imports the module (cached in
+``sys.modules`` for the round's later benchmarks: a library that takes seconds to import is
+paid once per round and side, not once per benchmark), then forks a child that runs
+``setup``, calibrates and answers the sample requests, tears down and exits. A child that
+crashes (``os._exit``, a segfault) ends only its benchmark; the worker says how it ended and
+takes the next request. ``setup_cache`` runs once per side and run, as asv runs it: in a
+forked child, in its own directory, pickled there; every benchmark child that uses it loads
+the pickle with that directory as its working directory.
 
 This file runs under the *environment's* Python as a script: it imports only the standard
 library and ``asv_runner`` (which asv installs into every environment), never perfguard.
 
-Protocol, one JSON object per line on the original standard output (the benchmark's own output
-is sent to standard error):
+Protocol: strictly one JSON line answers one request line (requests are read unbuffered, byte
+by byte, so a forked child never inherits read-ahead of the parent's or the reverse). The
+benchmark's own output goes to standard error.
 
-- argv: ``BENCHMARK_DIR BENCHMARK_ID EXTRA_PARAMS_JSON CPU`` (``CPU`` empty: no pinning);
-- on start: ``{"ready": KIND, "number": N}``, ``{"skip": true}`` or ``{"error": TEXT}``;
-- ``sample`` -> ``{"value": X}`` (seconds per call for ``time`` benchmarks, else asv's value);
-- ``quit`` -> teardown and exit.
+- argv: ``BENCHMARK_DIR EXTRA_PARAMS_JSON CPU CACHE_ROOT`` (``CPU`` empty: no pinning;
+  ``CACHE_ROOT``: where ``setup_cache`` directories live, one per cache key, for the run);
+- ``bench ID`` -> ``{"ready": KIND, "number": N, "paired": BOOL}``, ``{"skip": true}``,
+  ``{"error": TEXT}``, ``{"ended": CODE}`` (the child died first) or ``{"error": TEXT,
+  "ended": null}`` (the benchmark could not be loaded, no child); ``paired``: it answers every
+  ``sample`` with a new value (``time_``, and ``track_`` unless ``once_per_process``), else
+  only one ``sample`` is asked for;
+- ``sample`` -> ``{"value": X}`` (seconds per call for ``time`` benchmarks, else asv's
+  value), ``{"skip": true}``, ``{"error": TEXT}`` or ``{"ended": CODE}``;
+- ``end`` -> the child tears down and exits; the worker answers ``{"ended": CODE}``;
+- ``quit`` (or end of input) -> the worker exits.
+
+``CODE`` is the child's exit code, or minus the signal that killed it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import hashlib
 import json
 import math
 import os
+import pickle
+import signal
 import sys
+import timeit
 import traceback
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -30,25 +55,50 @@ from typing import Any, TextIO
 if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]  # this file's directory (perfguard's package) must not shadow anything
 
+from asv_runner.benchmarks._base import _get_first_attr
 from asv_runner.benchmarks.mark import SkipNotImplemented
 from asv_runner.discovery import get_benchmark_from_name
 
 WARMUP_SECONDS = 0.1
 """asv's own warm-up for CPython, spent while calibrating the number of calls per sample."""
+ONCE_ATTRIBUTE = "once_per_process"
+"""A ``track_`` benchmark with this attribute true gives one value per process (as asv does),
+not one per paired sample."""
+PR_SET_PDEATHSIG = 1
+
+
+def read_line(fd: int = 0) -> str:
+    """One request line, read byte by byte: nothing beyond it is taken from the pipe."""
+    chunks: list[bytes] = []
+    while True:
+        byte = os.read(fd, 1)
+        if not byte:
+            return ""
+        if byte == b"\n":
+            return b"".join(chunks).decode()
+        chunks.append(byte)
 
 
 def time_sampler(bench: Any) -> tuple[Callable[[], float], int]:
-    """asv's timer for this benchmark, calibrated as asv does; returns (one sample, number)."""
+    """asv's timer for this benchmark, calibrated; returns (one sample, number).
+
+    ``number`` not set (0): calibrated to about ``sample_time`` of calls and ``setup`` is not
+    run between them or between samples (asv's documented ``number`` rule: the child ran
+    ``setup`` once). ``number`` set: asv_runner's own rule, ``setup`` before every sample
+    (``number = 1``) or between the calls of one (``number > 1``; asv#966).
+    """
     params = bench._build_params()
     number = int(bench.number)
+    explicit = number > 0
     isolate = bool(bench._setups) and bench._setup_isolates_timed_calls
-    if isolate and number == 0:
-        number = 1
-    timer = (
-        bench._get_interleaved_timer(*params)
-        if isolate and number > 1
-        else bench._get_timer(*params)
-    )
+    if not bench._setup_isolates_timed_calls:
+        timer = bench._get_timer(*params)  # timeraw_: one subprocess per sample, its own timer
+    elif not explicit:
+        timer = timeit.Timer(stmt=bench._param_bound_func(*params), timer=bench.timer)
+    elif isolate and number > 1:
+        timer = bench._get_interleaved_timer(*params)
+    else:
+        timer = bench._get_timer(*params)
     warmup = WARMUP_SECONDS if bench.warmup_time < 0 else float(bench.warmup_time)
     _, calibrated = bench.benchmark_timing(
         timer, 1, 1, max_time=0.0, warmup_time=warmup, number=number, min_run_count=1
@@ -61,15 +111,44 @@ def time_sampler(bench: Any) -> tuple[Callable[[], float], int]:
     return sample, number
 
 
-def serve(bench: Any, cpu: str, out: TextIO) -> None:
-    def say(message: dict[str, Any]) -> None:
-        out.write(json.dumps(message) + "\n")
-        out.flush()
+class Channel:
+    """The protocol's output: one JSON object per line, flushed."""
 
-    if bench.do_setup():
-        say({"skip": True})
-        return
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def say(self, message: dict[str, Any]) -> None:
+        self.out.write(json.dumps(message) + "\n")
+        self.out.flush()
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(AttributeError, OSError):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _exit_code(status: int) -> int:
+    return os.waitstatus_to_exitcode(status)
+
+
+def child(bench: Any, where: str | None, cpu: str, channel: Channel) -> int:
+    """The forked child's life: setup, calibration, samples on request, teardown at ``end``.
+
+    Returns the exit code: 0, or 1 if teardown failed (its traceback goes to stderr).
+    """
     try:
+        if where is not None:
+            os.chdir(where)
+            with open("cache.pickle", "rb") as fd:
+                bench.set_cache(pickle.load(fd))
+        else:
+            bench.set_cache(None)
+        if bench.do_setup():
+            channel.say({"skip": True})
+            _wait_for_end()
+            return 0
+        once = bool(_get_first_attr(bench._attr_sources, ONCE_ATTRIBUTE, False))
+        paired = bench.type == "time" or (bench.type == "track" and not once)
         if bench.type == "time":
             sample, number = time_sampler(bench)
         else:
@@ -81,29 +160,127 @@ def serve(bench: Any, cpu: str, out: TextIO) -> None:
 
         if cpu:
             os.sched_setaffinity(0, {int(cpu)})
-        say({"ready": bench.type, "number": number})
-        for line in sys.stdin:
-            command = line.strip()
-            if command == "quit":
-                break
-            try:
-                say({"value": sample()})
-            except SkipNotImplemented:
-                say({"skip": True})
-                return
-    finally:
+    except Exception:
+        channel.say({"error": traceback.format_exc()})
+        _wait_for_end()
+        return 0
+    channel.say({"ready": bench.type, "number": number, "paired": paired})
+    while read_line() == "sample":
+        try:
+            value = sample()
+        except SkipNotImplemented:
+            channel.say({"skip": True})
+            _wait_for_end()
+            break
+        except Exception:
+            channel.say({"error": traceback.format_exc()})
+            _wait_for_end()
+            break
+        channel.say({"value": value})
+    try:
         bench.do_teardown()
+    except Exception:
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def _wait_for_end() -> None:
+    while read_line() not in ("end", ""):
+        pass
+
+
+def _cache_dir(cache_root: str, key: str) -> str:
+    return os.path.join(cache_root, hashlib.sha256(key.encode()).hexdigest()[:16])
+
+
+def ensure_setup_cache(bench: Any, cache_root: str) -> str:
+    """The directory holding this benchmark's ``setup_cache`` pickle, made once per run.
+
+    Made in a forked child (``setup_cache`` must not change this worker's state), in the
+    directory, as asv does. A failed ``setup_cache`` leaves its traceback there, so later
+    rounds report it without running it again.
+    """
+    where = _cache_dir(cache_root, str(bench.setup_cache_key))
+    done = os.path.join(where, "setup_cache.done")  # written after the pickle is complete
+    failed = os.path.join(where, "setup_cache.failed")
+    if not os.path.exists(done) and not os.path.exists(failed):
+        os.makedirs(where, exist_ok=True)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                _die_with_parent()
+                os.chdir(where)
+                cache = bench.do_setup_cache()
+                with open("cache.pickle", "wb") as fd:
+                    pickle.dump(cache, fd)
+                with open("setup_cache.done", "w", encoding="utf-8"):
+                    pass
+                code = 0
+            except BaseException:
+                with open("setup_cache.failed", "w", encoding="utf-8") as fd:
+                    fd.write(traceback.format_exc())
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if not os.path.exists(done) and not os.path.exists(failed):
+            with open(failed, "w", encoding="utf-8") as fd:
+                fd.write(f"setup_cache's process ended with code {_exit_code(status)}")
+    if os.path.exists(failed):
+        with open(failed, encoding="utf-8") as fd:
+            raise RuntimeError(f"setup_cache failed:\n{fd.read()}")
+    return where
+
+
+def serve(
+    benchmark_dir: str, extra: dict[str, Any], cpu: str, cache_root: str, out: TextIO
+) -> None:
+    """The worker's loop: one benchmark at a time, each in a forked child."""
+    channel = Channel(out)
+    while True:
+        command = read_line()
+        if command in ("quit", ""):
+            return
+        verb, _, benchmark_id = command.partition(" ")
+        if verb != "bench" or not benchmark_id:
+            channel.say({"error": f"unknown request {command[:100]!r}"})
+            continue
+        try:
+            bench = get_benchmark_from_name(benchmark_dir, benchmark_id, extra_params=extra)
+            where = (
+                ensure_setup_cache(bench, cache_root) if bench.setup_cache_key is not None else None
+            )
+        except Exception:
+            channel.say({"error": traceback.format_exc(), "ended": None})  # no child started
+            continue
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                _die_with_parent()
+                code = child(bench, where, cpu, channel)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                finally:
+                    os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        channel.say({"ended": _exit_code(status)})
 
 
 def main(argv: list[str]) -> int:
-    benchmark_dir, benchmark_id, params_json, cpu = argv
+    benchmark_dir, params_json, cpu, cache_root = argv
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # the benchmark's prints must not corrupt the protocol
     try:
         extra = json.loads(params_json)
-        bench = get_benchmark_from_name(benchmark_dir, benchmark_id, extra_params=extra)
-        bench.set_cache(bench.do_setup_cache() if bench.setup_cache_key is not None else None)
-        serve(bench, cpu, out)
+        serve(benchmark_dir, extra, cpu, cache_root, out)
     except BaseException:
         out.write(json.dumps({"error": traceback.format_exc()}) + "\n")
         out.flush()

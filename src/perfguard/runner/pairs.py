@@ -1,4 +1,4 @@
-"""One benchmark, one round: base and head workers side by side, sampled in alternation.
+"""One round: base and head workers side by side, every benchmark sampled in alternation.
 
 A shared machine has slow and fast phases that last for seconds, and processes whose memory
 layout makes them persistently a few percent faster or slower. Measured on this project's
@@ -6,7 +6,9 @@ layout makes them persistently a few percent faster or slower. Measured on this 
 8-18 %; two workers kept alive together, pinned to one CPU, sampled in alternation, with the
 same memory layout, brought it to about 2 % (docs/run.md, "How a round is measured").
 
-So every round starts two fresh workers (:mod:`.benchworker`), one per commit, and:
+So every round starts two fresh workers (:mod:`.benchworker`), one per commit, which serve the
+whole round (one import of each benchmark module per side and round, one forked child per
+benchmark), and:
 
 - pins both to the same CPU, drawn per round;
 - gives both the same hash seed and the same stack layout, drawn per round: address-space
@@ -15,20 +17,24 @@ So every round starts two fresh workers (:mod:`.benchworker`), one per commit, a
   effects are shared within a round and average out across rounds instead of biasing one side;
 - takes ``pairs`` samples from each in alternation, the order of every pair drawn at random.
 
-The round's paired value is the median over its pairs of ln(head / base).
+The round's paired value is the median over its pairs of ln(head / base). A worker that runs
+over a benchmark's timeout or dies is killed and replaced by a fresh one (same layout) for the
+rest of the round; a benchmark child that crashes fails only its benchmark.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import random
 import selectors
+import signal
 import statistics
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -71,9 +77,9 @@ SIDES = ("base", "head")
 class WorkerError(Exception):
     """A worker died, timed out or broke the protocol; the message says which.
 
-    Private signalling, not a PerfguardError: it never reaches the user. ``measure`` catches
-    it and records it as that side's failed round (``SideSamples.error``), which the report
-    shows as the benchmark's failure.
+    Private signalling, not a PerfguardError: it never reaches the user. :class:`Round`
+    catches it and records it as that side's failed benchmark (``SideSamples.error``), which
+    the report shows as the benchmark's failure, and replaces the worker.
     """
 
 
@@ -87,23 +93,23 @@ class Launch:
 
 @dataclass(slots=True, kw_only=True)
 class SideSamples:
-    """What one side's worker gave in one round."""
+    """What one side's worker gave for one benchmark in one round."""
 
     samples: list[float] = field(default_factory=list)
     number: int | None = None
+    paired: bool = False
+    """Sampled once per pair (``time_``, ``track_``), not once per process."""
     skipped: bool = False
     error: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Layout:
-    """What both workers of a round share: CPU, hash seed, stack offset, order of the pairs."""
+    """What both workers of a round share: CPU, hash seed, stack offset."""
 
     cpu: int | None
     hash_seed: int
     pad: int
-    orders: tuple[bool, ...]
-    """Per pair: True if base is sampled first."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,6 +117,8 @@ class PairedRound:
     base: SideSamples
     head: SideSamples
     layout: Layout
+    orders: tuple[bool, ...]
+    """Per pair: True if base is sampled first."""
 
     @property
     def log_ratio(self) -> float | None:
@@ -123,15 +131,19 @@ class PairedRound:
         return statistics.median(ratios) if ratios else None
 
 
-def draw_layout(rng: random.Random, pairs: int, *, base_first: bool) -> Layout:
-    """The round's shared conditions; the first pair's order is the round's, the rest drawn."""
+def draw_layout(rng: random.Random) -> Layout:
+    """The round's shared conditions."""
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     return Layout(
         cpu=rng.choice(cpus) if cpus else None,
         hash_seed=rng.randrange(2**32),
         pad=rng.randrange(4096),
-        orders=(base_first, *(rng.random() < 0.5 for _ in range(pairs - 1))),
     )
+
+
+def draw_orders(rng: random.Random, pairs: int, *, base_first: bool) -> tuple[bool, ...]:
+    """One benchmark's pair orders: the first is the round's, the rest drawn."""
+    return (base_first, *(rng.random() < 0.5 for _ in range(pairs - 1)))
 
 
 def _stack_bytes(argv: list[str], env: Mapping[str, str]) -> int:
@@ -145,7 +157,7 @@ def _stack_bytes(argv: list[str], env: Mapping[str, str]) -> int:
 
 
 def worker_commands(
-    launches: Mapping[str, Launch], args: list[str], layout: Layout
+    launches: Mapping[str, Launch], args: Mapping[str, list[str]], layout: Layout
 ) -> dict[str, tuple[list[str], dict[str, str]]]:
     """Both workers' final argv and environment, padded to the same stack size plus ``pad``.
 
@@ -158,7 +170,7 @@ def worker_commands(
         env = dict(launch.env)
         env["PYTHONHASHSEED"] = str(layout.hash_seed)
         env[PAD_VARIABLE] = ""
-        prepared[side] = ([launch.python, str(WORKER), *args], env)
+        prepared[side] = ([launch.python, str(WORKER), *args[side]], env)
     count = max(len(env) for _, env in prepared.values())
     for _, env in prepared.values():
         for i in range(count - len(env)):
@@ -170,7 +182,7 @@ def worker_commands(
 
 
 class Worker:
-    """One running :mod:`.benchworker` process and its line protocol."""
+    """One running :mod:`.benchworker` process (with its launcher) and its line protocol."""
 
     def __init__(self, argv: list[str], env: dict[str, str], cwd: str) -> None:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
@@ -181,10 +193,18 @@ class Worker:
             stderr=self._stderr,
             env=env,
             cwd=cwd,
+            start_new_session=True,  # one process group: launcher, worker, benchmark child
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self._in: IO[bytes] = self.process.stdin
         self._out: IO[bytes] = self.process.stdout
+
+    def send(self, command: str) -> None:
+        try:
+            self._in.write(command.encode() + b"\n")
+            self._in.flush()
+        except (BrokenPipeError, ValueError) as exc:
+            raise WorkerError("worker exited") from exc
 
     def receive(self, timeout: float) -> dict[str, Any]:
         with selectors.DefaultSelector() as selector:
@@ -199,29 +219,27 @@ class Worker:
             message: dict[str, Any] = json.loads(line)
         except ValueError as exc:
             raise WorkerError(f"worker said {line[:200]!r}") from exc
-        if "error" in message:
-            raise WorkerError(str(message["error"]).strip())
         return message
 
     def ask(self, command: str, timeout: float) -> dict[str, Any]:
-        try:
-            self._in.write(command.encode() + b"\n")
-            self._in.flush()
-        except BrokenPipeError as exc:
-            raise WorkerError("worker exited") from exc
+        self.send(command)
         return self.receive(timeout)
 
-    def output(self) -> str:
-        self._stderr.seek(0)
+    def output_size(self) -> int:
+        return self._stderr.seek(0, os.SEEK_END)
+
+    def output(self, since: int = 0) -> str:
+        """Its standard error (the benchmarks' output and tracebacks) from byte ``since``."""
+        self._stderr.seek(since)
         return self._stderr.read().decode(errors="replace").strip()
 
     def stop(self, *, kill: bool = False) -> None:
-        """Ask it to tear down and exit; kill it if it does not within a few seconds.
+        """Ask it to exit; kill it (its whole process group) if it does not in a few seconds.
 
         ``kill``: at once, for a worker that broke the protocol or ran over its timeout.
         """
         if kill:
-            self.process.kill()
+            self._kill()
         try:
             if self.process.poll() is None:
                 self._in.write(b"quit\n")
@@ -232,25 +250,202 @@ class Worker:
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            self._kill()
             self.process.wait()
         self._out.close()
+
+    def _kill(self) -> None:
+        with contextlib.suppress(OSError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.kill()
 
     def close(self) -> None:
         self._stderr.close()
 
 
-def _start(worker: Worker, side: SideSamples, timeout: float) -> bool:
+def _ended(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"benchmark process was killed by {name}"
+    return f"benchmark process exited with code {code}"
+
+
+class Round:
+    """Both sides' workers for one round; :meth:`measure` runs one benchmark combination.
+
+    ``cache_root``: per side, where ``setup_cache`` directories live for the whole run (one
+    ``setup_cache`` per side and run, as asv does). The workers start on first use.
+    """
+
+    def __init__(
+        self,
+        launches: Mapping[str, Launch],
+        benchmark_dir: str,
+        extra_params: Mapping[str, Any],
+        layout: Layout,
+        cache_root: Path,
+    ) -> None:
+        self.layout = layout
+        self._workdir = tempfile.TemporaryDirectory(prefix="perfguard-round-")
+        cpu = "" if layout.cpu is None else str(layout.cpu)
+        args = {}
+        for side in SIDES:
+            (cache_root / side).mkdir(parents=True, exist_ok=True)
+            # setup may write files: one directory each
+            os.mkdir(os.path.join(self._workdir.name, side))
+            args[side] = [
+                benchmark_dir,
+                json.dumps(dict(extra_params)),
+                cpu,
+                str(cache_root / side),
+            ]
+        self._commands = worker_commands(launches, args, layout)
+        self._workers: dict[str, Worker] = {}
+        self.started = dict.fromkeys(SIDES, 0)
+        """Workers started per side this round (more than one after a timeout or crash)."""
+
+    def _worker(self, side: str) -> Worker:
+        if side not in self._workers:
+            argv, env = self._commands[side]
+            self._workers[side] = Worker(argv, env, cwd=os.path.join(self._workdir.name, side))
+            self.started[side] += 1
+        return self._workers[side]
+
+    def measure(
+        self,
+        benchmark_id: str,
+        *,
+        pairs: int,
+        orders: tuple[bool, ...],
+        timeout: float,
+        start_timeout: float | None = None,
+    ) -> PairedRound:
+        """One benchmark combination for base and head: ``pairs`` samples each, alternating.
+
+        ``start_timeout``: for the start (import, ``setup_cache``, ``setup``, calibration),
+        default ``timeout``. Benchmarks sampled once per process give one sample each.
+        """
+        result = {side: SideSamples() for side in SIDES}
+        since: dict[str, int] = {}
+        live: set[str] = set()
+        for side in SIDES:  # both start (import, setup, calibration) at the same time
+            worker = self._worker(side)
+            since[side] = worker.output_size()
+            try:
+                worker.send(f"bench {benchmark_id}")
+            except WorkerError as exc:
+                self._discard(side, result[side], since[side], exc)
+        for side in SIDES:
+            if side not in self._workers:
+                continue
+            try:
+                answer = self._workers[side].receive(start_timeout or timeout)
+            except WorkerError as exc:
+                self._discard(side, result[side], since[side], exc)
+                continue
+            if "ended" in answer:  # no child, or it died before it was ready
+                result[side].error = str(answer.get("error") or _ended(int(answer["ended"])))
+                continue
+            live.add(side)
+            if "error" in answer:
+                result[side].error = str(answer["error"])
+            elif answer.get("skip"):
+                result[side].skipped = True
+            else:
+                result[side].number = int(answer.get("number") or 1)
+                result[side].paired = bool(answer.get("paired"))
+        ready = [side for side in SIDES if result[side].number is not None]
+        if ready:  # one side alone still gives its value (the other's failure is the news)
+            count = pairs if all(result[side].paired for side in ready) else 1
+            live -= self._alternate(result, orders[:count], timeout, since, ready)
+        for side in SIDES:
+            if side in live and side in self._workers:
+                self._end(side, result[side], since[side], timeout)
+            if side in self._workers and result[side].error:
+                output = self._workers[side].output(since[side])
+                if output and output not in result[side].error:
+                    result[side].error = f"{result[side].error.strip()}\n{output}"
+            result[side].error = result[side].error.strip()
+        return PairedRound(
+            base=result["base"], head=result["head"], layout=self.layout, orders=orders
+        )
+
+    def _discard(self, side: str, result: SideSamples, since: int, exc: WorkerError) -> None:
+        """Kill a side's worker that timed out or broke; the next benchmark gets a fresh one."""
+        worker = self._workers.pop(side)
+        worker.stop(kill=True)
+        result.error = f"{exc}\n{worker.output(since)}".strip()
+        worker.close()
+
+    def _end(self, side: str, result: SideSamples, since: int, timeout: float) -> None:
+        """Let a side's benchmark child tear down and exit."""
+        try:
+            answer = self._workers[side].ask("end", timeout)
+            code = int(answer["ended"])
+        except (KeyError, ValueError, TypeError):
+            self._discard(side, result, since, WorkerError(f"worker said {answer!r} to end"))
+            return
+        except WorkerError as exc:
+            self._discard(side, result, since, exc)
+            return
+        if code != 0 and not result.error:
+            result.error = f"teardown failed: {_ended(code)}"
+
+    def _alternate(
+        self,
+        result: Mapping[str, SideSamples],
+        orders: tuple[bool, ...],
+        timeout: float,
+        since: Mapping[str, int],
+        ready: list[str],
+    ) -> set[str]:
+        """Take the samples; returns the sides whose child is gone (no ``end`` to send)."""
+        for base_first in orders:
+            for side in SIDES if base_first else SIDES[::-1]:
+                if side not in ready:
+                    continue
+                try:
+                    answer = self._workers[side].ask("sample", timeout)
+                except WorkerError as exc:
+                    self._discard(side, result[side], since[side], exc)
+                    return {side}
+                if "ended" in answer:
+                    result[side].error = _ended(int(answer["ended"]))
+                    return {side}
+                if "error" in answer:
+                    result[side].error = str(answer["error"])
+                    return set()
+                if answer.get("skip"):
+                    result[side].skipped = True
+                    return set()
+                result[side].samples.append(float(answer["value"]))
+        return set()
+
+    def close(self) -> None:
+        for side in list(self._workers):
+            worker = self._workers.pop(side)
+            worker.stop()
+            worker.close()
+        self._workdir.cleanup()
+
+
+@contextlib.contextmanager
+def open_round(
+    launches: Mapping[str, Launch],
+    benchmark_dir: str,
+    extra_params: Mapping[str, Any],
+    layout: Layout,
+    cache_root: Path,
+) -> Iterator[Round]:
+    """A :class:`Round` whose workers are stopped at the end, whatever happened."""
+    session = Round(launches, benchmark_dir, extra_params, layout, cache_root)
     try:
-        ready = worker.receive(timeout)
-    except WorkerError as exc:
-        side.error = str(exc)
-        return False
-    if ready.get("skip"):
-        side.skipped = True
-        return False
-    side.number = int(ready.get("number") or 1)
-    return True
+        yield session
+    finally:
+        session.close()
 
 
 def measure(
@@ -258,62 +453,31 @@ def measure(
     benchmark_dir: str,
     benchmark_id: str,
     *,
-    kind: str,
     extra_params: Mapping[str, Any],
     pairs: int,
     rng: random.Random,
     base_first: bool,
     timeout: float,
 ) -> PairedRound:
-    """Run one benchmark (one parameter combination) for base and head in alternation.
-
-    Time benchmarks give ``pairs`` samples per side; the others one (asv's value of a
-    process: a peak memory or a tracked figure is taken once per process, as asv does).
-    """
-    count = pairs if kind == "time" else 1
-    layout = draw_layout(rng, count, base_first=base_first)
-    args = [
-        benchmark_dir,
-        benchmark_id,
-        json.dumps(dict(extra_params)),
-        "" if layout.cpu is None else str(layout.cpu),
-    ]
-    result = {side: SideSamples() for side in SIDES}
-    with tempfile.TemporaryDirectory(prefix="perfguard-worker-") as cwd:
-        workers: dict[str, Worker] = {}
-        try:
-            for side, (argv, env) in worker_commands(launches, args, layout).items():
-                os.mkdir(os.path.join(cwd, side))  # setup_cache may write files: one dir each
-                workers[side] = Worker(argv, env, cwd=os.path.join(cwd, side))
-            ready = {side: _start(workers[side], result[side], timeout) for side in SIDES}
-            if all(ready.values()):
-                _alternate(workers, result, layout, timeout)
-        finally:
-            for side, worker in workers.items():
-                worker.stop(kill=bool(result[side].error))
-                if result[side].error:
-                    result[side].error = f"{result[side].error}\n{worker.output()}".strip()
-                worker.close()  # after its output was read
-    return PairedRound(base=result["base"], head=result["head"], layout=layout)
+    """One benchmark (one parameter combination) in a round of its own (fresh workers)."""
+    layout = draw_layout(rng)
+    orders = draw_orders(rng, pairs, base_first=base_first)
+    with (
+        tempfile.TemporaryDirectory(prefix="perfguard-caches-") as caches,
+        open_round(launches, benchmark_dir, extra_params, layout, Path(caches)) as session,
+    ):
+        return session.measure(benchmark_id, pairs=pairs, orders=orders, timeout=timeout)
 
 
-def _alternate(
-    workers: Mapping[str, Worker],
-    result: Mapping[str, SideSamples],
-    layout: Layout,
-    timeout: float,
-) -> None:
-    for base_first in layout.orders:
-        for side in SIDES if base_first else SIDES[::-1]:
-            try:
-                answer = workers[side].ask("sample", timeout)
-            except WorkerError as exc:
-                result[side].error = str(exc)
-                return
-            if answer.get("skip"):
-                result[side].skipped = True
-                return
-            result[side].samples.append(float(answer["value"]))
-
-
-__all__ = ["Launch", "PairedRound", "SideSamples", "WorkerError", "measure"]
+__all__ = [
+    "Launch",
+    "Layout",
+    "PairedRound",
+    "Round",
+    "SideSamples",
+    "WorkerError",
+    "draw_layout",
+    "draw_orders",
+    "measure",
+    "open_round",
+]

@@ -1,10 +1,11 @@
 """Rounds in random order, and adaptive effort: measure until decided, out of rounds or time.
 
 Each round measures every benchmark for base and head together (benchmark by benchmark, the
-two sides sampled in alternation by :mod:`.pairs`); the order is drawn per round from a
-seeded generator (the seed is recorded, so the order can be replayed). After ``min_rounds``
-only benchmarks that are still undecided run again, up to ``max_rounds`` and within the
-wall-time limit (``--time-limit``, :data:`DEFAULT_TIME_LIMIT` unless given).
+two sides sampled in alternation by :mod:`.pairs`, in one pair of workers per round that
+``round_scope`` opens); the order is drawn per round from a seeded generator (the seed is
+recorded, so the order can be replayed). After ``min_rounds`` only the parameter combinations
+that are still undecided run again, up to ``max_rounds`` and within the wall-time limit
+(``--time-limit``, :data:`DEFAULT_TIME_LIMIT` unless given).
 
 Progress: a line after every round, with what is left as :mod:`.estimate` expects it, and
 within a round a line after a benchmark whenever :data:`HEARTBEAT` seconds passed since the
@@ -14,22 +15,33 @@ single benchmark takes longer).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import itertools
 import random
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from perfguard.models import Key
+from perfguard.models import Key, Params
 from perfguard.rounds import RoundRecord, RoundsFile
 from perfguard.runner import estimate
 from perfguard.runner.asvenv import PairOutcome
 from perfguard.runner.estimate import format_seconds
 from perfguard.runner.progress import Beat, Display, Status
 
-Measure = Callable[[str, tuple[str, str], random.Random], dict[Key, PairOutcome]]
-"""Measure one benchmark, both sides, the round's order first; one outcome per combination."""
+Measure = Callable[
+    [str, tuple[Params, ...], tuple[str, str], random.Random], dict[Key, PairOutcome]
+]
+"""Measure the given combinations of one benchmark, both sides, the round's order first; one
+outcome per combination."""
+RoundScope = Callable[[random.Random], contextlib.AbstractContextManager[object]]
+"""Opens a round (its workers) before its first benchmark and closes it after its last."""
+
+
+def no_scope(rng: random.Random) -> contextlib.AbstractContextManager[object]:
+    return contextlib.nullcontext()
 
 
 DEFAULT_TIME_LIMIT = 600.0
@@ -83,29 +95,29 @@ def run_rounds(
     measure: Measure,
     *,
     effort: Effort,
-    undecided: Callable[[RoundsFile], set[str]],
+    undecided: Callable[[RoundsFile], set[Key]],
     display: Display,
     on_round: Callable[[RoundsFile], None] = lambda _: None,
     clock: Callable[[], float] = time.monotonic,
     cost: estimate.Cost = estimate.RULE,
+    round_scope: RoundScope = no_scope,
 ) -> str:
     """Measure rounds into ``data``; returns why it stopped.
 
-    A benchmark settles (gets no more rounds) once ``min_rounds`` are done and ``undecided``
-    leaves it out; a settled benchmark is not taken up again, so the settled count the display
-    shows only grows. Counts are of series (parameter combinations), as the report's rows.
+    A combination settles (gets no more rounds) once ``min_rounds`` are done and ``undecided``
+    leaves it out; a settled one is not taken up again, so the settled count the display shows
+    only grows. Counts are of series (parameter combinations), as the report's rows, and only
+    the unsettled combinations of a benchmark are measured again.
     ``cost`` is the expectation before round 1; each round's own timings then replace it.
     """
     rng = random.Random(data.seed)
-    combinations = Counter(s.benchmark for s in data.series)
-    names = sorted(combinations)
-    active: list[str] = names
+    active: list[Key] = sorted(dict.fromkeys(s.key for s in data.series))
     observed = estimate.Observed(prior=cost)
     start = clock()
     limit = effort.time_limit
 
     def counts() -> dict[str, int]:
-        return {name: combinations[name] for name in active}
+        return dict(Counter(name for name, _ in active))
 
     for index in range(1, effort.max_rounds + 1):
         if not active:
@@ -121,28 +133,33 @@ def run_rounds(
         in_round = sum(counts().values())
         done = 0
         in_benchmarks = 0.0
-        for position, name in enumerate(active):
-            before = clock()
-            measured = measure(name, order, rng)
-            spent = clock() - before
-            outcomes.update(measured)
-            count = len(measured) or combinations[name]
-            observed.add(name, spent, count)
-            in_benchmarks += spent
-            done += count
-            now = observed.cost()
-            display.within(
-                Beat(
-                    round=index,
-                    max_rounds=effort.max_rounds,
-                    measured=min(done, in_round),
-                    total=in_round,
-                    elapsed=clock() - start,
-                    left=sum(
-                        now.seconds(other, combinations[other]) for other in active[position + 1 :]
-                    ),
+        groups = [
+            (name, tuple(params for _, params in keys))
+            for name, keys in itertools.groupby(active, key=lambda key: key[0])
+        ]
+        with round_scope(rng):
+            for position, (name, combos) in enumerate(groups):
+                before = clock()
+                measured = measure(name, combos, order, rng)
+                spent = clock() - before
+                outcomes.update(measured)
+                count = len(measured) or len(combos)
+                observed.add(name, spent, count)
+                in_benchmarks += spent
+                done += count
+                now = observed.cost()
+                display.within(
+                    Beat(
+                        round=index,
+                        max_rounds=effort.max_rounds,
+                        measured=min(done, in_round),
+                        total=in_round,
+                        elapsed=clock() - start,
+                        left=sum(
+                            now.seconds(other, len(rest)) for other, rest in groups[position + 1 :]
+                        ),
+                    )
                 )
-            )
         last = clock() - began
         observed.end_round(last, in_benchmarks)
         record(data, index, outcomes)
@@ -158,7 +175,7 @@ def run_rounds(
         on_round(data)
         if index >= effort.min_rounds:
             still = undecided(data)
-            active = [name for name in active if name in still]
+            active = [key for key in active if key in still]
         elapsed = clock() - start
         next_round = observed.cost().round_seconds(counts()) if active else 0.0
         time_left = None if limit is None else max(0.0, limit - elapsed)
@@ -168,7 +185,7 @@ def run_rounds(
                 round=index,
                 max_rounds=effort.max_rounds,
                 min_rounds=effort.min_rounds,
-                settled=len(data.series) - sum(combinations[name] for name in active),
+                settled=len(data.series) - len(active),
                 total=len(data.series),
                 elapsed=elapsed,
                 remaining=time_left,
