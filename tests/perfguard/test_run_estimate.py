@@ -20,7 +20,7 @@ from perfguard.errors import ConfigError
 from perfguard.models import Key, Kind, Params
 from perfguard.runner import estimate, files
 from perfguard.runner.asvenv import Outcome, PairOutcome
-from perfguard.runner.progress import PlainDisplay
+from perfguard.runner.progress import Beat, PlainDisplay, Status
 from perfguard.runner.schedule import DEFAULT_TIME_LIMIT, Effort, run_rounds
 from tests.helpers.asvfiles import write_results_dir
 from tests.perfguard.test_run_schedule import empty_file
@@ -242,7 +242,7 @@ def test_a_long_round_prints_a_heartbeat_at_least_once_a_minute() -> None:
         steady(clock, dict.fromkeys(names, 25.0)),  # type: ignore[arg-type]
         effort=Effort(min_rounds=2, max_rounds=2, time_limit=None),
         undecided=lambda _: set(),
-        display=PlainDisplay(stream),
+        display=PlainDisplay(stream, clock=clock),
         clock=clock,
         cost=prior,
     )
@@ -287,3 +287,40 @@ def test_the_error_script_compares_the_recorded_estimate_with_the_rounds(tmp_pat
     assert row == (
         "x.rounds.json | asv-durations | 5.0s | 10.0s | 10.0s (5) | -50% | 25s | 50s | -50%"
     )
+
+
+def test_a_benchmark_longer_than_a_minute_still_gets_a_line_a_minute() -> None:
+    """The watcher's tick (a thread calls it every few seconds) speaks for a round kept silent
+    by one long benchmark; between rounds, and within a minute of the last line, it does not."""
+    clock = Clock()
+    stream = io.StringIO()
+    display = PlainDisplay(stream, clock=clock)
+    display.within(Beat(round=2, max_rounds=10, measured=4, total=10, elapsed=300.0, left=120.0))
+    clock.now = 59.0
+    display.tick()
+    assert stream.getvalue() == ""
+    clock.now = 61.0
+    display.tick()
+    clock.now = 100.0
+    display.tick()  # 39 s after the last line
+    clock.now = 125.0
+    display.tick()
+    assert stream.getvalue().splitlines() == [
+        "round 2/10: 4/10 benchmarks measured, 6m01s elapsed, ~59s left in this round",
+        "round 2/10: 4/10 benchmarks measured, 7m05s elapsed, this round is taking longer than"
+        " expected",
+    ]
+    display.update(
+        Status(round=2, max_rounds=10, min_rounds=5, settled=0, total=10, elapsed=430.0,
+               remaining=None, to_min=0.0, at_most=0.0, order=("base", "head"))
+    )  # fmt: skip
+    clock.now = 500.0
+    display.tick()  # between rounds: building or reporting, not a round
+    assert len(stream.getvalue().splitlines()) == 3
+
+
+def test_the_watcher_thread_stops_with_the_display() -> None:
+    display = PlainDisplay(io.StringIO())
+    display.watch(every=0.001)
+    display.close()
+    assert display._watcher is not None and not display._watcher.is_alive()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
@@ -80,10 +84,14 @@ def describe(status: Status) -> str:
 
 
 def describe_beat(beat: Beat) -> str:
+    left = (
+        f"~{format_seconds(beat.left)} left in this round"
+        if beat.left >= 1
+        else "this round is taking longer than expected"
+    )
     return (
         f"round {beat.round}/{beat.max_rounds}: {beat.measured}/{beat.total} benchmarks "
-        f"measured, {format_seconds(beat.elapsed)} elapsed, ~{format_seconds(beat.left)} left "
-        "in this round"
+        f"measured, {format_seconds(beat.elapsed)} elapsed, {left}"
     )
 
 
@@ -100,27 +108,77 @@ class Display(Protocol):
 
 class PlainDisplay:
     """One line per round, and within a round one whenever :data:`HEARTBEAT` seconds passed
-    since the last (times are the rounds' own clock), for logs that are read later."""
+    since the last line, for logs that are read later (a CI log without a terminal).
 
-    def __init__(self, stream: TextIO, heartbeat: float = HEARTBEAT) -> None:
+    After a benchmark the round's line says where it stands; :meth:`watch` adds a thread that
+    says so too when a single benchmark keeps the round silent for longer (:meth:`tick`).
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        heartbeat: float = HEARTBEAT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._stream = stream
         self._heartbeat = heartbeat
-        self._last = 0.0
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._said = clock()
+        self._beat: tuple[Beat, float] | None = None
+        """The round's last beat and when it came; None between rounds."""
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     def message(self, text: str) -> None:
+        with self._lock:
+            self._say(text)
+
+    def _say(self, text: str) -> None:
         print(text, file=self._stream, flush=True)
+        self._said = self._clock()
 
     def update(self, status: Status) -> None:
-        self._last = status.elapsed
-        self.message(describe(status))
+        with self._lock:
+            self._beat = None
+            self._say(describe(status))
 
     def within(self, beat: Beat) -> None:
-        if beat.elapsed - self._last >= self._heartbeat and beat.measured < beat.total:
-            self._last = beat.elapsed
-            self.message(describe_beat(beat))
+        with self._lock:
+            self._beat = (beat, self._clock())
+            if self._clock() - self._said >= self._heartbeat and beat.measured < beat.total:
+                self._say(describe_beat(beat))
+
+    def tick(self) -> None:
+        """A line if a round has been silent for a heartbeat: one benchmark is taking long."""
+        with self._lock:
+            now = self._clock()
+            if self._beat is None or now - self._said < self._heartbeat:
+                return
+            beat, at = self._beat
+            waited = now - at
+            self._say(
+                describe_beat(
+                    dataclasses.replace(
+                        beat, elapsed=beat.elapsed + waited, left=max(0.0, beat.left - waited)
+                    )
+                )
+            )
+
+    def watch(self, every: float = 5.0) -> None:
+        """Call :meth:`tick` every ``every`` seconds from a daemon thread until :meth:`close`."""
+
+        def loop() -> None:
+            while not self._stop.wait(every):
+                self.tick()
+
+        self._watcher = threading.Thread(target=loop, name="perfguard-heartbeat", daemon=True)
+        self._watcher.start()
 
     def close(self) -> None:
-        """Nothing to tear down."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join()
 
 
 class RichDisplay:
@@ -173,4 +231,8 @@ def outcome_line(stopped: str, comparison: Comparison) -> str:
 
 
 def make_display(stream: TextIO, max_rounds: int, *, tty: bool) -> Display:
-    return RichDisplay(stream, max_rounds) if tty else PlainDisplay(stream)
+    if tty:
+        return RichDisplay(stream, max_rounds)
+    plain = PlainDisplay(stream)
+    plain.watch()
+    return plain

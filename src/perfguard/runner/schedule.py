@@ -8,9 +8,9 @@ that are still undecided run again, up to ``max_rounds`` and within the wall-tim
 (``--time-limit``, :data:`DEFAULT_TIME_LIMIT` unless given).
 
 Progress: a line after every round, with what is left as :mod:`.estimate` expects it, and
-within a round a line after a benchmark whenever :data:`HEARTBEAT` seconds passed since the
-last one, so a log without a terminal shows the run is alive at least once a minute (unless a
-single benchmark takes longer).
+within a round a beat at its start and after every benchmark, from which the plain display
+prints a line whenever a minute passed since the last one (its watcher thread also when one
+long benchmark keeps the round silent), so a log without a terminal shows the run is alive.
 """
 
 from __future__ import annotations
@@ -133,6 +133,16 @@ def run_rounds(
         in_round = sum(counts().values())
         done = 0
         in_benchmarks = 0.0
+        display.within(
+            Beat(
+                round=index,
+                max_rounds=effort.max_rounds,
+                measured=0,
+                total=in_round,
+                elapsed=began - start,
+                left=expected,
+            )
+        )
         groups = [
             (name, tuple(params for _, params in keys))
             for name, keys in itertools.groupby(active, key=lambda key: key[0])
