@@ -114,6 +114,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         assert merged.returncode == 0, merged.stderr
         yield {
             "repo": repo,
+            "home": home,
             "single": single,
             "merged": repo / "merged.rounds.json",
             "shard-1": repo / "shard-1.rounds.json",
@@ -284,3 +285,22 @@ def test_the_readme_compares_the_merged_file(runs: dict[str, Any]) -> None:
     done = readme.run("perfguard compare merged.rounds.json", cwd=runs["repo"], env={})
     assert done.returncode == EXIT_REGRESSION, done.stderr
     assert "shard 1/3 on " in done.stdout and "regressed" in done.stdout
+
+
+def test_a_shard_beyond_the_suites_size_is_empty(
+    runs: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Five shards of four benchmarks: the fifth has nothing to measure and says so; it still
+    writes its (empty) shard rounds file, one of the five a merge needs."""
+    empty = tmp_path / "empty.rounds.json"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(runs["home"]))
+        patch.chdir(runs["repo"])
+        code = perfguard("run", "main", "HEAD", "--shard", "5/5", "--output", str(empty))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "shard 5/5: 0 of 5 benchmarks" in captured.err
+    assert "nothing to measure here" in captured.err
+    data = rounds.read(empty)
+    assert data.shard is not None and data.shard.benchmarks == () and data.series == []
+    assert "No benchmarks compared." in captured.out

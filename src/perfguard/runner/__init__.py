@@ -172,10 +172,7 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
             results_dir=Path(conf.results_dir),
             explicit=settings.shard_costs,
         )
-        display.message(
-            f"shard {settings.shard}: {len(_series(benchmarks))} of {total} benchmarks, balanced by"
-            f" {share.costs}"
-        )
+        display.message(shard.describe(share, len(_series(benchmarks)), total))
     written = files.claim(conf.results_dir, base, head, settings.output)
     if written.note:
         display.message(f"note: {written.note}")

@@ -58,6 +58,18 @@ def select(
     return benchmarks.filter_out({name for name in benchmarks if name not in keep}), record
 
 
+def describe(share: rounds.Shard, measured: int, total: int) -> str:
+    """The line a shard says before its rounds (counts are rows, as the report's)."""
+    line = f"shard {share.index}/{share.count}: {measured} of {total} benchmarks, balanced by"
+    line += f" {share.costs}"
+    if not share.benchmarks:
+        line += (
+            f"; nothing to measure here (the suite has fewer benchmarks than {share.count}"
+            " shards): this shard's rounds file is empty, and merges all the same"
+        )
+    return line
+
+
 def timed(
     measure: Callable[Concatenate[str, P], R], seconds: MutableMapping[str, float]
 ) -> Callable[Concatenate[str, P], R]:
