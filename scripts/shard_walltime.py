@@ -15,7 +15,7 @@ and the largest shard (what a matrix of three runners would take, plus each job'
 build), and whether the merged verdicts equal the single run's.
 
     scripts/shard_walltime.py                 # about 3 minutes on a 2-core VM
-    scripts/shard_walltime.py --work /tmp/shards --seed 7
+    scripts/shard_walltime.py --repeat 3      # three interleaved trials, medians
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -102,41 +103,50 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/perfguard-shard-walltime"))
     parser.add_argument("--seed", type=int, default=20261202)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="trials, interleaved (medians are reported)"
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     repo = make_repo(args.work)
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} ({os.cpu_count()} cores: above that, timings are crowded)")
     build, _ = perfguard(repo, "run", "main", "HEAD", "--quick", "--output", "warmup.rounds.json")
-    single, _ = perfguard(
-        repo, "run", "main", "HEAD", "--seed", str(args.seed), "--output", "single.rounds.json"
-    )
-    by_count = shard_set(repo, "count", args.seed)
-    by_cost = shard_set(repo, "cost", args.seed, "--shard-costs", "single.rounds.json")
-    _, table = perfguard(repo, "compare", "cost.rounds.json", "--no-color")
-    print("\nmerged report (shards balanced by the single run's seconds):\n")
-    print(table.stdout)
-    expected = verdicts(repo, "single.rounds.json")
-    print(f"\nload average {load:.1f} at the start, {os.getloadavg()[0]:.1f} now")
-    print(f"warm-up (builds both commits, --quick): {build:.1f} s (not counted below)")
-    print(
-        f"one run, whole suite: {single:.1f} s ({rounds_seconds(repo / 'single.rounds.json'):.1f}"
-        " s of rounds)"
-    )
-    for label, times, name in (
-        ("by count", by_count, "count"),
-        ("by cost", by_cost, "cost"),
-    ):
-        merged = verdicts(repo, f"{name}.rounds.json")
-        shown = " + ".join(f"{t:.1f}" for t in times)
-        spent = " + ".join(
-            f"{rounds_seconds(repo / f'{name}-{k}.rounds.json'):.1f}" for k in (1, 2, 3)
+    trials: dict[str, list[float]] = {"single": [], "count": [], "cost": []}
+    largest: dict[str, list[float]] = {"count": [], "cost": []}
+    for trial in range(args.repeat):
+        seed = args.seed + 10 * trial
+        single, _ = perfguard(
+            repo, "run", "main", "HEAD", "--seed", str(seed), "--output", "single.rounds.json"
         )
+        trials["single"].append(single)
+        expected = verdicts(repo, "single.rounds.json")
+        for name, extra in (("count", ()), ("cost", ("--shard-costs", "single.rounds.json"))):
+            times = shard_set(repo, name, seed, *extra)
+            trials[name].append(sum(times))
+            largest[name].append(max(times))
+            spent = " + ".join(
+                f"{rounds_seconds(repo / f'{name}-{k}.rounds.json'):.1f}" for k in (1, 2, 3)
+            )
+            merged = verdicts(repo, f"{name}.rounds.json")
+            print(
+                f"trial {trial + 1}, shards by {name}: {' + '.join(f'{t:.1f}' for t in times)} s"
+                f" (rounds {spent} s) against one run's {single:.1f} s; verdicts that differ"
+                f" from the single run's: {differences(expected, merged)}"
+            )
+    _, table = perfguard(repo, "compare", "cost.rounds.json", "--no-color")
+    print("\nmerged report of the last trial (shards balanced by the single run's seconds):\n")
+    print(table.stdout)
+    print(f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} now")
+    print(f"warm-up (builds both commits, --quick): {build:.1f} s (not counted below)")
+    one = statistics.median(trials["single"])
+    print(f"one run of the whole suite: median {one:.1f} s over {args.repeat} trial(s)")
+    for name in ("count", "cost"):
+        total, top = statistics.median(trials[name]), statistics.median(largest[name])
         print(
-            f"3 shards {label}: {shown} = {sum(times):.1f} s one after the other (rounds {spent}"
-            f" s); largest shard {max(times):.1f} s = {max(times) / single:.2f}x the single run"
-            " (what a matrix of 3 runners takes, plus each job's checkout and build); verdicts"
-            f" that differ from the single run's: {differences(expected, merged)}"
+            f"3 shards by {name}: median {total:.1f} s one after the other ({total / one:.2f}x);"
+            f" largest shard median {top:.1f} s ({top / one:.2f}x: what a matrix of 3 runners"
+            " takes, plus each job's checkout and build)"
         )
 
 

@@ -104,19 +104,27 @@ def estimate_from(ratios: Sequence[float], *, confidence: float = CONFIDENCE) ->
     )
 
 
-def adjust(p_values: Sequence[float], correction: Correction) -> list[float]:
-    """Family-corrected p-values, in the input order."""
-    if correction is Correction.NONE or len(p_values) <= 1:
+def adjust(p_values: Sequence[float], correction: Correction, *, absent: int = 0) -> list[float]:
+    """Family-corrected p-values, in the input order.
+
+    ``absent`` members of the family are not given and count as p = 1 (a shard's view of the
+    other shards' rows): the family is ``len(p_values) + absent`` large.
+    """
+    m = len(p_values) + absent
+    if correction is Correction.NONE or m <= 1:
         return list(p_values)
     p = np.asarray(p_values, dtype=float)
-    if correction is Correction.BH:
+    if correction is Correction.BH and not absent:
         from scipy import stats  # half a second to import: only when asked for
 
         return [float(x) for x in stats.false_discovery_control(p, method="bh")]
-    m = len(p)
     order = np.argsort(p, kind="stable")
-    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    adjusted = np.empty(m)
+    ranked = p[order]
+    if correction is Correction.BH:  # absent ones rank last and only ever adjust to 1
+        stepped = np.minimum.accumulate((m * ranked / np.arange(1, len(p) + 1))[::-1])[::-1]
+    else:  # Holm: absent ones rank last and cannot raise an earlier step
+        stepped = np.maximum.accumulate((m - np.arange(len(p))) * ranked)
+    adjusted = np.empty(len(p))
     adjusted[order] = np.minimum(stepped, 1.0)
     return [float(x) for x in adjusted]
 
@@ -126,10 +134,14 @@ def family_significance(
     *,
     correction: Correction = Correction.HOLM,
     confidence: float = CONFIDENCE,
+    absent: int = 0,
 ) -> list[bool | None]:
-    """``significant=`` for :func:`perfguard.stats.decide`, per benchmark; None where no p-value."""
+    """``significant=`` for :func:`perfguard.stats.decide`, per benchmark; None where no p-value.
+
+    ``absent``: family members not given, as p = 1 (see :func:`adjust`).
+    """
     known = [(i, p) for i, p in enumerate(p_values) if p is not None]
-    adjusted = adjust([p for _, p in known], correction)
+    adjusted = adjust([p for _, p in known], correction, absent=absent)
     result: list[bool | None] = [None] * len(p_values)
     for (i, _), q in zip(known, adjusted, strict=True):
         result[i] = q < 1.0 - confidence

@@ -117,6 +117,9 @@ class Shard(msgspec.Struct, frozen=True, kw_only=True):
     """Hash of the partition's inputs (suite, N, costs): shards that disagree differ here."""
     costs: str
     """Where the expected costs came from (a file, asv's durations, or a count)."""
+    suite_rows: int = 0
+    """Rows (parameter combinations) of the whole selected suite: the family a shard's p-values
+    are corrected in, as the merge corrects them."""
 
 
 class ShardRun(msgspec.Struct, frozen=True, kw_only=True):
@@ -282,7 +285,11 @@ def to_comparison(
         )
         for i in candidates
     ]
-    significance = paired.family_significance([e.p_value for e in estimates], correction=correction)
+    # A shard is judged within the whole suite's family (the rows of the other shards count
+    # as p = 1): its own stopping decisions and report then ask what the merge will.
+    significance = paired.family_significance(
+        [e.p_value for e in estimates], correction=correction, absent=others_in_family(data)
+    )
     rows = list(unpaired.rows)
     for i, significant in zip(candidates, significance, strict=True):
         rows[i] = paired_row(rows[i], by_key[(rows[i].benchmark, rows[i].params)], significant)
@@ -292,6 +299,11 @@ def to_comparison(
     return dataclasses.replace(
         unpaired, rows=tuple(rows), warnings=warnings, shards=placements(data)
     )
+
+
+def others_in_family(data: RoundsFile) -> int:
+    """Rows of the suite that a shard file does not hold (0 for any other rounds file)."""
+    return 0 if data.shard is None else max(0, data.shard.suite_rows - len(data.series))
 
 
 def lone_shard_warning(shard: Shard, count: int) -> str:

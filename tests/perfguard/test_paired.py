@@ -200,3 +200,16 @@ def test_promising_spends_rounds_only_where_they_can_decide() -> None:
     assert paired.promising(past, threshold=0.05, max_rounds=20)
     assert not paired.promising(past, threshold=0.05, max_rounds=4)  # no rounds left
     assert paired.promising([0.5], threshold=0.05, max_rounds=20)  # one round: unknown noise
+
+
+@pytest.mark.parametrize("correction", [paired.Correction.HOLM, paired.Correction.BH])
+def test_absent_family_members_count_as_p_one(correction: paired.Correction) -> None:
+    """A shard's rows corrected within the whole suite: the same as padding the family with
+    p = 1 for the other shards' rows, without building that list."""
+    rng = np.random.default_rng(5)
+    for size, absent in [(1, 1), (3, 7), (12, 40), (5, 0)]:
+        p = [float(x) for x in rng.uniform(0, 0.05, size)]
+        padded = paired.adjust([*p, *([1.0] * absent)], correction)[:size]
+        assert paired.adjust(p, correction, absent=absent) == pytest.approx(padded)
+    assert paired.family_significance([1e-9, None], absent=10**12) == [False, None]
+    assert paired.family_significance([1e-9, None], absent=10**6) == [True, None]

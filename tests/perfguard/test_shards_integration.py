@@ -304,3 +304,21 @@ def test_a_shard_beyond_the_suites_size_is_empty(
     data = rounds.read(empty)
     assert data.shard is not None and data.shard.benchmarks == () and data.series == []
     assert "No benchmarks compared." in captured.out
+
+
+def test_a_shard_corrects_within_the_whole_suites_family(
+    runs: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The rows of the other shards count in a shard's family correction (as p = 1), so a shard
+    stops and reports as the merge will judge: as strict as the whole suite, never laxer."""
+    shards = [rounds.read(runs[f"shard-{k}"]) for k in (1, 2, 3)]
+    assert {d.shard.suite_rows for d in shards if d.shard is not None} == {5}
+    [home] = [
+        k for k, d in enumerate(shards, 1) if d.shard and "bench_suite.time_b" in d.shard.benchmarks
+    ]
+    own = report(runs[f"shard-{home}"], capsys)
+    assert verdicts(own)["bench_suite.time_b"] == "regressed"
+    [p_value] = [r["p_value"] for r in own["rows"] if r["benchmark"] == "bench_suite.time_b"]  # type: ignore[union-attr]
+    # The same rounds in a suite so large that Holm multiplies that p-value past 1 %.
+    huge = shard_variant(runs, tmp_path, home, "huge.json", suite_rows=int(0.02 / p_value) + 5)
+    assert verdicts(report(huge, capsys))["bench_suite.time_b"] == "inconclusive"

@@ -53,6 +53,7 @@ def select(
         suite=fingerprint,
         partition=partition.partition_digest(expected.values, spec.count, fingerprint),
         costs=expected.source,
+        suite_rows=sum(combos.selected for combos in suite.values()),
     )
     keep = set(mine)
     return benchmarks.filter_out({name for name in benchmarks if name not in keep}), record
