@@ -70,7 +70,7 @@ def measure(repo: Path, head: str, out: str, env: dict[str, str]) -> list[str]:
         f'scripts/ci/asv-cache main "{head}"', {**env, "GITHUB_OUTPUT": str(output)}, repo
     )
     env["CACHE"] = json.dumps(cache_outputs(keyed, output))
-    done = run_step(f'scripts/ci/measure main "{head}" {out} 2', env, repo)
+    done = run_step(f'scripts/ci/measure main "{head}" {out} 2', env, repo, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return log.read_text().splitlines()
 

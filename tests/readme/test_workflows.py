@@ -125,3 +125,35 @@ def test_perf_comment_posts_nothing_when_the_pr_moved_on_or_the_artifact_lies(
     (report_dir / "pr-number").write_text("7; rm -rf /\n", encoding="utf-8")
     assert comment_from_artifact(github, runner_temp, tmp_path).returncode == 2
     assert github.comments(REPO, PR) == []
+
+
+def test_the_sharded_snippet_measures_the_matrix_shards_and_merges_them_all() -> None:
+    """The shards are the matrix list; each job's K/N comes from it; every shard's artifact
+    matches the report job's download pattern, whose folder the action merges; the merged
+    report-dir is uploaded as the `perf-report` the comment workflow reads."""
+    sharded = readme.workflow("perf-sharded.yml")
+    assert sharded["name"] == readme.workflow("perf.yml")["name"] == "perf"  # perf-comment's
+    measure, report = sharded["jobs"]["measure"], sharded["jobs"]["report"]
+    assert report["needs"] == "measure"
+    assert measure["permissions"] == report["permissions"] == {"contents": "read"}
+    shards = measure["strategy"]["matrix"]["shard"]
+    assert shards == list(range(1, len(shards) + 1))
+    by_uses = {s.get("id", s.get("uses", "").partition("@")[0]): s for s in measure["steps"]}
+    assert by_uses["perfguard"]["with"]["shard"] == "${{ matrix.shard }}/${{ strategy.job-total }}"
+    assert by_uses["actions/checkout"]["with"]["fetch-depth"] == 0
+    upload = by_uses["actions/upload-artifact"]["with"]
+    assert upload == {
+        "name": "perf-shard-${{ matrix.shard }}",
+        "path": "${{ steps.perfguard.outputs.report-dir }}",
+    }
+    steps_ = {
+        s.get("id", s.get("name", s.get("uses", "").partition("@")[0])): s for s in report["steps"]
+    }
+    download = steps_["actions/download-artifact"]["with"]
+    assert download["pattern"] == "perf-shard-*"
+    assert steps_["perfguard"]["with"]["merge"] == download["path"]
+    assert "shard" not in steps_["perfguard"]["with"]
+    upload = steps_["actions/upload-artifact"]
+    assert upload["with"]["name"] == "perf-report" and upload["if"] == "${{ !cancelled() }}"
+    [keep] = run_steps(sharded)
+    assert keep == run_steps(readme.workflow("perf.yml"))[0]  # the same PR-number step
