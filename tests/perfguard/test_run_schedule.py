@@ -6,10 +6,12 @@ the true change per benchmark known); the real thing runs in test_run_integratio
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import math
 import random
+from collections.abc import Iterator
 
 import pytest
 
@@ -366,3 +368,32 @@ def test_rich_display_takes_the_round_limit_of_the_run() -> None:
     display.close()
     assert "2/3" in stream.getvalue()
     assert "2/20" not in stream.getvalue()
+
+
+def test_each_round_runs_inside_its_own_scope() -> None:
+    """The workers of a round (``round_scope``) are opened before its first benchmark and
+    closed after its last, once per round."""
+    events: list[str] = []
+    suite = FakeSuite({"s.time_a": 0.0, "s.time_b": 0.0})
+
+    @contextlib.contextmanager
+    def scope(rng: random.Random) -> Iterator[None]:
+        events.append("open")
+        yield
+        events.append("close")
+
+    def measure(
+        name: str, combos: tuple[Params, ...], order: tuple[str, str], rng: random.Random
+    ) -> dict[Key, PairOutcome]:
+        events.append(name)
+        return suite(name, combos, order, rng)
+
+    run_rounds(
+        empty_file(["s.time_a", "s.time_b"]),
+        measure,
+        effort=Effort(min_rounds=2, max_rounds=2),
+        undecided=lambda _: set(),
+        display=Recorder(),
+        round_scope=scope,
+    )
+    assert events == ["open", "s.time_a", "s.time_b", "close"] * 2

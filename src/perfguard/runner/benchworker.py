@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import json
 import math
@@ -89,16 +90,15 @@ def time_sampler(bench: Any) -> tuple[Callable[[], float], int]:
     """
     params = bench._build_params()
     number = int(bench.number)
-    explicit = number > 0
-    isolate = bool(bench._setups) and bench._setup_isolates_timed_calls
-    if not bench._setup_isolates_timed_calls:
-        timer = bench._get_timer(*params)  # timeraw_: one subprocess per sample, its own timer
-    elif not explicit:
-        timer = timeit.Timer(stmt=bench._param_bound_func(*params), timer=bench.timer)
-    elif isolate and number > 1:
-        timer = bench._get_interleaved_timer(*params)
+    if type(bench).__name__ == "TimerawBenchmark":
+        timer = bench._get_timer(*params)  # one subprocess per sample, its own timer and setup
+    elif number == 0:
+        func = functools.partial(bench.func, *params) if params else bench.func
+        timer = timeit.Timer(stmt=func, timer=bench.timer)  # no setup between samples
+    elif bench._setups and number > 1 and hasattr(bench, "_get_interleaved_timer"):
+        timer = bench._get_interleaved_timer(*params)  # asv_runner >= 0.3: setup between calls
     else:
-        timer = bench._get_timer(*params)
+        timer = bench._get_timer(*params)  # setup before every sample
     warmup = WARMUP_SECONDS if bench.warmup_time < 0 else float(bench.warmup_time)
     _, calibrated = bench.benchmark_timing(
         timer, 1, 1, max_time=0.0, warmup_time=warmup, number=number, min_run_count=1

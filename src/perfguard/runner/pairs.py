@@ -308,6 +308,10 @@ class Round:
         """Workers started per side this round (more than one after a timeout or crash)."""
 
     def _worker(self, side: str) -> Worker:
+        if side in self._workers and self._workers[side].process.poll() is not None:
+            gone = self._workers.pop(side)  # it died between benchmarks: a fresh one
+            gone.stop()
+            gone.close()
         if side not in self._workers:
             argv, env = self._commands[side]
             self._workers[side] = Worker(argv, env, cwd=os.path.join(self._workdir.name, side))
@@ -377,7 +381,8 @@ class Round:
         """Kill a side's worker that timed out or broke; the next benchmark gets a fresh one."""
         worker = self._workers.pop(side)
         worker.stop(kill=True)
-        result.error = f"{exc}\n{worker.output(since)}".strip()
+        said = [result.error.strip(), str(exc), worker.output(since)]
+        result.error = "\n".join(text for text in said if text)
         worker.close()
 
     def _end(self, side: str, result: SideSamples, since: int, timeout: float) -> None:
