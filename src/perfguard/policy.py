@@ -45,6 +45,9 @@ class Rule:
     threshold: float | None = None
     direction: Direction | None = None
     ignore: bool | None = None
+    once_per_process: bool | None = None
+    """``perfguard run``: a ``track_`` benchmark gives one value per process (as in asv), not
+    one per paired sample; as the benchmark attribute of the same name."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +77,14 @@ class Policy:
     fail_on: FailOn = FailOn.REGRESSION
     rules: tuple[Rule, ...] = ()
     budgets: tuple[Budget, ...] = ()
+
+    def once_per_process(self, name: str, label: str) -> bool:
+        """Whether rules say ``name`` (``label``: with parameters) runs once per process."""
+        once = False
+        for rule in self.rules:
+            if rule.once_per_process is not None and matches(rule.pattern, name, label):
+                once = rule.once_per_process
+        return once
 
     def resolve(self, name: str, label: str, kind: Kind, unit: str) -> Resolved:
         """Apply every rule matching ``name`` or ``label`` (name with parameters)."""
@@ -219,10 +230,13 @@ def policy_from_mapping(raw: Mapping[str, Any], where: str = "[tool.perfguard]")
     rules = []
     for i, table in enumerate(_table_list(raw, "rules", where)):
         here = f"{where}.rules[{i}]"
-        _check_keys(table, {"match", "threshold", "direction", "ignore"}, here)
+        _check_keys(table, {"match", "threshold", "direction", "ignore", "once_per_process"}, here)
         ignore = table.get("ignore")
         if ignore is not None and not isinstance(ignore, bool):
             raise ConfigError(f"{here}.ignore must be true or false")
+        once = table.get("once_per_process")
+        if once is not None and not isinstance(once, bool):
+            raise ConfigError(f"{here}.once_per_process must be true or false")
         rules.append(
             Rule(
                 pattern=_pattern(table, here),
@@ -231,6 +245,7 @@ def policy_from_mapping(raw: Mapping[str, Any], where: str = "[tool.perfguard]")
                 ),
                 direction=_direction(table["direction"], here) if "direction" in table else None,
                 ignore=ignore,
+                once_per_process=once,
             )
         )
     budgets = []

@@ -132,6 +132,7 @@ def test_policy_from_mapping_full() -> None:
         ({"rules": [{"threshold": "5%"}]}, "'match'"),
         ({"rules": [{"match": "x", "direction": "up"}]}, "direction"),
         ({"rules": [{"match": "x", "ignore": "yes"}]}, "ignore"),
+        ({"rules": [{"match": "x", "once_per_process": 1}]}, "once_per_process must be true"),
         ({"rules": [{"match": "x", "colour": "red"}]}, "unknown key"),
         ({"budgets": [{"match": "x"}]}, "'min' or 'max'"),
         ({"budgets": [{"match": "x", "max": "lots"}]}, "cannot read"),
@@ -214,3 +215,18 @@ def test_missing_and_invalid_config_files(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ConfigError, match="cannot read"):
         load_policy(binary)
+
+
+def test_a_rule_says_which_track_benchmarks_run_once_per_process() -> None:
+    policy = policy_from_mapping(
+        {
+            "rules": [
+                {"match": "a.track_*", "once_per_process": True},
+                {"match": "a.track_rate(n=2)", "once_per_process": False},
+                {"match": "a.*", "threshold": "10%"},  # says nothing about it: changes nothing
+            ]
+        }
+    )
+    assert policy.once_per_process("a.track_rate", "a.track_rate(n=1)")
+    assert not policy.once_per_process("a.track_rate", "a.track_rate(n=2)")
+    assert not policy.once_per_process("b.track_rate", "b.track_rate")

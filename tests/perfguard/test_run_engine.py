@@ -81,6 +81,10 @@ def track_once():
 track_once.once_per_process = True
 
 
+def track_ruled():
+    return tiny.RATE * random.uniform(0.9, 1.1)
+
+
 def time_crash():
     if tiny.RATE < 95:  # head only
         os._exit(3)
@@ -130,7 +134,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def run(project: dict[str, Path | str], home: Path, bench: str) -> tuple[rounds.RoundsFile, dict]:
+def run(
+    project: dict[str, Path | str], home: Path, bench: str, *extra: str
+) -> tuple[rounds.RoundsFile, dict]:
     """Two rounds of ``bench``; the rounds file and the head's asv results copy (by name)."""
     repo = Path(project["repo"])
     out = home / "run.rounds.json"
@@ -139,6 +145,7 @@ def run(project: dict[str, Path | str], home: Path, bench: str) -> tuple[rounds.
         "--asv-config", str(repo / "asv.conf.json"), "-b", bench,
         "--min-rounds", str(ROUNDS), "--max-rounds", str(ROUNDS), "--pairs", str(PAIRS),
         "--output", str(out), "--format", "json", "--machine", "tester", "--fail-on", "never",
+        *extra,
     )  # fmt: skip
     env = f"virtualenv-py{sys.version_info[0]}.{sys.version_info[1]}"
     path = home / "run.asv-results" / "tester" / f"{str(project['head'])[:8]}-{env}.json"
@@ -188,13 +195,18 @@ def test_imports_setup_cache_and_setup_are_paid_once_where_asv_allows(
 def test_track_benchmarks_are_sampled_in_pairs_unless_once_per_process(
     project: dict[str, Path | str], home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data, results = run(project, home, "track_rate|track_once")
+    config = home / "perfguard.toml"
+    config.write_text('[[rules]]\nmatch = "*.track_ruled"\nonce_per_process = true\n')
+    data, results = run(
+        project, home, "track_rate|track_once|track_ruled", "--perfguard-config", str(config)
+    )
     capsys.readouterr()
     series = {s.benchmark: s for s in data.series}
     rate, once = series["bench_engine.track_rate"], series["bench_engine.track_once"]
     samples = results["bench_engine.track_rate"]["samples"][0]
     assert len(samples) == PAIRS * ROUNDS  # every pair's sample, every round, in asv's copy
     assert results["bench_engine.track_once"].get("samples") is None  # one value per process
+    assert results["bench_engine.track_ruled"].get("samples") is None  # a rule says so
     assert len(rate.d) == len(once.d) == ROUNDS
     # The round's value of a side is the median of its samples (not the fastest, a time rule);
     # its d the median of the paired ratios, which the base's copy lets us recompute.

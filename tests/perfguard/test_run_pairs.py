@@ -163,6 +163,7 @@ def measure(
     pairs_count: int = 4,
     sides: dict[str, Launch] | None = None,
     timeout: float = 30.0,
+    once: bool = False,
 ) -> PairedRound:
     return pairs.measure(
         sides or launches(),
@@ -173,6 +174,7 @@ def measure(
         rng=random.Random(seed),
         base_first=True,
         timeout=timeout,
+        once=once,
     )
 
 
@@ -233,6 +235,9 @@ def test_once_per_process_track_benchmarks_give_one_value_per_worker(suite: str)
     got = measure(suite, "track_once", pairs_count=10)
     assert got.base.samples == got.head.samples == [7.0]
     assert not got.base.paired and got.log_ratio == 0.0
+    ruled = measure(suite, "track_chatty", pairs_count=10, once=True)  # a rule says so
+    assert ruled.base.samples == ruled.head.samples == [7.0]
+    assert not ruled.base.paired
 
 
 def test_memory_benchmarks_give_asv_s_value_once_per_worker(suite: str) -> None:

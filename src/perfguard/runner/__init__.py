@@ -28,7 +28,7 @@ import msgspec
 
 from perfguard import __version__, asvproject, fingerprint, paired, rounds
 from perfguard.errors import AsvError
-from perfguard.models import Key, Params
+from perfguard.models import Key, Params, format_label
 from perfguard.models import Status as ValueStatus
 from perfguard.policy import Policy
 from perfguard.runner import asvenv, estimate, files, pairs, refs, shard
@@ -255,6 +255,8 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
                 orders=pairs.draw_orders(rng, pair_count, base_first=order[0] == "base"),
                 timeout=timeout,
                 start_timeout=start_timeout,
+                once=info["type"] == "track"
+                and settings.policy.once_per_process(name, format_label(name, combo)),
             )
             per_side["base"][index] = paired_round.base
             per_side["head"][index] = paired_round.head

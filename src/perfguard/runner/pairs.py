@@ -326,11 +326,13 @@ class Round:
         orders: tuple[bool, ...],
         timeout: float,
         start_timeout: float | None = None,
+        once: bool = False,
     ) -> PairedRound:
         """One benchmark combination for base and head: ``pairs`` samples each, alternating.
 
         ``start_timeout``: for the start (import, ``setup_cache``, ``setup``, calibration),
-        default ``timeout``. Benchmarks sampled once per process give one sample each.
+        default ``timeout``. Benchmarks sampled once per process (``mem_``, ``peakmem_``, a
+        ``track_`` with ``once_per_process``, or ``once``: a rule says so) give one sample each.
         """
         result = {side: SideSamples() for side in SIDES}
         since: dict[str, int] = {}
@@ -363,7 +365,10 @@ class Round:
                 result[side].paired = bool(answer.get("paired"))
         ready = [side for side in SIDES if result[side].number is not None]
         if ready:  # one side alone still gives its value (the other's failure is the news)
-            count = pairs if all(result[side].paired for side in ready) else 1
+            paired = not once and all(result[side].paired for side in ready)
+            count = pairs if paired else 1
+            for side in ready:
+                result[side].paired = paired
             live -= self._alternate(result, orders[:count], timeout, since, ready)
         for side in SIDES:
             if side in live and side in self._workers:
@@ -463,6 +468,7 @@ def measure(
     rng: random.Random,
     base_first: bool,
     timeout: float,
+    once: bool = False,
 ) -> PairedRound:
     """One benchmark (one parameter combination) in a round of its own (fresh workers)."""
     layout = draw_layout(rng)
@@ -471,7 +477,7 @@ def measure(
         tempfile.TemporaryDirectory(prefix="perfguard-caches-") as caches,
         open_round(launches, benchmark_dir, extra_params, layout, Path(caches)) as session,
     ):
-        return session.measure(benchmark_id, pairs=pairs, orders=orders, timeout=timeout)
+        return session.measure(benchmark_id, pairs=pairs, orders=orders, timeout=timeout, once=once)
 
 
 __all__ = [
