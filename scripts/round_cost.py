@@ -127,7 +127,7 @@ def importtime(python: Path) -> list[tuple[float, str]]:
     found = []
     for line in done.stderr.splitlines():
         match = re.match(r"import time:\s+\d+ \|\s+(\d+) \|( *)(\S+)", line)
-        if match and len(match.group(2)) <= 2:  # top-level and first-level imports
+        if match and len(match.group(2)) <= 3:  # top-level and first-level imports
             found.append((int(match.group(1)) / 1e6, match.group(3)))
     return sorted(found, reverse=True)[:8]
 

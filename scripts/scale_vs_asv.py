@@ -78,9 +78,16 @@ def git(repo: Path, *args: str) -> str:
 def make_repo(work: Path) -> tuple[Path, str, dict[str, str]]:
     """The scratch repository: base on main, the ``aa`` and ``changed`` heads off base."""
     repo = work / "repo"
+    kept = work / "asv-kept"
+    if (repo / ".asv").exists():  # environments of an earlier run: numpy & co. stay installed
+        shutil.rmtree(kept, ignore_errors=True)
+        (repo / ".asv").rename(kept)
+        shutil.rmtree(kept / "results", ignore_errors=True)
     if repo.exists():
         shutil.rmtree(repo)
     shutil.copytree(FIXTURE, repo, ignore=shutil.ignore_patterns(".asv", "__pycache__"))
+    if kept.exists():
+        kept.rename(repo / ".asv")
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "base")
@@ -185,9 +192,11 @@ def truth(row: str, pair: str) -> str:
 
 
 def run_asv(
-    repo: Path, base: str, head: str, env: dict[str, str], rows: list[str]
+    repo: Path, base: str, head: str, env: dict[str, str], rows: list[str], *extra: str
 ) -> dict[str, Any]:
-    code, lines = timed([str(BIN / "asv"), "continuous", "--factor", "1.05", base, head], repo, env)
+    code, lines = timed(
+        [str(BIN / "asv"), "continuous", "--factor", "1.05", *extra, base, head], repo, env
+    )
     if code not in (0, 1):
         text = "\n".join(line for _, line in lines[-40:])
         raise RuntimeError(f"asv continuous failed ({code}):\n{text}")
@@ -295,7 +304,7 @@ def measure(args: argparse.Namespace) -> None:
     # Untimed warm-up: create asv's environment (numpy, scipy, pandas from PyPI) and perfguard's
     # twin, so that no trial pays for creating an environment; builds are paid in every trial.
     print("warm-up: creating the environments (untimed)", file=sys.stderr, flush=True)
-    run_asv(repo, base, heads["aa"], env, [])
+    run_asv(repo, base, heads["aa"], env, [], "-b", "time_parse_short")
     run_perfguard(
         repo,
         base,
