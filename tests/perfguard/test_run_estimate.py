@@ -186,19 +186,25 @@ def test_the_default_limit_stops_a_slow_suite_and_says_min_rounds_were_not_reach
     names = [f"s.time_{i}" for i in range(10)]
     clock = Clock()
     data = empty_file(names)
+    stream = io.StringIO()
     stopped = run_rounds(
         data,
         steady(clock, dict.fromkeys(names, 20.0)),  # type: ignore[arg-type]
         effort=Effort(),  # 200 s a round: 3 fit in the default 10 minutes
         undecided=lambda _: {(name, ()) for name in names},
-        display=PlainDisplay(io.StringIO()),
+        display=PlainDisplay(stream, clock=clock),
         clock=clock,
     )
     assert len(data.rounds) == 3
-    assert stopped == (
-        "time limit of 10m reached after 3 rounds, fewer than the 5 every benchmark gets: raise"
-        " --time-limit (none lifts it) or select fewer benchmarks with -b"
+    assert stopped == "time limit of 10m reached after 3 rounds"
+    assert stream.getvalue().splitlines()[-1] == (
+        "warning: the time limit stopped the rounds after 3 of the 5 every benchmark gets, so"
+        " most stay inconclusive: raise --time-limit (none lifts it) or select fewer benchmarks"
+        " with -b"
     )
+    lines = stream.getvalue().splitlines()
+    second = next(line for line in lines if line.startswith("round 2/20 ("))
+    assert "elapsed; round 5 is out of the time limit's reach, at most ~3m20s left" in second
     # Lifted, the same suite gets its rounds.
     clock.now = 0.0
     lifted = empty_file(names)

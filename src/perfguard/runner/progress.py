@@ -62,11 +62,12 @@ def expected_left(status: Status) -> str:
     """``~24s to round 5, at most ~1m36s left``, or ``nothing left`` once all settled."""
     if status.settled >= status.total or status.at_most <= 0:
         return "nothing left"
-    to_min = (
-        f"~{format_seconds(status.to_min)} to round {status.min_rounds}, "
-        if status.to_min > 0
-        else ""
-    )
+    if status.remaining is not None and status.to_min > status.remaining:
+        to_min = f"round {status.min_rounds} is out of the time limit's reach, "
+    elif status.to_min > 0:
+        to_min = f"~{format_seconds(status.to_min)} to round {status.min_rounds}, "
+    else:
+        to_min = ""
     return f"{to_min}at most ~{format_seconds(status.at_most)} left"
 
 

@@ -79,15 +79,15 @@ def record(data: RoundsFile, index: int, outcomes: dict[Key, PairOutcome]) -> No
         series.d.append(outcome.log_ratio)
 
 
-def _time_limit_reached(effort: Effort, done: int) -> str:
-    limit = format_seconds(effort.time_limit or 0.0)
-    said = f"time limit of {limit} reached after {done} rounds"
-    if done >= effort.min_rounds:
-        return said
-    return (
-        f"{said}, fewer than the {effort.min_rounds} every benchmark gets: raise --time-limit"
-        " (none lifts it) or select fewer benchmarks with -b"
-    )
+def _time_limit_reached(effort: Effort, done: int, display: Display) -> str:
+    """Why the rounds stopped; a warning first when they stopped short of ``min_rounds``."""
+    if done < effort.min_rounds:
+        display.message(
+            f"warning: the time limit stopped the rounds after {done} of the {effort.min_rounds}"
+            " every benchmark gets, so most stay inconclusive: raise --time-limit (none lifts"
+            " it) or select fewer benchmarks with -b"
+        )
+    return f"time limit of {format_seconds(effort.time_limit or 0.0)} reached after {done} rounds"
 
 
 def run_rounds(
@@ -125,7 +125,7 @@ def run_rounds(
         elapsed = clock() - start
         expected = observed.cost().round_seconds(counts())
         if limit is not None and index > 1 and elapsed + expected > limit:
-            return _time_limit_reached(effort, index - 1)
+            return _time_limit_reached(effort, index - 1, display)
         order = draw_order(rng)
         started = datetime.datetime.now(datetime.timezone.utc)
         began = clock()
