@@ -53,15 +53,23 @@ class Cost:
 
 
 RULE = Cost(
-    start=0.0,
-    per_combination=2.3,
-    source="perfguard's rule of 2.3s per benchmark and round (no earlier run or asv durations)",
+    start=0.3,
+    per_combination=0.18,
+    source="perfguard's rule for fast bodies, 0.3s a round + 0.18s per benchmark (no earlier"
+    " run or asv durations)",
 )
-"""Round start and seconds per combination (fast bodies, default --pairs) measured on this
-project's 2-core VM at a load average of about 1; README, "How long a run takes"."""
+"""Round start and seconds per combination for bodies of microseconds with the default
+``--pairs``: ``scripts/run_time.py --sizes 1 10 30 --rounds 3`` on this project's 2-core VM
+(2026-12-02, load average 11.5: round = 0.31 s + N x 0.181 s). Slow bodies cost far more
+(this repository's suite: 11 s per benchmark and round), which the first round's line shows;
+README, "How long a run takes"."""
 ASV_SCALE = 1.0
 """A perfguard round's seconds per combination over asv's recorded ``duration`` per
-combination (asv runs 2 processes of 10 ms samples; perfguard 2 workers of 16 pairs of 1 ms)."""
+combination. Measured on this repository's 28 benchmarks (2026-12-02, load average 10-13,
+``-a once_per_process=true``): median 0.96 per benchmark, but from 0.13 (fast ``track_``
+bodies: asv pays an interpreter per process, perfguard a fork) to 11 (``fdatasync`` figures,
+which follow the disk's load); the suite's total 1.7x. Without ``once_per_process`` a
+``track_`` benchmark is called in ``--pairs`` pairs and costs up to that many times more."""
 _NEWEST_FILES = 20
 """Earlier rounds files tried, newest first: a folder of many runs is not read whole."""
 
