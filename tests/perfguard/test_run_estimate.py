@@ -133,6 +133,7 @@ def test_the_plan_is_capped_by_the_time_limit_and_warns_when_min_rounds_do_not_f
     warned = estimate.describe_plan(
         tight, cost, benchmarks=3, min_rounds=5, max_rounds=20, time_limit=100.0
     )
+    assert warned[0].startswith("expect ~30s per round of 3 benchmarks: ~1m30s for 3 rounds, at")
     assert "capped by the time limit of 1m40s" in warned[0]
     assert warned[1].startswith("warning: the time limit of 1m40s holds about 3 of the 5 rounds")
     roomy = estimate.plan(cost, counts, min_rounds=5, max_rounds=20, time_limit=600.0)
@@ -330,3 +331,19 @@ def test_the_watcher_thread_stops_with_the_display() -> None:
     display.watch(every=0.001)
     display.close()
     assert display._watcher is not None and not display._watcher.is_alive()
+
+
+def test_unmeasured_benchmarks_keep_their_prior_figure_scaled_to_this_run() -> None:
+    prior = estimate.Cost(
+        start=1.0,
+        per_combination=1.0,
+        source="x",
+        per_benchmark={"s.time_a": 2.0, "s.time_b": 20.0},
+    )
+    observed = estimate.Observed(prior=prior)
+    assert observed.cost() is prior
+    observed.add("s.time_a", 6.0, 1)  # three times the prior's figure
+    now = observed.cost()
+    assert now.seconds("s.time_a", 1) == pytest.approx(6.0)
+    assert now.seconds("s.time_b", 1) == pytest.approx(60.0)
+    assert now.seconds("s.time_new", 2) == pytest.approx(12.0)  # the median of the measured

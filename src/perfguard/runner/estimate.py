@@ -217,15 +217,23 @@ class Observed:
         self.starts.append(max(0.0, round_seconds - in_benchmarks))
 
     def cost(self) -> Cost:
-        """The prior until a round is done, then this run's own figures (a benchmark not
-        measured yet costs the median of those that were)."""
+        """The prior until a benchmark is measured, then this run's own figures. A benchmark
+        not measured yet costs its prior figure, scaled by how this run's measured benchmarks
+        compare with theirs, else the median of those measured."""
         if not self.seconds:
             return self.prior
         own = {name: statistics.mean(values) for name, values in self.seconds.items()}
+        known = [name for name in own if name in self.prior.per_benchmark]
+        prior_known = sum(self.prior.per_benchmark[name] for name in known)
+        scale = sum(own[name] for name in known) / prior_known if prior_known > 0 else 1.0
+        figures = {
+            **{name: scale * value for name, value in self.prior.per_benchmark.items()},
+            **own,
+        }
         return Cost(
             start=statistics.mean(self.starts) if self.starts else self.prior.start,
             per_combination=statistics.median(own.values()),
-            per_benchmark=own,
+            per_benchmark=figures,
             source="this run's rounds",
             kind="this-run",
         )
@@ -295,9 +303,10 @@ def describe_plan(
         if time_limit is None
         else f"capped by the time limit of {format_seconds(time_limit)}"
     )
+    first = min(min_rounds, expected.rounds_in_limit or min_rounds)
     lines = [
         f"expect ~{format_seconds(expected.per_round)} per round of {benchmarks} benchmarks: "
-        f"~{format_seconds(expected.at_min)} for {min_rounds} rounds, at most "
+        f"~{format_seconds(expected.at_min)} for {first} rounds, at most "
         f"~{format_seconds(expected.at_most)} for up to {max_rounds} ({limit}); "
         f"estimated from {cost.source}"
     ]
