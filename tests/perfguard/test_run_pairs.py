@@ -89,6 +89,11 @@ def time_slow():
 time_slow.timeout = 0.5
 
 
+def track_quarter_second():
+    time.sleep(0.25)
+    return 1.0
+
+
 def time_exits():
     os._exit(3)
 
@@ -228,6 +233,16 @@ def test_padding_makes_both_stacks_the_same_size() -> None:
 def test_track_benchmarks_are_sampled_in_pairs(suite: str) -> None:
     got = measure(suite, "track_chatty", pairs_count=10)
     assert got.base.samples == got.head.samples == [7.0] * 10
+    assert got.base.paired and got.log_ratio == 0.0
+
+
+def test_a_slow_body_gets_pairs_for_about_two_seconds_a_round_not_all_of_them(
+    suite: str,
+) -> None:
+    got = measure(suite, "track_quarter_second", pairs_count=16)
+    # 0.5 s a pair: no pair starts once 2 s (pairs.PAIR_SECONDS) are spent, at least one runs
+    assert pairs.PAIR_SECONDS == 2.0
+    assert 1 <= len(got.base.samples) == len(got.head.samples) <= 4
     assert got.base.paired and got.log_ratio == 0.0
 
 

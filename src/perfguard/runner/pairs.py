@@ -34,6 +34,7 @@ import signal
 import statistics
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,12 @@ small launcher, its peak starts at the launcher's few megabytes, as asv's forkse
 do. The worker dies with the launcher (``PR_SET_PDEATHSIG``), so stopping one stops both.
 """
 SIDES = ("base", "head")
+PAIR_SECONDS = 2.0
+"""Most seconds of sampling one benchmark combination gets per round (both sides together),
+after its first pair: ``pairs`` short samples of a fast body take milliseconds, but a body of
+seconds (a heavy ``time_`` with ``number = 1``, a ``track_`` that runs a whole workload) would
+cost ``2 x pairs`` calls a round. asv caps a process's samples by time the same way
+(``repeat``'s ``max_time``). The round's value is the median over the pairs it took."""
 
 
 class WorkerError(Exception):
@@ -327,12 +334,15 @@ class Round:
         timeout: float,
         start_timeout: float | None = None,
         once: bool = False,
+        pair_seconds: float | None = PAIR_SECONDS,
     ) -> PairedRound:
         """One benchmark combination for base and head: ``pairs`` samples each, alternating.
 
         ``start_timeout``: for the start (import, ``setup_cache``, ``setup``, calibration),
         default ``timeout``. Benchmarks sampled once per process (``mem_``, ``peakmem_``, a
         ``track_`` with ``once_per_process``, or ``once``: a rule says so) give one sample each.
+        ``pair_seconds``: no new pair starts once the pairs taken have used that long (at least
+        one pair is taken; None: no cap).
         """
         result = {side: SideSamples() for side in SIDES}
         since: dict[str, int] = {}
@@ -369,7 +379,7 @@ class Round:
             count = pairs if paired else 1
             for side in ready:
                 result[side].paired = paired
-            live -= self._alternate(result, orders[:count], timeout, since, ready)
+            live -= self._alternate(result, orders[:count], timeout, since, ready, pair_seconds)
         for side in SIDES:
             if side in live and side in self._workers:
                 self._end(side, result[side], since[side], timeout)
@@ -411,9 +421,13 @@ class Round:
         timeout: float,
         since: Mapping[str, int],
         ready: list[str],
+        pair_seconds: float | None,
     ) -> set[str]:
         """Take the samples; returns the sides whose child is gone (no ``end`` to send)."""
-        for base_first in orders:
+        began = time.monotonic()
+        for taken, base_first in enumerate(orders):
+            if taken and pair_seconds is not None and time.monotonic() - began >= pair_seconds:
+                return set()
             for side in SIDES if base_first else SIDES[::-1]:
                 if side not in ready:
                     continue
