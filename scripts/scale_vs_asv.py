@@ -200,7 +200,7 @@ def run_asv(
     if code not in (0, 1):
         text = "\n".join(line for _, line in lines[-40:])
         raise RuntimeError(f"asv continuous failed ({code}):\n{text}")
-    verdicts = dict.fromkeys(rows, "unchanged")
+    verdicts = dict.fromkeys(rows or all_rows(repo), "unchanged")  # asv wrote benchmarks.json
     for _, line in lines:
         match = ASV_ROW.match(line.strip())
         if match:
@@ -303,18 +303,20 @@ def measure(args: argparse.Namespace) -> None:
     extra = shlex.split(args.perfguard_args)
     # Untimed warm-up: create asv's environment (numpy, scipy, pandas from PyPI) and perfguard's
     # twin, so that no trial pays for creating an environment; builds are paid in every trial.
-    print("warm-up: creating the environments (untimed)", file=sys.stderr, flush=True)
-    run_asv(repo, base, heads["aa"], env, [], "-b", "time_parse_short")
-    run_perfguard(
-        repo,
-        base,
-        heads["aa"],
-        env,
-        seed=0,
-        keep=work / "warm-up.rounds.json",
-        extra=["-b", "time_parse_short", "--min-rounds", "2", "--max-rounds", "2"],
-    )
-    rows = all_rows(repo)
+    if not args.skip_warm_up:
+        print("warm-up: creating the environments (untimed)", file=sys.stderr, flush=True)
+        run_asv(repo, base, heads["aa"], env, [], "-b", "time_parse_short")
+        run_perfguard(
+            repo,
+            base,
+            heads["aa"],
+            env,
+            seed=0,
+            keep=work / "warm-up.rounds.json",
+            extra=["-b", "time_parse_short", "--min-rounds", "2", "--max-rounds", "2"],
+        )
+    benchmarks_json = repo / ".asv" / "results" / "benchmarks.json"
+    rows = all_rows(repo) if benchmarks_json.exists() else []
     rng = random.Random(args.seed)
     out = Path(args.out)
     for trial in range(args.trials):
@@ -404,6 +406,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--perfguard-args", default="", help="extra options for perfguard run (default: none)"
+    )
+    parser.add_argument(
+        "--skip-warm-up",
+        action="store_true",
+        help="the work directory's environments exist already (from an earlier run)",
     )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--work", default="/tmp/perfguard-scale")
