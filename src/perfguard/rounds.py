@@ -21,7 +21,7 @@ import msgspec
 
 from perfguard import paired, stats
 from perfguard.atomicfile import write_atomic
-from perfguard.compare import compare
+from perfguard.compare import compare, unmatched_rules
 from perfguard.errors import InputError
 from perfguard.fingerprint import Fingerprint
 from perfguard.models import (
@@ -293,11 +293,19 @@ def to_comparison(
     rows = list(unpaired.rows)
     for i, significant in zip(candidates, significance, strict=True):
         rows[i] = paired_row(rows[i], by_key[(rows[i].benchmark, rows[i].params)], significant)
-    warnings = unpaired.warnings
+    warnings, notices = unpaired.warnings, unpaired.notices
     if data.shard is not None:
         warnings = (*warnings, lone_shard_warning(data.shard, len(data.series)))
+        # A rule may match only other shards' benchmarks: the merged run says if one matches
+        # none of the suite.
+        unmatched = set(unmatched_rules(policy.rules, base, head))
+        notices = tuple(n for n in notices if n not in unmatched)
     return dataclasses.replace(
-        unpaired, rows=tuple(rows), warnings=warnings, shards=placements(data)
+        unpaired,
+        rows=tuple(rows),
+        warnings=warnings,
+        notices=notices,
+        shards=placements(data),
     )
 
 

@@ -322,3 +322,25 @@ def test_a_shard_corrects_within_the_whole_suites_family(
     # The same rounds in a suite so large that Holm multiplies that p-value past 1 %.
     huge = shard_variant(runs, tmp_path, home, "huge.json", suite_rows=int(0.02 / p_value) + 5)
     assert verdicts(report(huge, capsys))["bench_suite.time_b"] == "inconclusive"
+
+
+def test_a_rule_for_another_shards_benchmarks_is_not_called_unmatched_in_a_shard(
+    runs: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    theirs = json.loads(runs["shard-2"].read_text())["shard"]["benchmarks"][0]
+    config = tmp_path / "perfguard.toml"
+    config.write_text(
+        "[[rules]]\n"
+        f'match = "{theirs}"\n'
+        'threshold = "50%"\n\n'
+        "[[rules]]\n"
+        'match = "bench.no_such_benchmark"\n'
+        'threshold = "50%"\n'
+    )
+    perfguard("compare", str(runs["shard-1"]), "--config", str(config), "--fail-on", "never")
+    lone = capsys.readouterr().err
+    perfguard("compare", str(runs["merged"]), "--config", str(config), "--fail-on", "never")
+    merged = capsys.readouterr().err
+    assert f"rule match {theirs!r}" not in lone + merged
+    assert "'bench.no_such_benchmark' matched no benchmark" in merged
+    assert "matched no benchmark" not in lone  # a shard cannot tell: the merge says it
