@@ -26,10 +26,11 @@ import random
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+
+from trialkit import BIN, git
 
 FIXTURE = Path(__file__).resolve().parent / "detector_fixture"
 LEVELS = (0, 2, 5, 7, 10)
@@ -37,17 +38,8 @@ BENCHMARKS = (
     "bench_work.time_arithmetic",
     "bench_work.time_arithmetic_cpu",
 )
-BIN = Path(sys.executable).parent
-GIT_ID = ["-c", "user.name=detector", "-c", "user.email=detector@example.invalid"]
 # asv continuous prints a row per significant change: "| + | before | after | ratio | name |"
 ASV_ROW = re.compile(r"^\|\s*([+\-x!])\s*\|.*\|\s*(\S+)\s*\|\s*$")
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *GIT_ID, "-C", str(repo), *args], capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
 
 
 def make_repo(work: Path) -> tuple[str, dict[int, str]]:

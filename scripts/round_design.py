@@ -36,6 +36,7 @@ import tempfile
 from pathlib import Path
 
 from perfguard import rounds
+from trialkit import git
 
 CONFIG = {
     "version": 1,
@@ -106,16 +107,6 @@ def track_rate():
 
 track_rate.unit = "calls/s"
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(repo), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 def make_project(root: Path, import_seconds: float, setup_seconds: float) -> Path:

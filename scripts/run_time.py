@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from perfguard import rounds
+from trialkit import git
 
 CONFIG = {
     "version": 1,
@@ -57,14 +58,6 @@ def benchmarks(count: int) -> str:
     for i in range(count):
         body += f"\ndef time_fast_{i:03d}():\n    fast.work({100 + i})\n"
     return body
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(repo), *args],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return done.stdout.strip()
 
 
 def project(root: Path, count: int) -> tuple[str, str]:

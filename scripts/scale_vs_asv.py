@@ -48,9 +48,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from trialkit import BIN, git
+
 FIXTURE = Path(__file__).resolve().parent / "scale_fixture"
-BIN = Path(sys.executable).parent
-GIT_ID = ["-c", "user.name=scale", "-c", "user.email=scale@example.invalid"]
 PAIRS = ("aa", "changed")
 CHANGED = {  # benchmark -> its truth on the "changed" head
     "bench_graph.GraphSuite.time_bfs": "regressed",
@@ -66,13 +66,6 @@ EDITS = {  # the "changed" head's edits of scalelib.WORK: +15 %, +15 %, -15 %
 ASV_ROW = re.compile(r"^\|\s*([+\-x!])\s*\|.*\|\s*(\S.*?)\s*\|\s*$")
 ASV_BUILD = re.compile(r"^·+ (Creating|Discovering|Uninstalling|Building|Installing|Fetching)")
 PERFGUARD_MEASURING = re.compile(r"^measuring \d+ benchmarks")
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *GIT_ID, "-C", str(repo), *args], capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
 
 
 def make_repo(work: Path) -> tuple[Path, str, dict[str, str]]:

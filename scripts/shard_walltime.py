@@ -30,16 +30,9 @@ import sys
 import time
 from pathlib import Path
 
+from trialkit import BIN, git
+
 FIXTURE = Path(__file__).resolve().parent / "shard_fixture"
-BIN = Path(sys.executable).parent
-GIT_ID = ["-c", "user.name=shards", "-c", "user.email=shards@example.invalid"]
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *GIT_ID, "-C", str(repo), *args], capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
 
 
 def make_repo(work: Path) -> Path:

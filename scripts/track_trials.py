@@ -37,20 +37,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from trialkit import BIN, git
+
 FIXTURE = Path(__file__).resolve().parent / "detector_fixture"
-BIN = Path(sys.executable).parent
-GIT_ID = ["-c", "user.name=track", "-c", "user.email=track@example.invalid"]
 BENCHMARK = "bench_work.track_rate"
 DROP_SCALE = "1.12"
 """round(60 * 1.12) = 67 units of work per call instead of 60: the rate falls to 60/67 (-10.4 %)."""
 BUSY = "while True:\n    pass\n"
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *GIT_ID, "-C", str(repo), *args], capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
 
 
 def make_repo(work: Path) -> tuple[Path, str, dict[str, str]]:
