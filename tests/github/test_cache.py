@@ -18,7 +18,7 @@ import pytest
 
 from tests.github.test_scripts import cache_outputs
 from tests.github.test_steps import run_step
-from tests.perfguard.test_run_integration import BENCHMARKS, CONFIG, PACKAGE, commit_scale, git
+from tests.perfguard.test_run_integration import CONFIG, PACKAGE, commit_scale, git, init_tiny
 
 pytestmark = pytest.mark.integration
 
@@ -43,17 +43,8 @@ CACHED_CONFIG = {
 def repo(tmp_path: Path) -> tuple[Path, str, str, str]:
     """main at the base; two PR heads on it, one after the other."""
     repo = tmp_path / "repo"
-    (repo / "src/tiny").mkdir(parents=True)
-    (repo / "benchmarks").mkdir()
-    (repo / "benchmarks/__init__.py").write_text("")
-    (repo / "benchmarks/bench_tiny.py").write_text(BENCHMARKS)
-    (repo / "asv.conf.json").write_text(json.dumps(CACHED_CONFIG))
-    (repo / "src/tiny/__init__.py").write_text(PACKAGE)
-    (repo / ".gitignore").write_text(".asv/\nperf-*/\n")
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "base")
-    base = git(repo, "rev-parse", "HEAD")
+    repo.mkdir()
+    base = init_tiny(repo, config=CACHED_CONFIG, gitignore=".asv/\nperf-*/\n")
     git(repo, "checkout", "-q", "-b", "pr")
     first = commit_scale(repo, PACKAGE + "\n# first push\n", "first push")
     second = commit_scale(repo, PACKAGE + "\n# second push\n", "second push")

@@ -26,7 +26,7 @@ from tests.github.double import GitHubDouble
 from tests.github.test_steps import outputs, run_step, step
 from tests.helpers import readme
 from tests.helpers.countedclock import counted_clock_source
-from tests.perfguard.test_run_integration import CONFIG, git
+from tests.perfguard.test_run_integration import git, init_tiny
 from tests.readme.test_workflows import PR, comment_from_artifact, run_steps
 
 pytestmark = pytest.mark.integration
@@ -49,17 +49,8 @@ def shards(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     three jobs would; what the report job downloads (one folder per shard artifact)."""
     root = tmp_path_factory.mktemp("sharded")
     repo = root / "repo"
-    (repo / "src/tiny").mkdir(parents=True)
-    (repo / "benchmarks").mkdir()
-    (repo / "benchmarks/__init__.py").write_text("")
-    (repo / "benchmarks/bench_tiny.py").write_text(BENCHMARKS)
-    (repo / "asv.conf.json").write_text(json.dumps(CONFIG))
-    (repo / "src/tiny/__init__.py").write_text(PACKAGE)
-    (repo / ".gitignore").write_text(".asv/\n")
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "base")
-    base = git(repo, "rev-parse", "HEAD")
+    repo.mkdir()
+    base = init_tiny(repo, benchmarks=BENCHMARKS, package=PACKAGE, gitignore=".asv/\n")
     git(repo, "checkout", "-q", "-b", "pr")
     (repo / "src/tiny/__init__.py").write_text(PACKAGE.replace("SCALE_B = 1.0", "SCALE_B = 1.3"))
     git(repo, "commit", "-q", "-am", "slower b")

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -82,6 +83,30 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
+def init_tiny(
+    repo: Path,
+    *,
+    benchmarks: str = BENCHMARKS,
+    package: str = PACKAGE,
+    module: str = "bench_tiny.py",
+    config: dict[str, Any] | None = None,
+    gitignore: str = "",
+) -> str:
+    """The tiny project (package, benchmarks, asv config) committed as main; its sha."""
+    (repo / "src" / "tiny").mkdir(parents=True)
+    (repo / "benchmarks").mkdir()
+    (repo / "benchmarks" / "__init__.py").write_text("")
+    (repo / "benchmarks" / module).write_text(benchmarks)
+    (repo / "asv.conf.json").write_text(json.dumps(CONFIG if config is None else config))
+    (repo / "src" / "tiny" / "__init__.py").write_text(package)
+    if gitignore:
+        (repo / ".gitignore").write_text(gitignore)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    return git(repo, "rev-parse", "HEAD")
+
+
 def commit_scale(repo: Path, text: str, message: str) -> str:
     (repo / "src" / "tiny" / "__init__.py").write_text(text)
     git(repo, "commit", "-q", "-am", message)
@@ -92,16 +117,7 @@ def commit_scale(repo: Path, text: str, message: str) -> str:
 def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
     """A git repository: base, a head with time_b 30 % slower, and an A/A copy of base."""
     repo = tmp_path_factory.mktemp("tiny")
-    (repo / "src" / "tiny").mkdir(parents=True)
-    (repo / "benchmarks").mkdir()
-    (repo / "benchmarks" / "__init__.py").write_text("")
-    (repo / "benchmarks" / "bench_tiny.py").write_text(BENCHMARKS)
-    (repo / "asv.conf.json").write_text(json.dumps(CONFIG))
-    (repo / "src" / "tiny" / "__init__.py").write_text(PACKAGE)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "base")
-    base = git(repo, "rev-parse", "HEAD")
+    base = init_tiny(repo)
     slow = commit_scale(repo, PACKAGE.replace("SCALE_B = 1.0", "SCALE_B = 1.3"), "slower b")
     git(repo, "checkout", "-q", "-b", "aa", base)
     same = commit_scale(repo, PACKAGE + "\n# same code, another commit\n", "a/a")

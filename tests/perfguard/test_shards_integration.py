@@ -24,7 +24,7 @@ from perfguard.errors import EXIT_REGRESSION, EXIT_USAGE
 from perfguard.shards import costs
 from tests.helpers import readme
 from tests.helpers.countedclock import counted_clock_source
-from tests.perfguard.test_run_integration import CONFIG, git
+from tests.perfguard.test_run_integration import git, init_tiny
 
 pytestmark = pytest.mark.integration
 
@@ -84,15 +84,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     run and the three shards run with the README's commands, and their merge."""
     repo = tmp_path_factory.mktemp("sharded")
     home = tmp_path_factory.mktemp("home")
-    (repo / "src" / "tiny").mkdir(parents=True)
-    (repo / "benchmarks").mkdir()
-    (repo / "benchmarks" / "__init__.py").write_text("")
-    (repo / "benchmarks" / "bench_suite.py").write_text(SUITE)
-    (repo / "asv.conf.json").write_text(json.dumps(CONFIG))
-    (repo / "src" / "tiny" / "__init__.py").write_text(PACKAGE)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "base")
+    init_tiny(repo, benchmarks=SUITE, package=PACKAGE, module="bench_suite.py")
     git(repo, "checkout", "-q", "-b", "feature")
     (repo / "src" / "tiny" / "__init__.py").write_text(PACKAGE.replace("1.0\n", "1.3\n", 1))
     git(repo, "commit", "-q", "-am", "slower b")
