@@ -11,7 +11,11 @@ fixture fails the test on any).
 Faults (:meth:`GitHubDouble.inject`) reproduce what GitHub and networks do: 500, 502, 429 with
 ``retry-after``, 403 secondary rate limit, a response slower than the client's timeout, and a
 connection reset; optionally *after* the request was processed (the comment was stored, then
-the answer was lost), which is what makes a blind POST retry create two comments.
+the answer was lost), which is what makes a blind POST retry create two comments. Faults after
+the headers: ``cut`` sends the real answer's headers and half its body, then resets the
+connection; ``stall`` sends the same and then holds the rest back past the client's timeout
+(both always process the request first: a PATCH is applied, a POST stored). ``foreign-link``
+answers a list with a ``link`` whose next page is on another origin (``target``).
 """
 
 from __future__ import annotations
@@ -54,14 +58,16 @@ class Fault:
 
     kind: str
     """``500``, ``502``, ``429``, ``403-secondary``, ``403-ratelimit``, ``403``, ``slow``,
-    ``reset``."""
+    ``reset``, ``cut``, ``stall``, ``foreign-link``."""
     method: str = ".*"
     path: str = ".*"
     times: int = 1
     after_processing: bool = False
     retry_after: int = 1
     delay: float = 3.0
-    """How long a ``slow`` answer is held back (longer than the client's timeout)."""
+    """How long a ``slow`` answer (or a ``stall``'s rest of the body) is held back."""
+    target: str = ""
+    """The origin a ``foreign-link`` points the next page to."""
 
 
 @dataclass
@@ -380,15 +386,22 @@ def _handler_for(double: GitHubDouble) -> type[BaseHTTPRequestHandler]:
                 double.requests.append(seen)
             double.validate_request(seen)
             fault = double._take_fault(self.command, split.path)
-            if fault is not None and not fault.after_processing and self._fail(fault):
+            after_headers = fault is not None and fault.kind in ("cut", "stall", "foreign-link")
+            early = None if fault is None or after_headers else fault
+            if early is not None and not early.after_processing and self._fail(early):
                 return
             status, headers, data = double.handle(
                 self.command, split.path, seen.query, seen.headers, body
             )
-            if fault is not None and fault.after_processing and self._fail(fault):
+            if early is not None and early.after_processing and self._fail(early):
                 return
+            if fault is not None and fault.kind == "foreign-link":
+                headers = {
+                    **headers,
+                    "link": f'<{fault.target}{split.path}?per_page=100&page=2>; rel="next"',
+                }
             double.validate_response(seen, status, headers, data)
-            self._send(status, headers, data)
+            self._send(status, headers, data, fault if after_headers else None)
 
         def _fail(self, fault: Fault) -> bool:
             """Act out a fault; True when the answer was the fault itself."""
@@ -447,8 +460,14 @@ def _handler_for(double: GitHubDouble) -> type[BaseHTTPRequestHandler]:
             self._send(status, headers, data)
             return True
 
-        def _send(self, status: int, headers: dict[str, str], data: Any) -> None:
+        def _send(
+            self, status: int, headers: dict[str, str], data: Any, fault: Fault | None = None
+        ) -> None:
+            """The answer; a ``cut`` or ``stall`` fault sends only the headers and half the body."""
             payload = json.dumps(data).encode()
+            if fault is not None and fault.kind in ("cut", "stall"):
+                self._send_half(status, headers, payload, fault)
+                return
             try:
                 self.send_response(status)
                 self.send_header("content-type", "application/json; charset=utf-8")
@@ -461,6 +480,31 @@ def _handler_for(double: GitHubDouble) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(payload)
             except OSError:
                 self.close_connection = True  # the client gave up (timeout); nothing to do
+
+        def _send_half(
+            self, status: int, headers: dict[str, str], payload: bytes, fault: Fault
+        ) -> None:
+            self.close_connection = True
+            try:
+                self.send_response(status)
+                self.send_header("content-type", "application/json; charset=utf-8")
+                self.send_header("content-length", str(len(payload)))
+                for key, value in headers.items():
+                    if value:
+                        self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(payload[: len(payload) // 2])
+                self.wfile.flush()
+                if fault.kind == "stall":
+                    double._release.wait(fault.delay)  # past the client's read timeout
+                    return
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.rfile.close()
+                self.connection.close()
+            except OSError:
+                pass  # the client gave up first; nothing to do
 
         def do_GET(self) -> None:
             self._serve()
