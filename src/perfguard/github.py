@@ -1,10 +1,15 @@
 """GitHub REST over one requests Session: the sticky PR comment, a PR's head sha, commit status.
 
 The session is a parameter (tests hand one pointed at a local double). Transient faults are
-retried by urllib3 (:class:`GitHubRetry`), honouring ``retry-after`` and the ``x-ratelimit-*``
-headers. POST is never retried blindly: after a failed create the comments are listed again and
-the marked comment, if the failed request did create it, is updated instead (never two comments).
-Every requests exception becomes a :class:`~perfguard.errors.GitHubError` here, with the token
+retried by one policy, :class:`GitHubRetry`, honouring ``retry-after`` and the ``x-ratelimit-*``
+headers: urllib3 applies it up to the response headers, and :meth:`GitHubClient._request`
+applies the same policy to a body cut or stalled after the headers (which urllib3 cannot see,
+requests reads the body after urllib3 returned). Every call goes through that one method. The
+policy has a deadline (``budget``), so the whole command's retrying is bounded. POST is never
+retried blindly: after a failed create the comments are listed again and the marked comment, if
+the failed request did create it, is updated instead (never two comments). A pagination
+``link`` to another origin is refused, so the token only ever goes to the API base URL. Every
+requests exception becomes a :class:`~perfguard.errors.GitHubError` here, with the token
 redacted from its message.
 """
 
@@ -15,11 +20,18 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 import requests.adapters
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
@@ -30,9 +42,12 @@ DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 MAX_COMMENT_CHARS = 65536
 """GitHub refuses a longer comment body with 422."""
+DEFAULT_RETRY_BUDGET = 90.0
+"""Seconds after which no call is retried or started any more (the command then exits 3)."""
 MAX_STATUS_DESCRIPTION = 140
 STATUS_STATES = ("error", "failure", "pending", "success")
 
+_SPENT = "; the retry budget is spent (--retry-budget)"
 _TRANSIENT_5XX = frozenset({500, 502, 503, 504})
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
@@ -53,17 +68,35 @@ class GitHubRetry(Retry):
       at ``max_wait``) and retry, any method (the request was not processed).
     - 500/502/503/504 and read errors: retried for idempotent methods only.
     - Any other 403 (permissions) is returned at once.
+    - ``deadline`` (a ``time.monotonic()`` instant): past it the retries are exhausted, and no
+      wait lasts beyond it, so a command's whole retrying is bounded whatever GitHub asks.
     """
 
-    def __init__(self, *args: Any, max_wait: float = 60.0, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, max_wait: float = 60.0, deadline: float | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.max_wait = max_wait
+        self.deadline = deadline
 
     def new(self, **kw: Any) -> GitHubRetry:
         retry = super().new(**kw)
         assert isinstance(retry, GitHubRetry)
         retry.max_wait = self.max_wait
+        retry.deadline = self.deadline
         return retry
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (infinite without one)."""
+        if self.deadline is None:
+            return float("inf")
+        return self.deadline - time.monotonic()
+
+    def is_exhausted(self) -> bool:
+        return super().is_exhausted() or self.remaining() <= 0
+
+    def get_backoff_time(self) -> float:
+        return max(0.0, min(super().get_backoff_time(), self.remaining()))
 
     def _is_method_retryable(self, method: str) -> bool:
         return method.upper() != "POST"
@@ -93,13 +126,14 @@ class GitHubRetry(Retry):
 
     def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
         """``retry-after`` first, then ``x-ratelimit-reset`` when nothing remains; capped."""
+        cap = max(0.0, min(self.max_wait, self.remaining()))
         header = response.headers.get("retry-after")
         if header:
-            return min(self.parse_retry_after(header), self.max_wait)
+            return min(self.parse_retry_after(header), cap)
         if response.headers.get("x-ratelimit-remaining") == "0":
             reset = response.headers.get("x-ratelimit-reset", "")
             if reset.isdigit():
-                return min(max(0.0, float(reset) - time.time()), self.max_wait)
+                return min(max(0.0, float(reset) - time.time()), cap)
         return None
 
 
@@ -109,8 +143,12 @@ def make_session(
     backoff_factor: float = 1.0,
     backoff_max: float = 30.0,
     max_wait: float = 60.0,
+    budget: float | None = DEFAULT_RETRY_BUDGET,
 ) -> requests.Session:
-    """One Session for all calls, with GitHub-aware retries mounted for http and https."""
+    """One Session for all calls, with GitHub-aware retries mounted for http and https.
+
+    ``budget`` seconds from now on, nothing is retried (None: no deadline).
+    """
     retry = GitHubRetry(
         total=retries,
         connect=retries,
@@ -122,6 +160,7 @@ def make_session(
         raise_on_status=False,
         respect_retry_after_header=True,
         max_wait=max_wait,
+        deadline=None if budget is None else time.monotonic() + budget,
     )
     session = requests.Session()
     adapter = requests.adapters.HTTPAdapter(max_retries=retry)
@@ -143,6 +182,19 @@ def parse_repo(repo: str) -> tuple[str, str]:
         raise ConfigError(f"--repo must look like OWNER/NAME, got {repo!r}")
     owner, name = repo.split("/")
     return owner, name
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in: what a token is bound to."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = {"http": 80, "https": 443}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port
 
 
 def next_link(link_header: str | None) -> str | None:
@@ -223,26 +275,77 @@ class GitHubClient:
             headers["Authorization"] = f"Bearer {self._token}"
         return headers
 
+    def _policy(self, url: str) -> Retry:
+        """The session's retry policy for ``url`` (the one urllib3 applies up to the headers)."""
+        adapter = self._session.get_adapter(url)
+        retry = getattr(adapter, "max_retries", None)
+        return retry if isinstance(retry, Retry) else Retry(0, read=False)
+
+    def remaining(self) -> float:
+        """Seconds left of the retry budget (infinite when the session has no deadline)."""
+        policy = self._policy(self.api_url)
+        return policy.remaining() if isinstance(policy, GitHubRetry) else float("inf")
+
     def _request(self, method: str, url: str, json: Any = None) -> requests.Response:
-        """One call; transport errors and non-2xx answers become GitHubError (token redacted)."""
-        try:
-            response = self._session.request(
-                method, url, headers=self._headers(), json=json, timeout=self._timeout
-            )
-        except requests.RequestException as exc:
-            reason = _transport_reason(exc)
-            # cause dropped: requests' exception holds the request, Authorization header and
-            # all; the reason (redacted) is in the message.
-            raise GitHubTransientError(
-                redact(f"{method} {url} failed: {reason}", self._token)
-            ) from None
+        """One call with its body read; transient faults retried; failures become GitHubError.
+
+        urllib3 retries what happens up to the response headers. A body cut or stalled after
+        them surfaces only here, when it is read, so it is retried here by the same policy
+        (same counts, backoff and deadline): an idempotent method again, a POST never (the
+        caller reconciles). The token is redacted from every message.
+        """
+        retry = self._policy(url)
+        while True:
+            remaining = self.remaining()
+            if remaining <= 0:
+                raise GitHubTransientError(
+                    f"{method} {url} not sent: the retry budget is spent (--retry-budget)"
+                )
+            timeout = max(0.05, min(self._timeout, remaining))
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    headers=self._headers(),
+                    json=json,
+                    timeout=timeout,
+                    stream=True,
+                )
+            except requests.RequestException as exc:
+                # cause dropped: requests' exception holds the request, Authorization header
+                # and all; the reason (redacted) is in the message.
+                raise GitHubTransientError(
+                    self._failed(method, url, exc, "after retries")
+                ) from None
+            try:
+                response.content  # noqa: B018 - read the whole body now, inside the retry loop
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                response.close()
+                fault = _body_fault(exc)
+                try:
+                    retry = retry.increment(method, url, error=fault)
+                except HTTPError:
+                    raise GitHubTransientError(
+                        self._failed(method, url, exc, "while reading the answer")
+                    ) from None
+                retry.sleep()
+                continue
+            break
         if response.status_code >= 400:
             message = redact(_status_message(method, url, response), self._token)
             transient = response.status_code in _TRANSIENT_5XX or is_rate_limited(
                 response.status_code, response.headers
             )
+            if transient and self.remaining() <= 0:
+                message += _SPENT
             raise (GitHubTransientError if transient else GitHubError)(message)
         return response
+
+    def _failed(self, method: str, url: str, exc: Exception, when: str) -> str:
+        """The one-line, redacted reason for a transport failure."""
+        reason = "timed out" if _is_timeout(exc) else "connection failed"
+        spent = _SPENT if self.remaining() <= 0 else ""
+        return redact(f"{method} {url} failed: {reason} ({when}){spent}", self._token)
 
     def url(self, path: str) -> str:
         return f"{self.api_url}{path}"
@@ -269,6 +372,15 @@ class GitHubClient:
             for item in _json(response, list):
                 yield _comment(item)
             url = next_link(response.headers.get("link"))
+            if url is not None and origin(url) != origin(self.api_url):
+                # the token is for the API base URL only; a link elsewhere is not followed
+                raise GitHubError(
+                    redact(
+                        f"GET {response.url}: its link header points to another origin"
+                        f" ({url}), not {self.api_url}; refusing to send the token there",
+                        self._token,
+                    )
+                )
 
     def find_sticky_comment(self, repo: str, pr: int, marker: str) -> Comment | None:
         """The first comment carrying ``marker`` (the one perfguard keeps up to date)."""
@@ -297,7 +409,10 @@ class GitHubClient:
         last_error: GitHubTransientError | None = None
         for attempt in range(self._create_attempts):
             if attempt:
-                self._sleep(self._create_backoff * 2 ** (attempt - 1))
+                wait = self._create_backoff * 2 ** (attempt - 1)
+                if wait >= self.remaining():
+                    break  # no time left for another attempt: report the last failure
+                self._sleep(wait)
             existing = self.find_sticky_comment(repo, pr, marker)
             if existing is not None:
                 return Upsert("updated", self.update_comment(repo, existing.id, body))
@@ -349,12 +464,40 @@ class GitHubClient:
         )
 
 
-def _transport_reason(exc: requests.RequestException) -> str:
-    if isinstance(exc, requests.Timeout):
-        return "timed out (after retries)"
-    if isinstance(exc, requests.ConnectionError):
-        return "connection failed (after retries)"
-    return type(exc).__name__
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: requests and urllib3 nest the reason in args and ``reason``."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        nested = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        nested += list(current.args)
+        todo += [n for n in nested if isinstance(n, BaseException)]
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """A timeout anywhere in the chain (requests reports a retried one as ConnectionError).
+
+    urllib3's NewConnectionError (a refused connection) subclasses ConnectTimeoutError for
+    history's sake; it is not a timeout.
+    """
+    return any(
+        isinstance(c, (requests.Timeout, ReadTimeoutError, ConnectTimeoutError, TimeoutError))
+        and not isinstance(c, NewConnectionError)
+        for c in _causes(exc)
+    )
+
+
+def _body_fault(exc: BaseException) -> HTTPError:
+    """The urllib3 read error behind a failed body read, for the retry policy to count."""
+    for cause in _causes(exc):
+        if isinstance(cause, (ReadTimeoutError, ProtocolError)):
+            return cause
+    return ProtocolError(type(exc).__name__)
 
 
 def _status_message(method: str, url: str, response: requests.Response) -> str:

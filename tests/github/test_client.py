@@ -16,6 +16,7 @@ from perfguard.github import (
     is_rate_limited,
     make_session,
     next_link,
+    origin,
     parse_repo,
     redact,
 )
@@ -36,6 +37,22 @@ def test_next_link() -> None:
     assert next_link(header) == "https://api.github.com/r?page=3"
     assert next_link('<https://x/?page=1>; rel="first"') is None
     assert next_link(None) is None
+
+
+def test_origin_is_scheme_host_and_port_with_defaults() -> None:
+    assert origin("https://API.github.com/r?page=2") == origin("https://api.github.com:443/")
+    assert origin("http://127.0.0.1:8080/x") != origin("http://127.0.0.1:8081/x")
+    assert origin("http://api.github.com/") != origin("https://api.github.com/")
+    assert origin("https://api.github.com.evil.example/") != origin("https://api.github.com")
+
+
+def test_retry_deadline_exhausts_and_caps_every_wait() -> None:
+    retry = GitHubRetry(total=99, backoff_factor=100, deadline=time.monotonic() + 2)
+    assert not retry.is_exhausted()
+    assert 1 < retry.get_retry_after(response(429, {"retry-after": "3600"})) <= 2  # type: ignore[operator]
+    spent = GitHubRetry(total=99, deadline=time.monotonic() - 1)
+    assert spent.is_exhausted() and spent.new().is_exhausted()
+    assert spent.get_backoff_time() == 0
 
 
 def test_retry_waits_honour_retry_after_and_ratelimit_reset_capped() -> None:

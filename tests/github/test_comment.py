@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -115,6 +116,12 @@ TRANSIENT = [
     pytest.param("reset", "POST", False, False, id="reset-on-create"),
     pytest.param("reset", "POST", True, False, id="reset-after-create-stored"),
     pytest.param("reset", "PATCH", True, True, id="reset-after-update-stored"),
+    # after the headers: half the body, then a reset or a stall past the read timeout
+    pytest.param("cut", "GET", False, True, id="cut-mid-body-on-list"),
+    pytest.param("stall", "GET", False, True, id="stall-mid-body-on-list"),
+    pytest.param("cut", "PATCH", True, True, id="update-applied-answer-cut"),
+    pytest.param("stall", "PATCH", True, True, id="update-applied-answer-stalled"),
+    pytest.param("cut", "POST", True, False, id="create-stored-answer-cut"),
 ]
 
 
@@ -174,6 +181,48 @@ def test_a_fault_that_never_clears_gives_exit_3_and_never_two_comments(
     assert run.code == 3
     assert run.err.startswith("error: ") and run.err.count("\n") == 1
     assert github.bodies_with(REPO, 7, MARKER) == [f"{MARKER}\nlatest"]
+
+
+@pytest.mark.parametrize("kind", ["slow", "stall"])
+def test_a_timeout_that_never_clears_says_timed_out(
+    github: GitHubDouble, cli: Cli, tmp_path: Path, kind: str
+) -> None:
+    github.inject(kind, method="GET", times=99, delay=1.0)
+    run = comment(cli, report(tmp_path, "latest"), "--retries", "1")
+    assert run.code == 3
+    assert run.err.startswith("error: GET ") and run.err.count("\n") == 1
+    assert "timed out" in run.err and "connection failed" not in run.err
+    assert [r.method for r in github.requests] == ["GET", "GET"]  # one try, one retry
+
+
+def test_the_retry_budget_bounds_a_fault_that_never_clears(
+    github: GitHubDouble, cli: Cli, tmp_path: Path
+) -> None:
+    github.inject("500", method="GET", times=10_000)
+    started = time.monotonic()
+    run = comment(cli, report(tmp_path, "x"), "--retries", "1000", "--retry-budget", "1")
+    elapsed = time.monotonic() - started
+    assert run.code == 3
+    assert run.err.startswith("error: GET ") and run.err.count("\n") == 1
+    assert "HTTP 500" in run.err and "retry budget is spent (--retry-budget)" in run.err
+    assert len(github.requests) > 3  # it did retry, and stopped on time, not on the count
+    assert elapsed < 3.0
+
+
+def test_a_link_to_another_origin_is_refused_and_gets_no_token(
+    github: GitHubDouble, cli: Cli, tmp_path: Path
+) -> None:
+    github.add_comment(REPO, 7, "chatter")
+    with GitHubDouble(token=TOKEN) as other:  # same host, another port: another origin
+        github.inject("foreign-link", method="GET", target=other.url)
+        run = comment(cli, report(tmp_path, "x"))
+    assert run.code == 3
+    assert run.err.startswith("error: GET ") and run.err.count("\n") == 1
+    assert f"link header points to another origin ({other.url}/" in run.err
+    assert not any("authorization" in seen.headers for seen in other.requests)
+    assert other.requests == []
+    assert [r.method for r in github.requests] == ["GET"]  # nothing written either
+    assert github.bodies_with(REPO, 7, MARKER) == []
 
 
 def test_read_only_token_of_a_fork_pr_fails_with_exit_3(

@@ -20,6 +20,7 @@ from perfguard.actions import (
 from perfguard.errors import EXIT_OK, ConfigError, InputError
 from perfguard.github import (
     DEFAULT_API_URL,
+    DEFAULT_RETRY_BUDGET,
     GitHubClient,
     fit_comment_body,
     make_session,
@@ -97,6 +98,7 @@ def run_comment(
     timeout: float,
     retries: int,
     backoff: float,
+    retry_budget: float = DEFAULT_RETRY_BUDGET,
 ) -> int:
     """Post or update the sticky comment (and the status); return the exit code."""
     parse_repo(repo)
@@ -106,13 +108,18 @@ def run_comment(
         raise ConfigError("--status needs --sha and --status-state-from (the JSON report)")
     if status and not is_full_sha(sha):
         raise ConfigError(f"--sha must be a full 40-character commit sha, got {sha!r}")
+    if retry_budget <= 0:
+        raise ConfigError(f"--retry-budget must be positive seconds, got {retry_budget}")
     marker = sticky_marker(marker_key)
     body = with_marker(read_body(body_file), marker)
     state_description = (
         status_from_report(status_state_from) if status and status_state_from else None
     )
     with make_session(
-        retries=retries, backoff_factor=backoff, max_wait=max(1.0, 60 * backoff)
+        retries=retries,
+        backoff_factor=backoff,
+        max_wait=max(1.0, 60 * backoff),
+        budget=retry_budget,
     ) as session:
         client = GitHubClient(
             session,
@@ -151,7 +158,8 @@ Examples:
   perfguard comment --repo octo/app --pr 12 --body-file report.md \\
       --status --sha "$HEAD_SHA" --status-state-from report.json
 \b
-Exit codes: 0 posted, 2 usage or input error, 3 GitHub API failure (after retries).""",
+Exit codes: 0 posted, 2 usage or input error, 3 GitHub API failure (after retries,
+or when --retry-budget is spent).""",
 )
 @click.option("--repo", envvar="GITHUB_REPOSITORY", required=True, help="OWNER/NAME.")
 @click.option("--pr", type=int, required=True, help="Pull request number.")
@@ -191,6 +199,13 @@ Exit codes: 0 posted, 2 usage or input error, 3 GitHub API failure (after retrie
 @click.option(
     "--backoff", type=float, default=1.0, show_default=True, help="Backoff factor, seconds."
 )
+@click.option(
+    "--retry-budget",
+    type=float,
+    default=DEFAULT_RETRY_BUDGET,
+    show_default=True,
+    help="Seconds after which nothing is retried any more (then exit 3).",
+)
 def command(
     repo: str,
     pr: int,
@@ -206,6 +221,7 @@ def command(
     timeout: float,
     retries: int,
     backoff: float,
+    retry_budget: float,
 ) -> int:
     """Post the markdown report as one PR comment, updated on every later run."""
     return run_comment(
@@ -223,4 +239,5 @@ def command(
         timeout=timeout,
         retries=retries,
         backoff=backoff,
+        retry_budget=retry_budget,
     )
