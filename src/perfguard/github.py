@@ -325,6 +325,7 @@ class GitHubClient:
                 try:
                     retry = retry.increment(method, url, error=fault)
                 except HTTPError:
+                    # cause dropped: as above, requests' exception holds the request
                     raise GitHubTransientError(
                         self._failed(method, url, exc, "while reading the answer")
                     ) from None
