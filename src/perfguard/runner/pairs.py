@@ -247,13 +247,13 @@ class Worker:
         """
         if kill:
             self._kill()
-        try:
-            if self.process.poll() is None:
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):  # it may be dying: a broken pipe
                 self._in.write(b"quit\n")
                 self._in.flush()
+        # Its own step: after a failed flush, close() still closes the pipe (and raises again).
+        with contextlib.suppress(OSError):
             self._in.close()
-        except OSError:
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
