@@ -184,7 +184,11 @@ def test_budget_reasons_are_escaped_into_the_status_cell() -> None:
         ("cc @org/team", "cc @\u200borg/team"),
         ("see #123", "see #123"),
         ("line\nbreak\r\nand\rmore", "line break  and more"),
-        ("*bold* _it_ [x](http://y) ~s~", "\\*bold\\* \\_it\\_ \\[x\\](http://y) \\~s\\~"),
+        ("*bold* _it_ [x](http://y) ~s~", "\\*bold\\* \\_it\\_ \\[x\\](http\u200b://y) \\~s\\~"),
+        ("see https://evil.example/x", "see https\u200b://evil.example/x"),
+        ("HTTP://A.b and ftp://f", "HTTP\u200b://A.b and ftp\u200b://f"),
+        ("www.evil.com WWW.x.org", "www\u200b.evil.com WWW\u200b.x.org"),
+        ("time_https_www", "time\\_https\\_www"),
         ("$x^2$", "\\$x^2\\$"),
         ("back\\slash", "back\\\\slash"),
         ("tab\there\x00nul\u2028ls", "tab here nul ls"),
@@ -200,12 +204,13 @@ ENTITY = re.compile(r"&(?:amp|lt|gt|#124|#96);")
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
-@given(st.text())
+@given(st.text() | st.builds("".join, st.lists(st.sampled_from(["https", "://", "www", ".", "x"]))))
 def test_escaped_text_is_inert(text: str) -> None:
     out = escape_cell(text)
     for forbidden in ("|", "\n", "\r", "<", ">", "`"):
         assert forbidden not in out
     assert not re.search(r"@\w", out)
+    assert not re.search(r"(?i)(?:https?|ftp)://|www\.", out)  # nothing GitHub autolinks
     # Every markdown punctuation character is backslash-escaped, every & starts our own entity.
     bare = ESCAPED_PUNCTUATION.sub("", out)
     assert not set(bare) & set("\\*_[]~$")
@@ -262,6 +267,7 @@ def test_a_markdown_parser_sees_the_name_as_plain_text_in_its_cell(name: str) ->
     assert {child.type for child in children} <= {"text"}
     visible = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", name).replace("@", "@\u200b")
     visible = re.sub("[\ud800-\udfff]", "\ufffd", visible)
+    visible = re.sub(r"(?i)(?:https?|ftp)(?=://)|www(?=\.)", "\\g<0>\u200b", visible)
     assert "".join(child.content for child in children).strip() == visible.strip()
 
 

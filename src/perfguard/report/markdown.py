@@ -8,6 +8,7 @@ are kept in order of importance and the rest are counted in a closing note.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -44,6 +45,9 @@ _ESCAPES: dict[int, str] = {
     ord("~"): "\\~",
     ord("$"): "\\$",
 }
+_AUTOLINK = re.compile(r"(?:https?|ftp)(?=://)|www(?=\.)", re.IGNORECASE)
+"""Where GitHub's extended autolinks start (cmark-gfm: ``http://``, ``https://``, ``ftp://``,
+``www.``); e-mail addresses are already broken by the zero-width space after ``@``."""
 
 
 def escape_cell(text: str) -> str:
@@ -55,11 +59,13 @@ def escape_cell(text: str) -> str:
       entities before it looks for mentions, so ``&#64;`` would not be enough);
     - markdown punctuation (``\\ * _ [ ] ~ $``) is backslash-escaped: no emphasis, links or math;
     - newlines, carriage returns and other control characters become spaces, and lone
-      surrogates (which cannot be encoded) become U+FFFD.
+      surrogates (which cannot be encoded) become U+FFFD;
+    - bare URLs get a zero-width space before ``://`` (``https://``, ``http://``, ``ftp://``)
+      or after ``www``, so GitHub does not turn them into links.
 
     ``#123`` stays as it is: an issue link is harmless.
     """
-    return text.translate(_ESCAPES)
+    return _AUTOLINK.sub(lambda found: found[0] + "\u200b", text.translate(_ESCAPES))
 
 
 def render_markdown(
