@@ -3,7 +3,10 @@
 Run by test_stress as ``python -m tests.eventbus.session_memory``: tracemalloc sees every
 thread of a process and the state that earlier tests left (grown asyncio tables, threads that
 use asyncio at the same time), so the test's own pytest worker cannot measure this honestly.
-Prints ``start during end`` in bytes.
+Prints the traced bytes while the first wave is open, then after each of ``WAVES`` waves has
+closed. A leak grows the level by the same amount every wave; tables and free lists that grow
+to a wave's size (asyncio's set of all tasks, deque blocks; by how much depends on how the
+loop interleaved the wave's tasks, which a loaded machine changes) grow in some waves only.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from eventbus import EventBus, Session
 from tests.eventbus.support import Ping
 
 SESSIONS = 1000
+WAVES = 6
 
 
 async def open_wave(bus: EventBus, size: int) -> list[Session]:
@@ -34,30 +38,27 @@ def close_wave(sessions: list[Session]) -> None:
     sessions.clear()
 
 
-async def scenario() -> tuple[int, int, int]:
+async def scenario(waves: int) -> list[int]:
+    """Traced bytes while the first wave is open, then after each wave has closed."""
     async with EventBus() as bus:
         bus.subscribe(Ping, lambda e: None)
-        # A first wave of the same size grows what outlives any wave and is not the bus's
-        # (asyncio's WeakSet of all tasks, the free blocks deques keep: ~48 KiB), so the
-        # second wave is measured against a settled process.
-        close_wave(await open_wave(bus, SESSIONS))
-        gc.collect()
-        start = tracemalloc.get_traced_memory()[0]
         sessions = await open_wave(bus, SESSIONS)
-        during = tracemalloc.get_traced_memory()[0]
+        levels = [tracemalloc.get_traced_memory()[0]]
         close_wave(sessions)
-        gc.collect()
-        end = tracemalloc.get_traced_memory()[0]
-    return start, during, end
+        for _ in range(waves):
+            close_wave(await open_wave(bus, SESSIONS))
+            gc.collect()
+            levels.append(tracemalloc.get_traced_memory()[0])
+    return levels
 
 
 def main() -> None:
     tracemalloc.start()
     try:
-        start, during, end = asyncio.run(scenario())
+        levels = asyncio.run(scenario(WAVES))
     finally:
         tracemalloc.stop()
-    print(start, during, end)
+    print(*levels)
 
 
 if __name__ == "__main__":
