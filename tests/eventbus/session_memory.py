@@ -1,4 +1,4 @@
-"""Traced memory before, during and after 1000 sessions, in a process of its own.
+"""Traced memory while 1000 sessions are open, then after each later wave of 1000 has closed.
 
 Run by test_stress as ``python -m tests.eventbus.session_memory``: tracemalloc sees every
 thread of a process and the state that earlier tests left (grown asyncio tables, threads that
