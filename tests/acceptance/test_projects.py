@@ -41,8 +41,8 @@ FLAGGED = {"regressed", "improved"}
 
 
 @pytest.fixture(scope="session")
-def env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("asv-envs") / "env"
+def env_dir(asv_envs: Path) -> Path:
+    return asv_envs / "env"
 
 
 @pytest.fixture(scope="module", params=["shapes", "minibus"])

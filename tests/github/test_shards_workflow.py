@@ -25,6 +25,7 @@ from tests.github.conftest import REPO
 from tests.github.double import GitHubDouble
 from tests.github.test_steps import outputs, run_step, step
 from tests.helpers import readme
+from tests.helpers.asvenvs import share_envs
 from tests.helpers.countedclock import counted_clock_source
 from tests.perfguard.test_run_integration import git, init_tiny
 from tests.readme.test_workflows import PR, comment_from_artifact, run_steps
@@ -44,13 +45,14 @@ SLOWED = "bench_tiny.time_b"
 
 
 @pytest.fixture(scope="module")
-def shards(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def shards(tmp_path_factory: pytest.TempPathFactory, asv_envs: Path) -> dict[str, Any]:
     """A PR (time_b 30 % slower) measured in three shards by the action's measuring step, as
     three jobs would; what the report job downloads (one folder per shard artifact)."""
     root = tmp_path_factory.mktemp("sharded")
     repo = root / "repo"
     repo.mkdir()
     base = init_tiny(repo, benchmarks=BENCHMARKS, package=PACKAGE, gitignore=".asv/\n")
+    share_envs(repo, asv_envs)
     git(repo, "checkout", "-q", "-b", "pr")
     (repo / "src/tiny/__init__.py").write_text(PACKAGE.replace("SCALE_B = 1.0", "SCALE_B = 1.3"))
     git(repo, "commit", "-q", "-am", "slower b")

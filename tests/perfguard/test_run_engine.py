@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from perfguard import rounds
+from tests.helpers.asvenvs import share_envs
 from tests.perfguard.test_run_integration import CONFIG, git, perfguard
 
 pytestmark = pytest.mark.integration
@@ -106,7 +107,7 @@ ROUNDS = 2
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
+def project(tmp_path_factory: pytest.TempPathFactory, asv_envs: Path) -> dict[str, Path | str]:
     """A git repository: base, and a head whose track_ rate is 10 % lower."""
     repo = tmp_path_factory.mktemp("engine")
     (repo / "src" / "tiny").mkdir(parents=True)
@@ -122,6 +123,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
     (repo / "src" / "tiny" / "__init__.py").write_text("RATE = 90.0\n")
     git(repo, "commit", "-q", "-am", "slower rate")
     head = git(repo, "rev-parse", "HEAD")
+    share_envs(repo, asv_envs)
     return {"repo": repo, "base": base, "head": head}
 
 

@@ -29,6 +29,7 @@ from perfguard.cli import cli
 from perfguard.errors import EXIT_OK, EXIT_REGRESSION, EXIT_USAGE
 from perfguard.runner import asvenv
 from tests.helpers import readme
+from tests.helpers.asvenvs import share_envs
 from tests.helpers.countedclock import counted_clock_source
 
 pytestmark = pytest.mark.integration
@@ -114,10 +115,11 @@ def commit_scale(repo: Path, text: str, message: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
+def project(tmp_path_factory: pytest.TempPathFactory, asv_envs: Path) -> dict[str, Path | str]:
     """A git repository: base, a head with time_b 30 % slower, and an A/A copy of base."""
     repo = tmp_path_factory.mktemp("tiny")
     base = init_tiny(repo)
+    share_envs(repo, asv_envs)
     slow = commit_scale(repo, PACKAGE.replace("SCALE_B = 1.0", "SCALE_B = 1.3"), "slower b")
     git(repo, "checkout", "-q", "-b", "aa", base)
     same = commit_scale(repo, PACKAGE + "\n# same code, another commit\n", "a/a")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from perfguard.cli import cli
+from tests.helpers.asvenvs import share_envs
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +64,10 @@ def git(repo: Path, *args: str) -> str:
 
 
 def test_unmatched_rules_and_budgets_warn_once_on_stderr(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    asv_envs: Path,
 ) -> None:
     repo = tmp_path / "tiny"
     (repo / "benchmarks").mkdir(parents=True)
@@ -75,6 +79,7 @@ def test_unmatched_rules_and_budgets_warn_once_on_stderr(
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "base")
     base = git(repo, "rev-parse", "HEAD")
+    share_envs(repo, asv_envs)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(repo)
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")

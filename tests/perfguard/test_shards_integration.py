@@ -23,6 +23,7 @@ from perfguard.cli import cli
 from perfguard.errors import EXIT_REGRESSION, EXIT_USAGE
 from perfguard.shards import costs
 from tests.helpers import readme
+from tests.helpers.asvenvs import share_envs
 from tests.helpers.countedclock import counted_clock_source
 from tests.perfguard.test_run_integration import git, init_tiny
 
@@ -79,12 +80,13 @@ def perfguard(*args: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def runs(tmp_path_factory: pytest.TempPathFactory, asv_envs: Path) -> Iterator[dict[str, Any]]:
     """The project on its feature branch (main: base; HEAD: time_b 30 % slower), one whole
     run and the three shards run with the README's commands, and their merge."""
     repo = tmp_path_factory.mktemp("sharded")
     home = tmp_path_factory.mktemp("home")
     init_tiny(repo, benchmarks=SUITE, package=PACKAGE, module="bench_suite.py")
+    share_envs(repo, asv_envs)
     git(repo, "checkout", "-q", "-b", "feature")
     (repo / "src" / "tiny" / "__init__.py").write_text(PACKAGE.replace("1.0\n", "1.3\n", 1))
     git(repo, "commit", "-q", "-am", "slower b")
