@@ -37,11 +37,13 @@ from urllib3.util.retry import Retry
 
 from perfguard.errors import ConfigError, GitHubError, GitHubTransientError
 from perfguard.gitrefs import is_full_sha
+from perfguard.report.fit import GITHUB_COMMENT_LIMIT, fit_comment_body
+
+MAX_COMMENT_CHARS = GITHUB_COMMENT_LIMIT
+"""GitHub refuses a longer comment body with 422 (counted by :mod:`perfguard.report.fit`)."""
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
-MAX_COMMENT_CHARS = 65536
-"""GitHub refuses a longer comment body with 422."""
 DEFAULT_RETRY_BUDGET = 90.0
 """Seconds after which no call is retried or started any more (the command then exits 3)."""
 MAX_STATUS_DESCRIPTION = 140
@@ -224,21 +226,6 @@ class Upsert:
     action: str
     """``created`` or ``updated``."""
     comment: Comment
-
-
-def fit_comment_body(body: str, limit: int = MAX_COMMENT_CHARS) -> str:
-    """Cut a body that GitHub would refuse (422), at a line end, saying so."""
-    if len(body) <= limit:
-        return body
-    note = (
-        "\n\n_(report truncated to fit GitHub's comment limit;"
-        " the full report is in the run's artifact)_\n"
-    )
-    cut = body[: limit - len(note)]
-    newline = cut.rfind("\n")
-    if newline > 0:
-        cut = cut[:newline]
-    return cut + note
 
 
 class GitHubClient:

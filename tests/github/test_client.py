@@ -9,7 +9,9 @@ import requests
 from urllib3 import HTTPResponse
 
 from perfguard.errors import ConfigError, GitHubError
+from perfguard.report.fit import fits_comment
 from perfguard.github import (
+    MAX_COMMENT_CHARS,
     GitHubClient,
     GitHubRetry,
     fit_comment_body,
@@ -99,6 +101,32 @@ def test_fit_comment_body_cuts_at_a_line_end() -> None:
     cut = fit_comment_body(body, limit=60)
     assert len(cut) <= 60 or cut.startswith("line")
     assert fit_comment_body("short", limit=60) == "short"
+
+
+def utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+@pytest.mark.parametrize("astral", ["\U0001f600", "\U0001d11e"])  # an emoji, a music symbol
+def test_a_body_of_astral_characters_is_measured_in_utf16_units(astral: str) -> None:
+    """65536 characters can be 131072 UTF-16 units: the larger count decides."""
+    under = astral * (MAX_COMMENT_CHARS // 2)  # exactly 65536 units: fits as it is
+    assert fits_comment(under) and fit_comment_body(under) == under
+    over = astral * (MAX_COMMENT_CHARS // 2) + "x"  # 65537 units, 32769 characters
+    assert len(over) < MAX_COMMENT_CHARS and not fits_comment(over)
+    cut = fit_comment_body(over)
+    assert utf16_units(cut) <= MAX_COMMENT_CHARS and "report truncated" in cut
+    lines = (astral * 99 + "\n") * 700  # 139300 units, 70000 characters: cut at a line end
+    cut = fit_comment_body(lines)
+    assert utf16_units(cut) <= MAX_COMMENT_CHARS and cut.split("\n\n_(report")[0].endswith(astral)
+    assert cut.startswith(astral * 99 + "\n")
+
+
+def test_the_markdown_renderer_and_the_comment_share_one_fit_check() -> None:
+    from perfguard.report import markdown
+
+    assert fit_comment_body is markdown.fit_comment_body
+    assert markdown.GITHUB_COMMENT_LIMIT == MAX_COMMENT_CHARS
 
 
 def test_pull_head_sha_and_status_through_the_double(github: GitHubDouble) -> None:

@@ -97,6 +97,20 @@ def test_an_oversized_report_is_cut_to_fit_instead_of_being_refused(
     assert "report truncated" in body
 
 
+def test_an_emoji_report_under_65536_characters_but_over_in_utf16_units_is_cut(
+    github: GitHubDouble, cli: Cli, tmp_path: Path
+) -> None:
+    """40 000 characters, 80 000 UTF-16 units: counted the larger way, it is cut to fit."""
+    grins = "\U0001f600" * 38
+    big = "".join(f"| \U0001f680 {i} | {grins} |\n" for i in range(1000))
+    assert len(big) < 65536 < len(big.encode("utf-16-le")) // 2
+    run = comment(cli, report(tmp_path, big))
+    assert run.code == 0, run.err
+    [body] = github.bodies_with(REPO, 7, MARKER)
+    assert len(body.encode("utf-16-le")) // 2 <= 65536
+    assert "report truncated" in body
+
+
 # --- faults: transient ones end with exactly one comment holding the latest body -----------
 
 TRANSIENT = [

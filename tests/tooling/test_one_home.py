@@ -50,6 +50,11 @@ def test_machine_mismatch_lives_in_fingerprint() -> None:
     ]
 
 
+def test_a_comment_bodys_size_is_counted_in_report_fit() -> None:
+    assert where(r"utf-16-le") == ["report/fit.py"]
+    assert where(r"^def (fit_comment_body|fits_comment|comment_size)\b") == ["report/fit.py"]
+
+
 def test_verdict_counting_lives_on_the_comparison() -> None:
     assert where(r"^\s*def verdict_counts\b") == ["models.py"]
 

@@ -16,8 +16,8 @@ from perfguard.errors import ConfigError
 from perfguard.models import BudgetCheck, Comparison, Row, RunInfo, Verdict
 from perfguard.report import format as fmt
 from perfguard.report import sticky_marker
+from perfguard.report.fit import GITHUB_COMMENT_LIMIT, comment_size, fit_comment_body
 
-GITHUB_COMMENT_LIMIT = 65_536
 MIN_MAX_CHARS = 4_096
 """Room for the marker, the status, the commits, some warnings and a few rows; smaller limits
 are refused."""
@@ -78,8 +78,8 @@ def render_markdown(
     """The PR comment body: marker, status, warnings, regressions and improvements, budgets, the
     rest folded in ``<details>``; never longer than ``max_chars``.
 
-    Length is counted in UTF-16 code units, never less than Python's ``len`` (characters
-    outside the BMP count twice), so the limit holds whichever way GitHub counts.
+    Length is counted by :func:`perfguard.report.fit.comment_size` (the larger of characters
+    and UTF-16 code units), so the limit holds whichever way GitHub counts.
     """
     if max_chars < MIN_MAX_CHARS:
         raise ConfigError(f"the markdown limit must be at least {MIN_MAX_CHARS} characters")
@@ -102,14 +102,12 @@ def render_markdown(
             body.append(section.render(count))
     if dropped:
         body.append(_note(dropped))
-    return "".join(body)
+    # The budget above already keeps it within max_chars; the one fit check has the last word.
+    return fit_comment_body("".join(body), max_chars)
 
 
-def _size(text: str) -> int:
-    """Length in UTF-16 code units: characters outside the BMP count twice."""
-    if text.isascii():
-        return len(text)
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+_size = comment_size
+"""The one count of a body's length (:mod:`perfguard.report.fit`)."""
 
 
 def _note(count: int) -> str:
