@@ -9,7 +9,6 @@ import requests
 from urllib3 import HTTPResponse
 
 from perfguard.errors import ConfigError, GitHubError
-from perfguard.report.fit import fits_comment
 from perfguard.github import (
     MAX_COMMENT_CHARS,
     GitHubClient,
@@ -22,6 +21,7 @@ from perfguard.github import (
     parse_repo,
     redact,
 )
+from perfguard.report.fit import fits_comment
 from tests.github.conftest import HEAD_SHA, REPO, TOKEN
 from tests.github.double import GitHubDouble
 
