@@ -13,7 +13,6 @@ from perfguard.github import (
     MAX_COMMENT_CHARS,
     GitHubClient,
     GitHubRetry,
-    fit_comment_body,
     is_rate_limited,
     make_session,
     next_link,
@@ -21,7 +20,7 @@ from perfguard.github import (
     parse_repo,
     redact,
 )
-from perfguard.report.fit import fits_comment
+from perfguard.report.fit import fit_comment_body, fits_comment
 from tests.github.conftest import HEAD_SHA, REPO, TOKEN
 from tests.github.double import GitHubDouble
 

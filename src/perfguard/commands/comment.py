@@ -22,12 +22,12 @@ from perfguard.github import (
     DEFAULT_API_URL,
     DEFAULT_RETRY_BUDGET,
     GitHubClient,
-    fit_comment_body,
     make_session,
     parse_repo,
 )
 from perfguard.gitrefs import is_full_sha
 from perfguard.report import sticky_marker
+from perfguard.report.fit import fit_comment_body
 
 
 def read_body(path: Path) -> str:
