@@ -383,3 +383,101 @@ def test_everything_sent_is_free_of_the_token_outside_the_auth_header(
     assert github.requests
     assert all(TOKEN not in text for text in github.all_traffic_text())
     assert {r.headers["authorization"] for r in github.requests} == {f"Bearer {TOKEN}"}
+
+
+# --- the commit status says what the gate decided (the decided JSON report) ---------------
+
+SLOWDOWN = Path(__file__).resolve().parent / "data/perf-rounds/session-slowdown.rounds.json"
+"""A real rounds file: two benchmarks regressed by +134 % and +80 % (default 5 % threshold)."""
+RUN_URL = "https://github.com/octo/app/actions/runs/4242"
+
+
+def decided_report(cli: Cli, tmp_path: Path, pyproject: str) -> tuple[int, Path]:
+    """`perfguard compare` under a PR's own [tool.perfguard]: its exit code and its report."""
+    project = tmp_path / "pr-checkout"
+    project.mkdir(exist_ok=True)
+    (project / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+    out = tmp_path / "report.json"
+    run = cli(
+        "compare", str(SLOWDOWN), "--config", str(project / "pyproject.toml"),
+        "--json-file", str(out),
+    )  # fmt: skip
+    return run.code, out
+
+
+def status_of(cli: Cli, github: GitHubDouble, tmp_path: Path, decided: Path) -> dict[str, str]:
+    run = comment(
+        cli, report(tmp_path, "body"), "--status", "--sha", HEAD_SHA,
+        "--status-state-from", str(decided), "--status-url", RUN_URL,
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    [status] = github.state.statuses
+    return status
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "gate_code", "state", "description"),
+    [
+        (
+            '[tool.perfguard]\nthreshold = "5%"\n',
+            1,
+            "failure",
+            "perfguard: 2 regressed",
+        ),
+        (
+            '[tool.perfguard]\nfail-on = "never"\n',
+            0,
+            "success",
+            "perfguard: warn only (fail-on never): 2 regressed",
+        ),
+        (
+            '[tool.perfguard]\nthreshold = "99%"\n',
+            1,
+            "failure",
+            "perfguard: 1 regressed",
+        ),
+        (
+            '[[tool.perfguard.rules]]\nmatch = "bench_bus.Sessions.*"\nignore = true\n',
+            0,
+            "success",
+            "perfguard: no regression",
+        ),
+    ],
+    ids=["gate-fails", "warn-only", "pr-raises-threshold", "pr-ignores-the-benchmarks"],
+)
+def test_the_status_says_what_the_prs_gate_decided(
+    github: GitHubDouble,
+    cli: Cli,
+    tmp_path: Path,
+    pyproject: str,
+    gate_code: int,
+    state: str,
+    description: str,
+) -> None:
+    code, decided = decided_report(cli, tmp_path, pyproject)
+    assert code == gate_code
+    status = status_of(cli, github, tmp_path, decided)
+    assert (status["state"], status["description"]) == (state, description)
+    assert status["target_url"] == RUN_URL  # the perf run, not the comment
+    assert status["context"] == "perfguard" and status["sha"] == HEAD_SHA
+    assert len(status["description"]) <= 140
+
+
+def test_a_report_with_a_forged_fail_on_or_a_bad_status_url_is_refused(
+    github: GitHubDouble, cli: Cli, tmp_path: Path
+) -> None:
+    _, decided = decided_report(cli, tmp_path, "[tool.perfguard]\n")
+    data = json.loads(decided.read_text(encoding="utf-8"))
+    for forged in ("sometimes", ["never"], 0):
+        decided.write_text(json.dumps({**data, "fail_on": forged}), encoding="utf-8")
+        run = comment(
+            cli, report(tmp_path, "body"), "--status", "--sha", HEAD_SHA,
+            "--status-state-from", str(decided),
+        )  # fmt: skip
+        assert run.code == 2 and "fail_on must be one of" in run.err, run.err
+    run = comment(
+        cli, report(tmp_path, "body"), "--status", "--sha", HEAD_SHA,
+        "--status-state-from", str(decided), "--status-url", "javascript:alert(1)",
+    )  # fmt: skip
+    assert run.code == 2 and "--status-url must be an http(s) URL" in run.err
+    assert github.requests == [] and github.state.statuses == []

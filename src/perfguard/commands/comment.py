@@ -46,16 +46,39 @@ def with_marker(body: str, marker: str) -> str:
     return fit_comment_body(body)
 
 
+FAIL_ON_VALUES = ("regression", "never")
+
+
 def status_from_report(path: Path) -> tuple[str, str]:
-    """(state, description) for the commit status: failure when anything regressed."""
-    findings = findings_from_report(load_json_report(path))
+    """(state, description) for the commit status: what the gate that wrote the report decided.
+
+    ``failure`` when something regressed (or a budget broke) under ``fail_on: regression``;
+    under ``fail_on: never`` (warn only) ``success``, with the findings in the description.
+    A report without ``fail_on`` (older perfguard) was gated with ``regression``.
+    """
+    report = load_json_report(path)
+    fail_on = report.get("fail_on", "regression") if isinstance(report, dict) else None
+    if fail_on not in FAIL_ON_VALUES:
+        raise InputError(
+            f"JSON report {path}: fail_on must be one of {', '.join(FAIL_ON_VALUES)},"
+            f" got {str(fail_on)[:40]!r}"
+        )
+    findings = findings_from_report(report)
     if not findings:
         return "success", "perfguard: no regression"
     counts: dict[str, int] = {}
     for finding in findings:
         counts[finding.verdict] = counts.get(finding.verdict, 0) + 1
-    parts = [f"{counts[v]} {v}" for v in (*FAILING_VERDICTS, BUDGET_BROKEN) if v in counts]
-    return "failure", "perfguard: " + ", ".join(parts)
+    found = ", ".join(f"{counts[v]} {v}" for v in (*FAILING_VERDICTS, BUDGET_BROKEN) if v in counts)
+    if fail_on == "never":
+        return "success", f"perfguard: warn only (fail-on never): {found}"
+    return "failure", f"perfguard: {found}"
+
+
+def check_status_url(url: str | None) -> None:
+    """``--status-url`` must be an absolute http(s) URL (GitHub refuses anything else)."""
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise ConfigError(f"--status-url must be an http(s) URL, got {url[:80]!r}")
 
 
 def _print_dry_run(
@@ -67,6 +90,7 @@ def _print_dry_run(
     sha: str | None,
     status_context: str,
     state_description: tuple[str, str] | None,
+    status_url: str | None = None,
 ) -> None:
     """What would be sent: method, URL and JSON body of each call (no token needed)."""
     comments = client.comments_url(repo, pr)
@@ -79,6 +103,8 @@ def _print_dry_run(
         state, description = state_description
         click.echo(f"dry run: POST {client.url(f'/repos/{repo}/statuses/{sha}')}")
         payload = {"state": state, "context": status_context, "description": description}
+        if status_url:
+            payload["target_url"] = status_url
         click.echo(json.dumps(payload))
 
 
@@ -99,6 +125,7 @@ def run_comment(
     retries: int,
     backoff: float,
     retry_budget: float = DEFAULT_RETRY_BUDGET,
+    status_url: str | None = None,
 ) -> int:
     """Post or update the sticky comment (and the status); return the exit code."""
     parse_repo(repo)
@@ -108,6 +135,7 @@ def run_comment(
         raise ConfigError("--status needs --sha and --status-state-from (the JSON report)")
     if status and not is_full_sha(sha):
         raise ConfigError(f"--sha must be a full 40-character commit sha, got {sha!r}")
+    check_status_url(status_url)
     if retry_budget <= 0:
         raise ConfigError(f"--retry-budget must be positive seconds, got {retry_budget}")
     marker = sticky_marker(marker_key)
@@ -129,7 +157,9 @@ def run_comment(
             create_backoff=backoff,
         )
         if dry_run:
-            _print_dry_run(client, repo, pr, body, marker, sha, status_context, state_description)
+            _print_dry_run(
+                client, repo, pr, body, marker, sha, status_context, state_description, status_url
+            )
             return EXIT_OK
         if not token:
             raise ConfigError("no GitHub token: set GITHUB_TOKEN or pass --token")
@@ -143,7 +173,7 @@ def run_comment(
                 state=state,
                 context=status_context,
                 description=description,
-                target_url=done.comment.html_url or None,
+                target_url=status_url or done.comment.html_url or None,
             )
             click.echo(f"perfguard: set status {status_context}={state} on {sha[:12]}")
     return EXIT_OK
@@ -156,7 +186,8 @@ Examples:
   perfguard comment --repo octo/app --pr 12 --body-file report.md
   perfguard comment --repo octo/app --pr 12 --body-file report.md --dry-run
   perfguard comment --repo octo/app --pr 12 --body-file report.md \\
-      --status --sha "$HEAD_SHA" --status-state-from report.json
+      --status --sha "$HEAD_SHA" --status-state-from report.json \\
+      --status-url "https://github.com/octo/app/actions/runs/42"
 \b
 Exit codes: 0 posted, 2 usage or input error, 3 GitHub API failure (after retries,
 or when --retry-budget is spent).""",
@@ -192,7 +223,12 @@ or when --retry-budget is spent).""",
 @click.option(
     "--status-state-from",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="JSON report (`perfguard compare --json-file`) that decides success or failure.",
+    help="JSON report (`perfguard compare --json-file`): failure when its gate failed;"
+    " success when it passed or only warns (fail-on never), the findings in the description.",
+)
+@click.option(
+    "--status-url",
+    help="Where the status links to (the perf run) [default: the comment's URL].",
 )
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per call.")
 @click.option("--retries", type=int, default=4, show_default=True, help="Retries per call.")
@@ -222,6 +258,7 @@ def command(
     retries: int,
     backoff: float,
     retry_budget: float,
+    status_url: str | None,
 ) -> int:
     """Post the markdown report as one PR comment, updated on every later run."""
     return run_comment(
@@ -240,4 +277,5 @@ def command(
         retries=retries,
         backoff=backoff,
         retry_budget=retry_budget,
+        status_url=status_url,
     )

@@ -16,6 +16,7 @@ from perfguard.commands.output import (
     gate_options,
     outputs_from,
     report_options,
+    with_gate,
 )
 from perfguard.compare import compare
 from perfguard.errors import ConfigError, InputError
@@ -58,7 +59,7 @@ def run_compare(
         comparison = comparison_of(base, head, policy, sides, env=env)
     for warning in (*comparison.notices, *comparison.warnings):
         click.echo(f"warning: {warning}", err=True)
-    emit(comparison, outputs)
+    emit(comparison, with_gate(outputs, policy.fail_on))
     return gate(comparison, policy.fail_on)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -86,11 +86,15 @@ class Outputs:
     markdown_file: Path | None = None
     json_file: Path | None = None
     marker_key: str = "default"
+    fail_on: FailOn = FailOn.REGRESSION
+    """The gate's setting, recorded in the JSON report (see :func:`with_gate`)."""
 
 
 def render(comparison: Comparison, fmt: str, outputs: Outputs) -> str:
     if fmt == "json":
-        return render_json(comparison, only_changed=outputs.only_changed)
+        return render_json(
+            comparison, only_changed=outputs.only_changed, fail_on=outputs.fail_on.value
+        )
     if fmt == "markdown":
         return render_markdown(
             comparison, only_changed=outputs.only_changed, marker_key=outputs.marker_key
@@ -128,6 +132,11 @@ def emit(comparison: Comparison, outputs: Outputs) -> None:
         write_report_file(outputs.markdown_file, render(comparison, "markdown", outputs))
     if outputs.json_file is not None:
         write_report_file(outputs.json_file, render(comparison, "json", outputs))
+
+
+def with_gate(outputs: Outputs, fail_on: FailOn) -> Outputs:
+    """``outputs`` recording the gate's setting, known once the policy is loaded."""
+    return replace(outputs, fail_on=fail_on)
 
 
 def gate(comparison: Comparison, fail_on: FailOn) -> int:

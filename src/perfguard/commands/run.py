@@ -26,6 +26,7 @@ from perfguard.commands.output import (
     gate_options,
     outputs_from,
     report_options,
+    with_gate,
 )
 from perfguard.errors import ConfigError
 from perfguard.policy import load_policy
@@ -214,7 +215,7 @@ def run_paired(
     click.echo(f"asv results (perfguard's copy): {outcome.asv_results}", err=True)
     for warning in (*comparison.notices, *comparison.warnings):
         click.echo(f"warning: {warning}", err=True)
-    emit(comparison, outputs)
+    emit(comparison, with_gate(outputs, policy.fail_on))
     return gate(comparison, policy.fail_on)
 
 

@@ -81,11 +81,15 @@ class _Row(msgspec.Struct, gc=False):
     """The machine that shard ran on."""
 
 
-def render_json(comparison: Comparison, *, only_changed: bool = False) -> str:
+def render_json(
+    comparison: Comparison, *, only_changed: bool = False, fail_on: str = "regression"
+) -> str:
     """The comparison as a JSON document (indented, ends with a newline).
 
     Rows come worst first, like the other reports; ``only_changed`` leaves out unchanged and
     skipped rows while ``summary`` still counts every row. Non-finite numbers become ``null``.
+    ``fail_on`` is the gate's setting the comparison was decided under (``never``: warn only),
+    so a later reader (the comment workflow's commit status) says what the gate decided.
     """
     counts = comparison.verdict_counts()
     where = {name: p for p in comparison.shards for name in p.benchmarks}
@@ -98,6 +102,7 @@ def render_json(comparison: Comparison, *, only_changed: bool = False) -> str:
         "perfguard_version": __version__,
         "threshold": comparison.threshold,
         "only_changed": only_changed,
+        "fail_on": fail_on,
         "base": _run(comparison.base),
         "head": _run(comparison.head),
         "warnings": list(comparison.warnings),
