@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from perfguard.report import sticky_marker
-from tests.github.conftest import REPO, TOKEN
+from tests.github.conftest import HEAD_SHA, REPO, TOKEN
 from tests.github.double import GitHubDouble
 from tests.github.scripted import measure_repo
 
@@ -87,12 +87,37 @@ def test_action_compare_step_reports_and_sets_outputs(tmp_path: Path) -> None:
     assert [run_step(gate, {"EXIT_CODE": c}, tmp_path).returncode for c in "012"] == [0, 1, 2]
 
 
+def decided_by_the_pr(report_dir: Path, pyproject: str, cwd: Path) -> int:
+    """perf.yml's Compare step, under the PR's own configuration: the gate's exit code; its
+    report.json (and report.md) join the artifact."""
+    (cwd / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+    (report_dir.parent / "perf-out").symlink_to(report_dir)
+    output = cwd / "compare-output"
+    done = run_step(
+        step(ROOT / ".github/workflows/perf.yml", "compare")["run"],
+        {"GITHUB_OUTPUT": str(output)},
+        report_dir.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    return int(outputs(output)["exit-code"])
+
+
 @pytest.mark.integration
+@pytest.mark.parametrize(
+    ("pyproject", "gate", "state"),
+    [
+        ("", 1, "failure"),
+        ('[tool.perfguard]\nfail-on = "never"\n', 0, "success"),
+        ('[[tool.perfguard.rules]]\nmatch = "bench_bus.Sessions.*"\nignore = true\n', 0, "success"),
+    ],
+    ids=["default-rules", "pr-warns-only", "pr-ignores-the-benchmarks"],
+)
 def test_perf_comment_renders_from_the_raw_rounds_file_and_comments(
-    github: GitHubDouble, tmp_path: Path
+    github: GitHubDouble, tmp_path: Path, pyproject: str, gate: int, state: str
 ) -> None:
     runner_temp = tmp_path / "runner-temp"
     measured(runner_temp / "perf-report")
+    assert decided_by_the_pr(runner_temp / "perf-report", pyproject, runner_temp) == gate
     (runner_temp / "perf-report/report.md").write_text(
         "@everyone <img src=x> forged by the fork", encoding="utf-8"
     )
@@ -102,7 +127,10 @@ def test_perf_comment_renders_from_the_raw_rounds_file_and_comments(
         "GITHUB_REPOSITORY": REPO,
         "GITHUB_TOKEN": TOKEN,
         "GITHUB_API_URL": github.url,
+        "GITHUB_SERVER_URL": "https://github.com",
         "PR_NUMBER": "7",
+        "PERF_RUN_ID": "4242",
+        "RUN_HEAD_SHA": HEAD_SHA,
     }
     for name in ("Render the report", "Post or update"):
         done = run_step(step(workflow, name)["run"], env, tmp_path)
@@ -111,6 +139,9 @@ def test_perf_comment_renders_from_the_raw_rounds_file_and_comments(
     [body] = github.bodies_with(REPO, 7, sticky_marker())
     assert "track\\_session\\_create\\_subscribe\\_close" in body
     assert "forged" not in body  # the artifact's own report.md is never posted
+    [status] = github.state.statuses  # what the PR's gate decided, linked to the perf run
+    assert (status["sha"], status["context"], status["state"]) == (HEAD_SHA, "perfguard", state)
+    assert status["target_url"] == f"https://github.com/{REPO}/actions/runs/4242"
 
 
 def test_action_measure_step_passes_threshold_and_config_to_perfguard_run(tmp_path: Path) -> None:
