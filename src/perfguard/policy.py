@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 from perfguard.errors import ConfigError
 from perfguard.models import Direction, Kind
 
@@ -262,6 +264,38 @@ def policy_from_mapping(raw: Mapping[str, Any], where: str = "[tool.perfguard]")
             )
         )
     return Policy(threshold=threshold, fail_on=fail_on, rules=tuple(rules), budgets=tuple(budgets))
+
+
+def policy_table(policy: Policy) -> dict[str, Any]:
+    """``policy`` as the top level of a perfguard.toml that :func:`load_policy` reads back to
+    the same policy: what a later job needs to render a report exactly as the gate decided it
+    (perf-comment.yml, which must not re-decide with the default branch's configuration)."""
+    table: dict[str, Any] = {"threshold": policy.threshold, "fail-on": policy.fail_on.value}
+    rules = []
+    for rule in policy.rules:
+        fields = {
+            "threshold": rule.threshold,
+            "direction": rule.direction.value if rule.direction else None,
+            "ignore": rule.ignore,
+            "once_per_process": rule.once_per_process,
+        }
+        rules.append({"match": rule.pattern, **{k: v for k, v in fields.items() if v is not None}})
+    budgets = []
+    for budget in policy.budgets:
+        limits = {"min": budget.min, "max": budget.max}
+        budgets.append(
+            {"match": budget.pattern, **{k: v for k, v in limits.items() if v is not None}}
+        )
+    if rules:
+        table["rules"] = rules
+    if budgets:
+        table["budgets"] = budgets
+    return table
+
+
+def dump_policy(policy: Policy) -> str:
+    """perfguard.toml text of ``policy`` (see :func:`policy_table`)."""
+    return tomli_w.dumps(policy_table(policy))
 
 
 def find_config(start: Path) -> Path | None:

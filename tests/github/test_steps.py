@@ -118,6 +118,7 @@ def test_perf_comment_renders_from_the_raw_rounds_file_and_comments(
     runner_temp = tmp_path / "runner-temp"
     measured(runner_temp / "perf-report")
     assert decided_by_the_pr(runner_temp / "perf-report", pyproject, runner_temp) == gate
+    decided = (runner_temp / "perf-report/report.md").read_text(encoding="utf-8")
     (runner_temp / "perf-report/report.md").write_text(
         "@everyone <img src=x> forged by the fork", encoding="utf-8"
     )
@@ -139,6 +140,8 @@ def test_perf_comment_renders_from_the_raw_rounds_file_and_comments(
     [body] = github.bodies_with(REPO, 7, sticky_marker())
     assert "track\\_session\\_create\\_subscribe\\_close" in body
     assert "forged" not in body  # the artifact's own report.md is never posted
+    # rendered again, under the policy the PR's gate used: the comment is the gate's report
+    assert body.rstrip("\n") == decided.rstrip("\n")
     [status] = github.state.statuses  # what the PR's gate decided, linked to the perf run
     assert (status["sha"], status["context"], status["state"]) == (HEAD_SHA, "perfguard", state)
     assert status["target_url"] == f"https://github.com/{REPO}/actions/runs/4242"

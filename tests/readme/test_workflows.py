@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +38,22 @@ def run_steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
 
 def artifact(directory: Path, rounds: Path = ROUNDS) -> Path:
     """What the action's report-dir holds after scripts/ci/measure: the rounds file, asv's
-    results, base-sha and head-sha (here: a real rounds file of this repository)."""
+        results, base-sha and head-sha (here: a real rounds file of this repository), and what its
+    compare step adds, the policy it decided with (policy.toml)."""
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copy(rounds, directory / "rounds.json")
     data = json.loads(rounds.read_text(encoding="utf-8"))
     (directory / "base-sha").write_text(data["base"]["commit"] + "\n", encoding="utf-8")
     (directory / "head-sha").write_text(data["head"]["commit"] + "\n", encoding="utf-8")
     (directory / "results").mkdir(exist_ok=True)
+    # the action's compare step: the policy it decided with joins the report-dir
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("perfguard")), "compare",
+         str(directory / "rounds.json"), "--fail-on", "never",
+         "--policy-file", str(directory / "policy.toml")],
+        cwd=directory, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
     return directory
 
 

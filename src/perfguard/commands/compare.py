@@ -17,11 +17,12 @@ from perfguard.commands.output import (
     outputs_from,
     report_options,
     with_gate,
+    write_report_file,
 )
 from perfguard.compare import compare
 from perfguard.errors import ConfigError, InputError
 from perfguard.models import Comparison, ResultSet
-from perfguard.policy import Policy, load_policy
+from perfguard.policy import Policy, dump_policy, load_policy
 from perfguard.results import environments_of, load_result_set
 
 
@@ -41,9 +42,12 @@ def run_compare(
     strict: bool = False,
     history_dir: Path | None = None,
     history_commits: int = history.DEFAULT_COMMITS,
+    policy_file: Path | None = None,
 ) -> int:
     """Load both sides, compare under the policy, write the reports, return the exit code."""
     policy = load_policy(config, start=repo, threshold=threshold, fail_on=fail_on)
+    if policy_file is not None:
+        write_report_file(policy_file, dump_policy(policy))
     sides = Sides(
         results_dir=results_dir,
         repo=repo,
@@ -240,6 +244,12 @@ Exit codes: 0 no regression, 1 regression or broken budget, 2 usage or input err
     help="perfguard.toml or pyproject.toml [default: nearest one, searching upwards].",
 )
 @gate_options
+@click.option(
+    "--policy-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the policy decided with (threshold, fail-on, rules, budgets) as a"
+    " perfguard.toml, so a later job renders the same report with --config FILE.",
+)
 @report_options
 @click.option(
     "--strict",
@@ -281,6 +291,7 @@ def command(
     strict: bool,
     history_dir: Path | None,
     history_commits: int,
+    policy_file: Path | None,
 ) -> int:
     """Compare HEAD against BASE and fail on regressions.
 
@@ -314,4 +325,5 @@ def command(
         strict=strict,
         history_dir=history_dir,
         history_commits=history_commits,
+        policy_file=policy_file,
     )
