@@ -220,6 +220,17 @@ class Comment:
 
 
 @dataclass(frozen=True, slots=True)
+class PullHead:
+    """Where a pull request's head is: what an untrusted artifact's claim is checked against."""
+
+    sha: str
+    repo: str | None
+    """``head.repo.full_name``; None when the head repository was deleted."""
+    ref: str
+    """``head.ref``, the head branch."""
+
+
+@dataclass(frozen=True, slots=True)
 class Upsert:
     """What :meth:`GitHubClient.upsert_sticky_comment` did."""
 
@@ -415,14 +426,25 @@ class GitHubClient:
 
     def pull_head_sha(self, repo: str, pr: int) -> str:
         """The head commit of a pull request, to check an artifact's claim against."""
+        return self.pull_head(repo, pr).sha
+
+    def pull_head(self, repo: str, pr: int) -> PullHead:
+        """A pull request's head commit, repository and branch (``GET .../pulls/{n}``)."""
         owner, name = parse_repo(repo)
         response = self._request("GET", self.url(f"/repos/{quote(owner)}/{quote(name)}/pulls/{pr}"))
         data = _json(response, dict)
         head = data.get("head")
-        sha = head.get("sha") if isinstance(head, dict) else None
+        if not isinstance(head, dict):
+            raise GitHubError(f"GET pulls/{pr}: the answer has no head")
+        sha, ref, head_repo = head.get("sha"), head.get("ref"), head.get("repo")
         if not isinstance(sha, str):
             raise GitHubError(f"GET pulls/{pr}: the answer has no head.sha")
-        return sha
+        if not isinstance(ref, str):
+            raise GitHubError(f"GET pulls/{pr}: the answer has no head.ref")
+        full_name = head_repo.get("full_name") if isinstance(head_repo, dict) else None
+        if head_repo is not None and not isinstance(full_name, str):
+            raise GitHubError(f"GET pulls/{pr}: the answer has no head.repo.full_name")
+        return PullHead(sha=sha, repo=full_name, ref=ref)
 
     def set_commit_status(
         self,

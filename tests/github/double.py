@@ -84,7 +84,8 @@ class Seen:
 @dataclass
 class State:
     comments: dict[tuple[str, str, int], list[dict[str, Any]]] = field(default_factory=dict)
-    pulls: dict[tuple[str, str, int], str] = field(default_factory=dict)
+    pulls: dict[tuple[str, str, int], tuple[str, str, str]] = field(default_factory=dict)
+    """(head sha, head repository full name, head branch) per pull request."""
     statuses: list[dict[str, Any]] = field(default_factory=list)
     next_id: int = 1000
 
@@ -129,9 +130,18 @@ class GitHubDouble:
         with self._lock:
             self.faults.append(Fault(kind, **kwargs))
 
-    def add_pull(self, repo: str, number: int, head_sha: str) -> None:
+    def add_pull(
+        self,
+        repo: str,
+        number: int,
+        head_sha: str,
+        *,
+        head_repo: str | None = None,
+        head_ref: str = "feature",
+    ) -> None:
+        """A pull request whose head is ``head_ref`` of ``head_repo`` (default: ``repo``)."""
         owner, name = repo.split("/")
-        self.state.pulls[(owner, name, number)] = head_sha
+        self.state.pulls[(owner, name, number)] = (head_sha, head_repo or repo, head_ref)
 
     def add_comment(self, repo: str, number: int, body: str, login: str = "someone") -> int:
         owner, name = repo.split("/")
@@ -261,8 +271,8 @@ class GitHubDouble:
                             return 200, {}, comment
                 return 404, {}, {"message": "Not Found", "documentation_url": DOCS, "status": "404"}
             if m := _PULL.match(path):
-                sha = self.state.pulls.get((m["o"], m["r"], int(m["n"])))
-                if sha is None:
+                head = self.state.pulls.get((m["o"], m["r"], int(m["n"])))
+                if head is None:
                     return (
                         404,
                         {},
@@ -270,7 +280,16 @@ class GitHubDouble:
                     )
                 pull = copy.deepcopy(EXAMPLES["pull-request"]["value"])
                 pull["number"] = int(m["n"])
-                pull["head"]["sha"] = sha
+                sha, head_repo, head_ref = head
+                pull["head"].update(
+                    sha=sha, ref=head_ref, label=f"{head_repo.split('/')[0]}:{head_ref}"
+                )
+                pull["head"]["repo"].update(
+                    full_name=head_repo,
+                    name=head_repo.split("/")[1],
+                    fork=head_repo != f"{m['o']}/{m['r']}",
+                )
+                pull["head"]["repo"]["owner"]["login"] = head_repo.split("/")[0]
                 pull[
                     "requested_teams"
                 ] = []  # GitHub's example lacks team.type, required by the schema

@@ -92,6 +92,55 @@ def test_verify_pr_refuses_a_sha_other_than_the_runs(github: GitHubDouble, tmp_p
     assert "differs from the workflow run's head sha" in done.stderr
 
 
+FORK = "mallory/app"
+
+
+@pytest.mark.parametrize(
+    ("head_repo", "head_ref", "message"),
+    [
+        (
+            FORK,
+            "feature",
+            f"head is {FORK}:feature, not in the workflow run's head repository {REPO}",
+        ),
+        (REPO, "other", f"head is {REPO}:other, not the workflow run's head branch feature"),
+    ],
+    ids=["other-repository", "other-branch"],
+)
+def test_verify_pr_refuses_a_pr_of_another_head_than_the_runs(
+    github: GitHubDouble, tmp_path: Path, head_repo: str, head_ref: str, message: str
+) -> None:
+    """A fork pushes PR #42's own commit: its run's sha matches #42's head, so only the head
+    repository and branch tell that the artifact's "PR #42" is not the run's PR."""
+    github.add_pull(REPO, 42, HEAD_SHA, head_repo=head_repo, head_ref=head_ref)
+    output = tmp_path / "out"
+    done = verify(
+        github,
+        artifact(tmp_path, "42", HEAD_SHA),
+        "--expect-sha", HEAD_SHA, "--expect-repo", REPO, "--expect-branch", "feature",
+        output=output,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr == f"error: artifact names PR #42 whose {message}\n"
+    assert not output.exists()  # nothing says verified: the comment steps do not run
+    assert "verified" not in done.stdout
+
+
+def test_verify_pr_accepts_the_runs_own_fork_pr(github: GitHubDouble, tmp_path: Path) -> None:
+    """The run's head repository and branch, matched case-insensitively for the repository."""
+    github.add_pull(REPO, 42, HEAD_SHA, head_repo=FORK, head_ref="feature")
+    output = tmp_path / "out"
+    done = verify(
+        github,
+        artifact(tmp_path, "42", HEAD_SHA),
+        "--expect-repo", "Mallory/App", "--expect-branch", "feature",
+        output=output,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert output.read_text() == f"verified=true\npr-number=42\nhead-sha={HEAD_SHA}\n"
+    assert done.stdout == f"verified: PR #42 head {HEAD_SHA}\n"
+
+
 def test_verify_pr_api_failure_is_exit_3(github: GitHubDouble, tmp_path: Path) -> None:
     done = verify(github, artifact(tmp_path, "404", HEAD_SHA))
     assert done.returncode == 3

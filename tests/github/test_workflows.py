@@ -243,6 +243,20 @@ def test_perf_comment_never_runs_pr_code_and_can_only_write_pull_requests() -> N
         "pull-requests": "write",
         "statuses": "write",
     }
+    [verify] = [s for s in steps(workflow) if s.get("id") == "verify"]
+    assert (
+        job["env"]["RUN_HEAD_REPO"] == "${{ github.event.workflow_run.head_repository.full_name }}"
+    )
+    assert job["env"]["RUN_HEAD_BRANCH"] == "${{ github.event.workflow_run.head_branch }}"
+    for option in (
+        '--expect-sha "$RUN_HEAD_SHA"',
+        '--expect-repo "$RUN_HEAD_REPO"',
+        '--expect-branch "$RUN_HEAD_BRANCH"',
+    ):
+        assert option in verify["run"]
+    assert "${{" not in verify["run"]
+    group = workflow["concurrency"]["group"]
+    assert "head_repository.full_name" in group and "head_branch" in group
     checkouts = [s for s in steps(workflow) if s.get("uses", "").startswith("actions/checkout@")]
     assert all(
         "ref" not in s.get("with", {}) and "repository" not in s.get("with", {}) for s in checkouts
