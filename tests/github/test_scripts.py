@@ -309,6 +309,131 @@ def test_history_appends_the_asv_configs_results_by_default(remote: Path, tmp_pa
     assert broken.stderr.startswith("error: asv cannot use") and "not valid JSON" in broken.stderr
 
 
+# --- history-pending ----------------------------------------------------------------------
+
+MACHINE = "github-ubuntu-latest"
+
+
+def git_out(repo: Path, *args: str) -> str:
+    done = run("git", *args, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def main_line(tmp_path: Path) -> tuple[Path, list[str], str]:
+    """A repo whose main is c1..c5, c4 merging a branch with commit s1 (not first-parent)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git_out(repo, "init", "--quiet", "-b", "main")
+    shas = []
+    for i in range(1, 6):
+        if i == 4:
+            git_out(repo, "checkout", "--quiet", "-b", "side", "HEAD~1")
+            git_out(repo, "commit", "--quiet", "--allow-empty", "-m", "s1")
+            side = git_out(repo, "rev-parse", "HEAD")
+            git_out(repo, "checkout", "--quiet", "main")
+            git_out(repo, "merge", "--quiet", "--no-ff", "-m", "c4", "side")
+        else:
+            git_out(repo, "commit", "--quiet", "--allow-empty", "-m", f"c{i}")
+        shas.append(git_out(repo, "rev-parse", "HEAD"))
+    return repo, shas, side
+
+
+def record(remote: Path, repo: Path, tmp_path: Path, *commits: str) -> None:
+    """history-append the results of ``commits``, then fetch the branch as checkout would."""
+    directory = tmp_path / f"results-{commits[0][:8]}"
+    machine = directory / MACHINE
+    machine.mkdir(parents=True)
+    (machine / "machine.json").write_text(json.dumps({"machine": MACHINE}), encoding="utf-8")
+    for commit in commits:
+        (machine / f"{commit[:8]}-virtualenv-py3.12.json").write_text(
+            json.dumps({"commit_hash": commit}), encoding="utf-8"
+        )
+    assert append(remote, directory).returncode == 0
+    git_out(repo, "fetch", "--quiet", str(remote), "+perf-history:refs/remotes/origin/perf-history")
+
+
+def pending(repo: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], list[str], str]:
+    out, output = repo.parent / "hashes", repo.parent / "github-output"
+    output.write_text("", encoding="utf-8")
+    done = run(
+        sys.executable, str(CI / "history-pending"), "--machine", MACHINE, "--output", str(out),
+        *extra, cwd=repo, env={"GITHUB_OUTPUT": str(output)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done, out.read_text(encoding="ascii").split(), output.read_text(encoding="utf-8")
+
+
+@pytest.mark.integration
+def test_history_pending_lists_main_since_the_last_recorded_commit(
+    remote: Path, tmp_path: Path
+) -> None:
+    repo, shas, side = main_line(tmp_path)
+    record(remote, repo, tmp_path, shas[0], shas[1])
+    done, listed, output = pending(repo)
+    assert listed == shas[2:]  # c3, c4 (the merge), c5: oldest first; s1 is not main's
+    assert side not in listed
+    assert output == "count=3\n"
+    assert "::notice::" not in done.stdout
+
+
+@pytest.mark.integration
+def test_history_pending_caps_and_skips_the_oldest_with_a_notice(
+    remote: Path, tmp_path: Path
+) -> None:
+    repo, shas, _ = main_line(tmp_path)
+    record(remote, repo, tmp_path, shas[0])
+    done, listed, output = pending(repo, "--max", "2")
+    assert listed == shas[3:]
+    assert output == "count=2\n"
+    assert done.stdout.startswith(
+        f"::notice::2 older unrecorded commits skipped (cap 2): {shas[1][:12]}..{shas[2][:12]}"
+    )
+    capped = run(
+        sys.executable, str(CI / "history-pending"), "--machine", MACHINE, "--output",
+        str(tmp_path / "x"), cwd=repo, env={"PERF_HISTORY_MAX": "1"},
+    )  # fmt: skip
+    assert (tmp_path / "x").read_text(encoding="ascii").split() == [shas[4]]
+    assert "3 older unrecorded commits skipped (cap 1)" in capped.stdout
+
+
+@pytest.mark.integration
+def test_history_pending_ignores_other_machines_and_colliding_prefixes(
+    remote: Path, tmp_path: Path
+) -> None:
+    """Only MACHINE's files count, and only when their commit_hash is the commit itself."""
+    repo, shas, _ = main_line(tmp_path)
+    record(remote, repo, tmp_path, shas[0])
+    directory = tmp_path / "others"
+    (directory / "laptop").mkdir(parents=True)
+    (directory / "laptop" / f"{shas[3][:8]}-virtualenv-py3.12.json").write_text(
+        json.dumps({"commit_hash": shas[3]}), encoding="utf-8"
+    )
+    (directory / MACHINE).mkdir()
+    (directory / MACHINE / f"{shas[2][:8]}-virtualenv-py3.12.json").write_text(
+        json.dumps({"commit_hash": shas[2][:8] + "0" * 32}), encoding="utf-8"
+    )
+    assert append(remote, directory).returncode == 0
+    git_out(repo, "fetch", "--quiet", str(remote), "+perf-history:refs/remotes/origin/perf-history")
+    _, listed, _ = pending(repo)
+    assert listed == shas[1:]
+
+
+def test_history_pending_without_a_history_and_after_everything_is_recorded(
+    remote: Path, tmp_path: Path
+) -> None:
+    repo, shas, _ = main_line(tmp_path)
+    _, listed, output = pending(repo)
+    assert listed == shas and output == "count=5\n"
+    record(remote, repo, tmp_path, *shas)
+    done, listed, output = pending(repo)
+    assert listed == [] and output == "count=0\n"
+    assert done.stdout == "0 commits to benchmark\n"
+    bad = run(sys.executable, str(CI / "history-pending"), "--machine", MACHINE, "--output",
+              str(tmp_path / "x"), "--max", "0", cwd=repo)  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr == "error: --max must be 1 to 9999, got '0'\n"
+
+
 # --- coverage-badge -----------------------------------------------------------------------
 
 
