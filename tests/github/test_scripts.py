@@ -290,6 +290,25 @@ def test_two_concurrent_appends_both_land(remote: Path, tmp_path: Path) -> None:
     assert len(log.stdout.splitlines()) == 4
 
 
+@pytest.mark.integration
+def test_history_append_with_results_runs_on_the_standard_library_alone(
+    remote: Path, tmp_path: Path
+) -> None:
+    """pages.yml's pushing job installs nothing: ``python -S`` (no site-packages, so neither
+    perfguard nor any dependency importable) must append all the same."""
+    from perfguard.asvproject import METADATA_FILES
+
+    done = run(
+        sys.executable, "-S", str(CI / "history-append"), "--remote", str(remote),
+        "--results", str(results(tmp_path, "a", ["aaaaaaaa"])),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "results/runner/aaaaaaaa-virtualenv-py3.12.json" in history(remote)
+    namespace: dict[str, object] = {"__name__": "history_append"}
+    exec(compile((CI / "history-append").read_text(encoding="utf-8"), "h", "exec"), namespace)
+    assert set(namespace["METADATA"]) == METADATA_FILES  # type: ignore[call-overload]
+
+
 def test_history_needs_results(remote: Path, tmp_path: Path) -> None:
     done = append(remote, tmp_path)
     assert done.returncode == 2
