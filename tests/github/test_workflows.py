@@ -4,7 +4,9 @@ write token)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -219,7 +221,7 @@ def test_pages_saves_each_main_commits_environment_for_the_prs_based_on_it() -> 
     """Saved only (never restored in the job that publishes), under the key a PR based on the
     commit computes: asv-cache with the commit as both refs gives the commit as merge base."""
     workflow = load(ROOT / ".github/workflows/pages.yml")
-    build = workflow["jobs"]["build"]["steps"]
+    build = workflow["jobs"]["benchmark"]["steps"]
     [keyed] = [s for s in build if "scripts/ci/asv-cache" in s.get("run", "")]
     assert keyed["run"] == 'scripts/ci/asv-cache "$GITHUB_REF_NAME" "$GITHUB_SHA"'
     [save] = [s for s in build if "actions/cache" in s.get("uses", "")]
@@ -230,6 +232,110 @@ def test_pages_saves_each_main_commits_environment_for_the_prs_based_on_it() -> 
     }
     benchmark = next(s for s in build if "asv run" in s.get("run", ""))
     assert build.index(keyed) < build.index(benchmark) < build.index(save)
+
+
+def test_pages_benchmarks_every_unrecorded_commit_under_the_fixed_machine_name() -> None:
+    workflow = load(ROOT / ".github/workflows/pages.yml")
+    assert workflow["env"]["ASV_MACHINE"] == "github-ubuntu-latest"
+    assert workflow["env"]["PERF_HISTORY_MAX"] == 10
+    build = workflow["jobs"]["benchmark"]["steps"]
+    [pending] = [s for s in build if "history-pending" in s.get("run", "")]
+    assert pending["id"] == "pending"
+    assert '--machine "$ASV_MACHINE"' in pending["run"]
+    assert '--output "$RUNNER_TEMP/pending"' in pending["run"]
+    [bench] = [s for s in build if "asv run" in s.get("run", "")]
+    assert '.venv/bin/asv machine --yes --machine "$ASV_MACHINE"' in bench["run"]
+    assert '--machine "$ASV_MACHINE"' in bench["run"].split("asv run", 1)[1]
+    assert '"HASHFILE:$RUNNER_TEMP/pending"' in bench["run"]
+    assert bench["if"] == "steps.pending.outputs.count != '0'"
+    assert build.index(pending) < build.index(bench)
+    assert workflow["jobs"]["benchmark"]["outputs"] == {
+        "count": "${{ steps.pending.outputs.count }}"
+    }
+
+
+def test_pages_only_a_job_that_installs_nothing_can_write() -> None:
+    """The job that installs dependencies, benchmarks and runs the tests is read-only; the one
+    that pushes runs git and this commit's standard-library script only, and its token never
+    reaches a command line."""
+    text = (ROOT / ".github/workflows/pages.yml").read_text(encoding="utf-8")
+    workflow = load(ROOT / ".github/workflows/pages.yml")
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"benchmark", "history", "deploy"}
+    assert jobs["benchmark"]["permissions"] == {"contents": "read"}
+    assert jobs["history"]["permissions"] == {"contents": "write"}
+    assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
+    assert jobs["history"]["needs"] == "benchmark"
+    assert jobs["deploy"]["needs"] == ["benchmark", "history"]
+    bench_runs = "\n".join(s.get("run", "") for s in jobs["benchmark"]["steps"])
+    assert "pip install" in bench_runs and "asv publish" in bench_runs
+    assert "bash scripts/test" in bench_runs and "github.token" not in json.dumps(jobs["benchmark"])
+    history_steps = jobs["history"]["steps"]
+    assert [s.get("uses", "run").split("@")[0] for s in history_steps] == [
+        "actions/checkout", "actions/download-artifact", "run",
+    ]  # fmt: skip
+    [upload] = [s for s in jobs["benchmark"]["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert upload["with"]["name"] == history_steps[1]["with"]["name"] == "perf-new-results"
+    append = history_steps[2]["run"]
+    assert "python3 -S scripts/ci/history-append" in append
+    for forbidden in ("pip", "venv", "perfguard ", "asv ", "x-access-token:${", "@github.com"):
+        assert forbidden not in append, forbidden
+    assert "x-access-token:${GITHUB_TOKEN}@" not in text
+
+
+def test_pages_append_step_passes_the_token_to_git_only_through_env(tmp_path: Path) -> None:
+    """The append step run as the runner runs it, with every git call recorded: the token (and
+    its base64) is in no process's arguments, git gets it as an http.extraheader, and the
+    append still lands (a file:// remote stands in for github.com)."""
+    token = "ghs_pagesTestToken0123456789"
+    workflow = load(ROOT / ".github/workflows/pages.yml")
+    append = workflow["jobs"]["history"]["steps"][2]["run"]
+    remote = tmp_path / "octo/app.git"
+    remote.parent.mkdir()
+    subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], check=True)
+    machine = tmp_path / "work/perf-new/results/github-ubuntu-latest"
+    machine.mkdir(parents=True)
+    (machine / "machine.json").write_text("{}", encoding="utf-8")
+    (machine / "aaaaaaaa-virtualenv-py3.12.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "work/scripts").symlink_to(ROOT / "scripts")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "git-calls"
+    real_git = shutil.which("git")
+    (bin_dir / "git").write_text(
+        f"#!/bin/sh\nprintf '%s\\n' \"$*\" \"$GIT_CONFIG_KEY_0=$GIT_CONFIG_VALUE_0\" >> '{log}'\n"
+        f'exec {real_git} "$@"\n',
+        encoding="utf-8",
+    )
+    (bin_dir / "git").chmod(0o755)
+    (bin_dir / "python3").symlink_to(sys.executable)
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "GITHUB_TOKEN": token,
+        "GITHUB_SERVER_URL": f"file://{tmp_path}",
+        "GITHUB_REPOSITORY": "octo/app",
+        "HISTORY_BRANCH": "perf-history",
+        "HOME": str(tmp_path),
+        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@invalid",
+        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@invalid",
+    }  # fmt: skip
+    done = subprocess.run(
+        ["bash", "-e", "-c", append], cwd=tmp_path / "work", env=env,
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    assert done.stdout.startswith(f"::add-mask::{basic}\n")
+    lines = log.read_text(encoding="utf-8").splitlines()
+    argv, configs = lines[0::2], lines[1::2]
+    assert any(a.startswith("push") for a in argv)
+    assert all(token not in a and basic not in a for a in argv)
+    assert set(configs) == {f"http.file://{tmp_path}/.extraheader=AUTHORIZATION: basic {basic}"}
+    shown = subprocess.run(
+        ["git", "--git-dir", str(remote), "ls-tree", "-r", "--name-only", "perf-history"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "results/github-ubuntu-latest/aaaaaaaa-virtualenv-py3.12.json" in shown.stdout
 
 
 def test_perf_comment_never_runs_pr_code_and_can_only_write_pull_requests() -> None:
@@ -271,8 +377,8 @@ def test_perf_comment_never_runs_pr_code_and_can_only_write_pull_requests() -> N
 def test_pages_serializes_history_and_deploys_with_pages_actions() -> None:
     workflow = load(ROOT / ".github/workflows/pages.yml")
     assert workflow["concurrency"] == {"group": "perf-history", "cancel-in-progress": False}
-    assert workflow["jobs"]["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
-    assert workflow["jobs"]["build"]["permissions"] == {"contents": "write"}
+    deploy = workflow["jobs"]["deploy"]
+    assert "!cancelled()" in deploy["if"] and "needs.history.result" in deploy["if"]
     runs = "\n".join(s.get("run", "") for s in steps(workflow))
     assert "history-append" in runs and "asv publish" in runs and "coverage-badge" in runs
 
