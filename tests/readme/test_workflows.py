@@ -66,7 +66,11 @@ def keep_pr_number(report_dir: Path, cwd: Path) -> None:
 
 
 def comment_from_artifact(
-    github: GitHubDouble, runner_temp: Path, cwd: Path, run_head_sha: str | None = None
+    github: GitHubDouble,
+    runner_temp: Path,
+    cwd: Path,
+    run_head_sha: str | None = None,
+    run_head_repo: str = REPO,
 ) -> Any:
     """perf-comment.yml's check-render-comment step on the downloaded artifact."""
     workflow = readme.workflow("perf-comment.yml")
@@ -79,6 +83,8 @@ def comment_from_artifact(
         "GITHUB_API_URL": github.url,
         "GITHUB_TOKEN": TOKEN,
         "RUN_HEAD_SHA": run_head_sha or sha,
+        "RUN_HEAD_REPO": run_head_repo,
+        "RUN_HEAD_BRANCH": "feature",  # the double's pulls are headed by feature of REPO
     }
     assert set(check["env"]) <= set(env)
     done = run_step(check["run"], env, cwd)
@@ -136,6 +142,28 @@ def test_perf_comment_posts_nothing_when_the_pr_moved_on_or_the_artifact_lies(
     (report_dir / "pr-number").write_text("7; rm -rf /\n", encoding="utf-8")
     assert comment_from_artifact(github, runner_temp, tmp_path).returncode == 2
     assert github.comments(REPO, PR) == []
+
+
+@pytest.mark.integration
+def test_perf_comment_posts_nothing_for_a_pr_of_another_head_than_the_runs(
+    github: GitHubDouble, tmp_path: Path
+) -> None:
+    """A fork pushed PR #17's own commit and names #17 in its artifact: the sha matches, the
+    head repository (the fork's run) or branch does not, so nothing is posted."""
+    runner_temp = tmp_path / "runner-temp"
+    report_dir = artifact(runner_temp / "perf-report")
+    keep_pr_number(report_dir, tmp_path)
+    sha = (report_dir / "head-sha").read_text(encoding="utf-8").strip()
+    github.add_pull(REPO, PR, sha)
+    fork = comment_from_artifact(github, runner_temp, tmp_path, run_head_repo="mallory/app")
+    assert fork.returncode == 2, fork.stdout + fork.stderr
+    github.add_pull(REPO, PR, sha, head_ref="other")
+    branch = comment_from_artifact(github, runner_temp, tmp_path)
+    assert branch.returncode == 2, branch.stdout + branch.stderr
+    assert github.comments(REPO, PR) == []
+    github.add_pull(REPO, PR, sha, head_repo="Octo/App")  # names are case-insensitive
+    assert comment_from_artifact(github, runner_temp, tmp_path).returncode == 0
+    assert len(github.comments(REPO, PR)) == 1
 
 
 def test_the_sharded_snippet_measures_the_matrix_shards_and_merges_them_all() -> None:
