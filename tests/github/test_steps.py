@@ -147,6 +147,27 @@ def test_perf_comment_renders_from_the_raw_rounds_file_and_comments(
     assert status["target_url"] == f"https://github.com/{REPO}/actions/runs/4242"
 
 
+@pytest.mark.parametrize(
+    "policy",
+    ['threshold = "@everyone <img src=x>"\n', "fail-on = 1\n", "[[rules]]\nmatch = 3\n", "[x"],
+    ids=["threshold", "fail-on", "rule", "not-toml"],
+)
+def test_a_forged_policy_in_the_artifact_is_exit_2_and_nothing_is_posted(
+    github: GitHubDouble, tmp_path: Path, policy: str
+) -> None:
+    """policy.toml comes from the PR's run: data, validated like any perfguard.toml."""
+    runner_temp = tmp_path / "runner-temp"
+    measured(runner_temp / "perf-report")
+    (runner_temp / "perf-report/policy.toml").write_text(policy, encoding="utf-8")
+    render = step(ROOT / ".github/workflows/perf-comment.yml", "Render the report")["run"]
+    done = run_step(render, {"RUNNER_TEMP": str(runner_temp)}, tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "policy.toml" in line, line
+    assert not (runner_temp / "report.md").exists()
+    assert github.comments(REPO, 7) == []
+
+
 def test_action_measure_step_passes_threshold_and_config_to_perfguard_run(tmp_path: Path) -> None:
     repo, base, head, env = measure_repo(tmp_path)
     measure = step(ROOT / "action.yml", "Benchmark base and head")

@@ -14,6 +14,7 @@ from perfguard.policy import (
     Policy,
     Rule,
     default_direction,
+    dump_policy,
     find_config,
     load_policy,
     parse_quantity,
@@ -230,3 +231,32 @@ def test_a_rule_says_which_track_benchmarks_run_once_per_process() -> None:
     assert policy.once_per_process("a.track_rate", "a.track_rate(n=1)")
     assert not policy.once_per_process("a.track_rate", "a.track_rate(n=2)")
     assert not policy.once_per_process("b.track_rate", "b.track_rate")
+
+
+def test_a_dumped_policy_loads_back_as_the_same_policy(tmp_path: Path) -> None:
+    """compare --policy-file: a later job (perf-comment.yml) renders under exactly the policy
+    the gate used, rules, directions, budgets and fail-on included."""
+    text = """
+threshold = "3%"
+fail-on = "never"
+[[rules]]
+match = "bench_io.*"
+threshold = "25%"
+direction = "higher"
+[[rules]]
+match = "bench_flaky.*"
+ignore = true
+once_per_process = true
+[[budgets]]
+match = "bench_core.time_*"
+max = "10ms"
+[[budgets]]
+match = "bench_core.track_rate"
+min = 1000
+"""
+    (tmp_path / "perfguard.toml").write_text(text, encoding="utf-8")
+    policy = load_policy(tmp_path / "perfguard.toml")
+    assert policy.rules and policy.budgets and policy.fail_on.value == "never"
+    (tmp_path / "policy.toml").write_text(dump_policy(policy), encoding="utf-8")
+    assert load_policy(tmp_path / "policy.toml") == policy
+    assert Policy() != policy  # the default would not pass for it
