@@ -43,9 +43,17 @@ class AsvError(PerfguardError):
 
 
 class GitHubError(PerfguardError):
-    """The GitHub API refused or failed a request after retries."""
+    """The GitHub API refused or failed a request after retries.
+
+    ``status`` is the HTTP status of GitHub's answer, when there was one: some callers take a
+    404 (already deleted) or a 403 (``GET /user`` refused to an integration token) as an answer.
+    """
 
     exit_code = EXIT_GITHUB
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class GitHubTransientError(GitHubError):

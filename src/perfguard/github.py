@@ -7,7 +7,10 @@ applies the same policy to a body cut or stalled after the headers (which urllib
 requests reads the body after urllib3 returned). Every call goes through that one method. The
 policy has a deadline (``budget``), so the whole command's retrying is bounded. POST is never
 retried blindly: after a failed create the comments are listed again and the marked comment, if
-the failed request did create it, is updated instead (never two comments). A pagination
+the failed request did create it, is updated instead. Only comments written by the token's own
+login are ours (``GET /user``; the Actions bot for the workflow token); and after every write
+the newest of ours is kept and the others are deleted, so overlapping runs converge to one
+comment. A pagination
 ``link`` to another origin is refused, so the token only ever goes to the API base URL. Every
 requests exception becomes a :class:`~perfguard.errors.GitHubError` here, with the token
 redacted from its message.
@@ -43,6 +46,8 @@ MAX_COMMENT_CHARS = GITHUB_COMMENT_LIMIT
 """GitHub refuses a longer comment body with 422 (counted by :mod:`perfguard.report.fit`)."""
 
 DEFAULT_API_URL = "https://api.github.com"
+ACTIONS_BOT = "github-actions[bot]"
+"""Who writes with the Actions ``GITHUB_TOKEN``, which GitHub refuses ``GET /user`` (403)."""
 API_VERSION = "2022-11-28"
 DEFAULT_RETRY_BUDGET = 90.0
 """Seconds after which no call is retried or started any more (the command then exits 3)."""
@@ -215,8 +220,25 @@ class Comment:
     """An issue comment as GitHub returns it (the fields perfguard uses)."""
 
     id: int
+    """GitHub numbers comments in the order it stores them: the highest id is the newest."""
     body: str
     html_url: str
+    author: str = ""
+    """``user.login``: who wrote it."""
+
+    @property
+    def where(self) -> str:
+        return self.html_url or str(self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Marked:
+    """The PR's comments that carry the marker, split by author."""
+
+    ours: tuple[Comment, ...]
+    """Written by the token's login: candidates for the sticky comment, oldest first."""
+    foreign: tuple[Comment, ...]
+    """Written by anyone else: never edited or deleted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,8 +257,13 @@ class Upsert:
     """What :meth:`GitHubClient.upsert_sticky_comment` did."""
 
     action: str
-    """``created`` or ``updated``."""
+    """``created``, ``updated``, or ``superseded`` (a concurrent run's newer comment is kept)."""
     comment: Comment
+    """The one marked comment of ours that remains."""
+    deleted: tuple[int, ...] = ()
+    """Our other marked comments (duplicates), deleted."""
+    foreign: tuple[Comment, ...] = ()
+    """Marked comments by other logins, left untouched."""
 
 
 class GitHubClient:
@@ -337,7 +364,8 @@ class GitHubClient:
             )
             if transient and self.remaining() <= 0:
                 message += _SPENT
-            raise (GitHubTransientError if transient else GitHubError)(message)
+            kind = GitHubTransientError if transient else GitHubError
+            raise kind(message, status=response.status_code)
         return response
 
     def _failed(self, method: str, url: str, exc: Exception, when: str) -> str:
@@ -381,12 +409,38 @@ class GitHubClient:
                     )
                 )
 
-    def find_sticky_comment(self, repo: str, pr: int, marker: str) -> Comment | None:
-        """The first comment carrying ``marker`` (the one perfguard keeps up to date)."""
+    def token_login(self) -> str:
+        """The login this token writes as, which the sticky comment's author must be.
+
+        ``GET /user`` answers it for a personal token. GitHub refuses that call (403 "Resource
+        not accessible by integration") to an installation token, which is what a workflow's
+        ``GITHUB_TOKEN`` is; that token writes as ``github-actions[bot]``.
+        """
+        try:
+            response = self._request("GET", self.url("/user"))
+        except GitHubTransientError:
+            raise
+        except GitHubError as exc:
+            if exc.status == 403:
+                return ACTIONS_BOT
+            raise
+        login = _json(response, dict).get("login")
+        if not isinstance(login, str) or not login:
+            raise GitHubError("GET /user: the answer has no login")
+        return login
+
+    def marked_comments(self, repo: str, pr: int, marker: str, author: str) -> Marked:
+        """Every comment carrying ``marker`` (all pages: a duplicate may be on any), by author.
+
+        Logins compare case-insensitively, as GitHub treats them.
+        """
+        ours: list[Comment] = []
+        foreign: list[Comment] = []
         for comment in self.list_comments(repo, pr):
             if marker in comment.body:
-                return comment
-        return None
+                mine = comment.author.casefold() == author.casefold()
+                (ours if mine else foreign).append(comment)
+        return Marked(tuple(sorted(ours, key=lambda c: c.id)), tuple(foreign))
 
     def create_comment(self, repo: str, pr: int, body: str) -> Comment:
         response = self._request("POST", self.comments_url(repo, pr), json={"body": body})
@@ -396,31 +450,84 @@ class GitHubClient:
         response = self._request("PATCH", self.comment_url(repo, comment_id), json={"body": body})
         return _comment(_json(response, dict))
 
-    def upsert_sticky_comment(self, repo: str, pr: int, body: str, marker: str) -> Upsert:
-        """Create the marked comment, or update it if it exists: one comment, latest body.
+    def delete_comment(self, repo: str, comment_id: int) -> bool:
+        """Delete a comment; False if it was already gone (404: a concurrent run deleted it)."""
+        try:
+            self._request("DELETE", self.comment_url(repo, comment_id))
+        except GitHubTransientError:
+            raise
+        except GitHubError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
-        A failed POST may still have created the comment (a 502 or a timeout after GitHub
-        stored it), so each retry looks for the marker again before creating.
+    def upsert_sticky_comment(
+        self, repo: str, pr: int, body: str, marker: str, *, author: str
+    ) -> Upsert:
+        """Leave exactly one marked comment by ``author`` on the PR, holding ``body``.
+
+        Only comments by ``author`` (the token's login) are candidates; a marked comment by
+        anyone else is reported in :attr:`Upsert.foreign` and never touched. When ours exist,
+        the newest (highest id) is updated and the others deleted. A failed POST may still
+        have created the comment (a 502 or a timeout after GitHub stored it), so each retry
+        looks for ours again before creating. After a create the comments are listed again
+        (:meth:`_converge`), so runs that created at the same time end with one comment.
         """
         if marker not in body:
             body = f"{marker}\n{body}"
         body = fit_comment_body(body)
-        last_error: GitHubTransientError | None = None
+        last_error: GitHubError | None = None
+        foreign: tuple[Comment, ...] = ()
         for attempt in range(self._create_attempts):
             if attempt:
                 wait = self._create_backoff * 2 ** (attempt - 1)
                 if wait >= self.remaining():
                     break  # no time left for another attempt: report the last failure
                 self._sleep(wait)
-            existing = self.find_sticky_comment(repo, pr, marker)
-            if existing is not None:
-                return Upsert("updated", self.update_comment(repo, existing.id, body))
+            marked = self.marked_comments(repo, pr, marker, author)
+            foreign = marked.foreign
+            if marked.ours:
+                newest, *older = reversed(marked.ours)
+                try:
+                    updated = self.update_comment(repo, newest.id, body)
+                except GitHubError as exc:
+                    if exc.status != 404:
+                        raise
+                    last_error = exc  # a concurrent run deleted it for a newer one: look again
+                    continue
+                deleted = self._delete(repo, [c.id for c in older])
+                return Upsert("updated", updated, deleted, foreign)
             try:
-                return Upsert("created", self.create_comment(repo, pr, body))
+                created = self.create_comment(repo, pr, body)
             except GitHubTransientError as exc:
                 last_error = exc
+                continue
+            return self._converge(repo, pr, marker, author, created)
         assert last_error is not None
         raise last_error
+
+    def _converge(self, repo: str, pr: int, marker: str, author: str, created: Comment) -> Upsert:
+        """After a create: keep the newest of ours, delete the rest.
+
+        Every run decides from its own listing alone and deletes only ids below the highest it
+        saw, so the newest comment is never deleted by anyone and all runs converge on it. If
+        it is not the one this run created, a concurrent run posted after this one: its report
+        is complete and newer, so it stays as it is and this run's comment goes.
+        """
+        marked = self.marked_comments(repo, pr, marker, author)
+        ours = {c.id: c for c in marked.ours}
+        ours.setdefault(created.id, created)  # a listing may lag behind the create
+        survivor = ours[max(ours)]
+        deleted = self._delete(repo, sorted(i for i in ours if i != survivor.id))
+        action = "created" if survivor.id == created.id else "superseded"
+        return Upsert(action, created if action == "created" else survivor, deleted, marked.foreign)
+
+    def _delete(self, repo: str, ids: list[int]) -> tuple[int, ...]:
+        """Delete our duplicate comments; ids already gone count as deleted."""
+        for comment_id in ids:
+            self.delete_comment(repo, comment_id)
+        return tuple(ids)
 
     # --- pulls and statuses -------------------------------------------------------------------
 
@@ -542,8 +649,11 @@ def _comment(item: Any) -> Comment:
     if not isinstance(item, dict) or not isinstance(item.get("id"), int):
         raise GitHubError("a comment in GitHub's answer has no id")
     body = item.get("body")
+    user = item.get("user")
+    login = user.get("login") if isinstance(user, dict) else None
     return Comment(
         id=item["id"],
         body=body if isinstance(body, str) else "",
         html_url=str(item.get("html_url", "")),
+        author=login if isinstance(login, str) else "",
     )

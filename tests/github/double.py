@@ -15,7 +15,14 @@ the answer was lost), which is what makes a blind POST retry create two comments
 the headers: ``cut`` sends the real answer's headers and half its body, then resets the
 connection; ``stall`` sends the same and then holds the rest back past the client's timeout
 (both always process the request first: a PATCH is applied, a POST stored). ``foreign-link``
-answers a list with a ``link`` whose next page is on another origin (``target``).
+answers a list with a ``link`` whose next page is on another origin (``target``). ``barrier``
+holds each matching request until ``parties`` of them are waiting (or ``delay`` passed), then
+answers them normally: two clients started together then really overlap (both list before
+either creates).
+
+Identity: by default the token is an installation token like the Actions ``GITHUB_TOKEN``:
+``GET /user`` is refused with GitHub's 403 "Resource not accessible by integration" and what it
+writes is by ``github-actions[bot]``. ``login=NAME`` makes it a personal token of ``NAME``.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ _COMMENTS = re.compile(r"^/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/issues/(?P<n>\d+)/com
 _COMMENT = re.compile(r"^/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/issues/comments/(?P<id>\d+)$")
 _PULL = re.compile(r"^/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/pulls/(?P<n>\d+)$")
 _STATUS = re.compile(r"^/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/statuses/(?P<sha>[^/]+)$")
+BOT = "github-actions[bot]"
 
 
 @dataclass
@@ -58,7 +66,7 @@ class Fault:
 
     kind: str
     """``500``, ``502``, ``429``, ``403-secondary``, ``403-ratelimit``, ``403``, ``slow``,
-    ``reset``, ``cut``, ``stall``, ``foreign-link``."""
+    ``reset``, ``cut``, ``stall``, ``foreign-link``, ``barrier``."""
     method: str = ".*"
     path: str = ".*"
     times: int = 1
@@ -68,6 +76,9 @@ class Fault:
     """How long a ``slow`` answer (or a ``stall``'s rest of the body) is held back."""
     target: str = ""
     """The origin a ``foreign-link`` points the next page to."""
+    parties: int = 2
+    """How many requests a ``barrier`` waits for before letting them all through."""
+    gate: threading.Barrier | None = None
 
 
 @dataclass
@@ -93,9 +104,11 @@ class State:
 class GitHubDouble:
     """Start with ``with GitHubDouble(token=...) as gh:``; ``gh.url`` is the API base URL."""
 
-    def __init__(self, *, token: str, read_only: bool = False) -> None:
+    def __init__(self, *, token: str, read_only: bool = False, login: str | None = None) -> None:
         self.token = token
         self.read_only = read_only
+        self.login = login
+        """None: an integration token (``GET /user`` refused, writes as the Actions bot)."""
         self.state = State()
         self.faults: list[Fault] = []
         self.requests: list[Seen] = []
@@ -127,8 +140,11 @@ class GitHubDouble:
     # --- test-facing helpers -----------------------------------------------------------------
 
     def inject(self, kind: str, **kwargs: Any) -> None:
+        fault = Fault(kind, **kwargs)
+        if kind == "barrier":
+            fault.gate = threading.Barrier(fault.parties, timeout=fault.delay)
         with self._lock:
-            self.faults.append(Fault(kind, **kwargs))
+            self.faults.append(fault)
 
     def add_pull(
         self,
@@ -144,6 +160,7 @@ class GitHubDouble:
         self.state.pulls[(owner, name, number)] = (head_sha, head_repo or repo, head_ref)
 
     def add_comment(self, repo: str, number: int, body: str, login: str = "someone") -> int:
+        """A comment written by ``login`` (perfguard's own are by :data:`BOT` by default)."""
         owner, name = repo.split("/")
         with self._lock:
             return self._store_comment(owner, name, number, body, login)["id"]  # type: ignore[no-any-return]
@@ -228,7 +245,7 @@ class GitHubDouble:
         needs = {"POST": "state" if "/statuses/" in path else "body", "PATCH": "body"}.get(method)
         if needs and not (isinstance(payload, dict) and isinstance(payload.get(needs), str)):
             return 422, {}, _validation_failed(f"{needs} wasn't supplied")
-        if method in ("POST", "PATCH") and self.read_only:
+        if method in ("POST", "PATCH", "DELETE") and self.read_only:
             return (
                 403,
                 {},
@@ -238,6 +255,8 @@ class GitHubDouble:
                     "status": "403",
                 },
             )
+        if path == "/user":
+            return self._user()
         with self._lock:
             if m := _COMMENTS.match(path):
                 key = (m["o"], m["r"], int(m["n"]))
@@ -252,11 +271,14 @@ class GitHubDouble:
                 return (
                     201,
                     {"location": ""},
-                    self._store_comment(*key, payload["body"], "github-actions[bot]"),
+                    self._store_comment(*key, payload["body"], self.login or BOT),
                 )
             if m := _COMMENT.match(path):
                 for comments in self.state.comments.values():
                     for comment in comments:
+                        if comment["id"] == int(m["id"]) and method == "DELETE":
+                            comments.remove(comment)
+                            return 204, {}, None
                         if comment["id"] == int(m["id"]):
                             if len(payload["body"]) > 65536:
                                 return (
@@ -306,6 +328,23 @@ class GitHubDouble:
                 return 201, {"location": ""}, status
         return 404, {}, {"message": "Not Found", "documentation_url": DOCS, "status": "404"}
 
+    def _user(self) -> tuple[int, dict[str, str], Any]:
+        """``GET /user``: the personal token's user, or GitHub's 403 to an integration token."""
+        if self.login is None:
+            return (
+                403,
+                {},
+                {
+                    "message": "Resource not accessible by integration",
+                    "documentation_url": f"{DOCS}/users/users#get-the-authenticated-user",
+                    "status": "403",
+                },
+            )
+        example = "private-user-response-with-public-and-private-profile-information"
+        user = copy.deepcopy(EXAMPLES[example]["value"])
+        user.update(login=self.login, user_view_type="private")
+        return 200, {}, user
+
     def _page(
         self, path: str, query: dict[str, list[str]], items: list[dict[str, Any]]
     ) -> tuple[int, dict[str, str], Any]:
@@ -346,10 +385,11 @@ class GitHubDouble:
             if errors:
                 self.violations.append(f"error answer {status}: {errors[0].message}")
             return
+        payload = b"" if data is None else json.dumps(data).encode()
         try:
             OPENAPI.validate_response(
                 self._mock_request(seen),
-                MockResponse(json.dumps(data).encode(), status_code=status, headers=headers),
+                MockResponse(payload, status_code=status, headers=headers),
             )
         except Exception as exc:
             self.violations.append(f"response {status} to {seen.method} {seen.path}: {_why(exc)}")
@@ -405,6 +445,10 @@ def _handler_for(double: GitHubDouble) -> type[BaseHTTPRequestHandler]:
                 double.requests.append(seen)
             double.validate_request(seen)
             fault = double._take_fault(self.command, split.path)
+            if fault is not None and fault.gate is not None:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    fault.gate.wait()  # until the other party arrives (or delay passed)
+                fault = None
             after_headers = fault is not None and fault.kind in ("cut", "stall", "foreign-link")
             early = None if fault is None or after_headers else fault
             if early is not None and not early.after_processing and self._fail(early):
@@ -483,7 +527,7 @@ def _handler_for(double: GitHubDouble) -> type[BaseHTTPRequestHandler]:
             self, status: int, headers: dict[str, str], data: Any, fault: Fault | None = None
         ) -> None:
             """The answer; a ``cut`` or ``stall`` fault sends only the headers and half the body."""
-            payload = json.dumps(data).encode()
+            payload = b"" if data is None else json.dumps(data).encode()
             if fault is not None and fault.kind in ("cut", "stall"):
                 self._send_half(status, headers, payload, fault)
                 return
@@ -532,6 +576,9 @@ def _handler_for(double: GitHubDouble) -> type[BaseHTTPRequestHandler]:
             self._serve()
 
         def do_PATCH(self) -> None:
+            self._serve()
+
+        def do_DELETE(self) -> None:
             self._serve()
 
     return Handler

@@ -47,8 +47,17 @@ def test_first_run_creates_and_second_run_updates_the_same_comment(
     bodies = github.bodies_with(REPO, 7, MARKER)
     assert bodies == [f"{MARKER}\n## perfguard\nsecond"]
     assert next(c["body"] for c in github.comments(REPO, 7)) == "LGTM"
-    methods = [r.method for r in github.requests]
-    assert methods == ["GET", "POST", "GET", "PATCH"]
+    calls = [(r.method, r.path.rsplit("/", 1)[-1]) for r in github.requests]
+    # who am I (refused: the workflow token), list, create, list again; then the same + update
+    assert calls == [
+        ("GET", "user"),
+        ("GET", "comments"),
+        ("POST", "comments"),
+        ("GET", "comments"),
+        ("GET", "user"),
+        ("GET", "comments"),
+        ("PATCH", calls[-1][1]),
+    ]
 
 
 def test_marker_found_on_a_later_page_by_following_the_link_header(
@@ -56,7 +65,7 @@ def test_marker_found_on_a_later_page_by_following_the_link_header(
 ) -> None:
     for i in range(150):
         github.add_comment(REPO, 7, f"chatter {i}")
-    github.add_comment(REPO, 7, f"{MARKER}\nold report")
+    github.add_comment(REPO, 7, f"{MARKER}\nold report", login="github-actions[bot]")
     for i in range(120):
         github.add_comment(REPO, 7, f"more chatter {i}")
 
@@ -65,8 +74,9 @@ def test_marker_found_on_a_later_page_by_following_the_link_header(
 
     assert run.code == 0, run.err
     assert github.bodies_with(REPO, 7, MARKER) == [f"{MARKER}\nnew report"]
-    pages = [r.query.get("page", ["1"])[0] for r in github.requests if r.method == "GET"]
-    assert pages == ["1", "2"]  # stopped at the page holding the marker
+    lists = [r for r in github.requests if r.method == "GET" and r.path.endswith("/comments")]
+    pages = [r.query.get("page", ["1"])[0] for r in lists]
+    assert pages == ["1", "2", "3"]  # every page: a duplicate of ours may be on any
     assert len(github.comments(REPO, 7)) == 271
 
 
@@ -152,7 +162,7 @@ def test_transient_fault_leaves_exactly_one_comment_with_the_latest_body(
 ) -> None:
     if existing:
         github.add_comment(REPO, 7, f"{MARKER}\nold", login="github-actions[bot]")
-    github.inject(kind, method=method, after_processing=after)
+    github.inject(kind, method=method, path="/issues/", after_processing=after)
 
     run = comment(cli, report(tmp_path, "latest"))
 
@@ -202,12 +212,12 @@ def test_a_fault_that_never_clears_gives_exit_3_and_never_two_comments(
 def test_a_timeout_that_never_clears_says_timed_out(
     github: GitHubDouble, cli: Cli, tmp_path: Path, kind: str
 ) -> None:
-    github.inject(kind, method="GET", times=99, delay=1.0)
+    github.inject(kind, method="GET", path="/comments$", times=99, delay=1.0)
     run = comment(cli, report(tmp_path, "latest"), "--retries", "1")
     assert run.code == 3
     assert run.err.startswith("error: GET ") and run.err.count("\n") == 1
     assert "timed out" in run.err and "connection failed" not in run.err
-    assert [r.method for r in github.requests] == ["GET", "GET"]  # one try, one retry
+    assert [r.method for r in github.requests] == ["GET"] * 3  # /user, one try, one retry
 
 
 def test_the_retry_budget_bounds_a_fault_that_never_clears(
@@ -231,14 +241,14 @@ def test_a_link_to_another_origin_is_refused_and_gets_no_token(
 ) -> None:
     github.add_comment(REPO, 7, "chatter")
     with GitHubDouble(token=TOKEN) as other:  # same host, another port: another origin
-        github.inject("foreign-link", method="GET", target=other.url)
+        github.inject("foreign-link", method="GET", path="/comments$", target=other.url)
         run = comment(cli, report(tmp_path, "x"))
     assert run.code == 3
     assert run.err.startswith("error: GET ") and run.err.count("\n") == 1
     assert f"link header points to another origin ({other.url}/" in run.err
     assert not any("authorization" in seen.headers for seen in other.requests)
     assert other.requests == []
-    assert [r.method for r in github.requests] == ["GET"]  # nothing written either
+    assert [r.method for r in github.requests] == ["GET", "GET"]  # /user, list; nothing written
     assert github.bodies_with(REPO, 7, MARKER) == []
 
 
@@ -299,12 +309,18 @@ def test_dry_run_prints_what_would_be_sent_and_sends_nothing(
     )
     assert run.code == 0, run.err
     lines = run.out.splitlines()
+    assert lines.pop(0) == (
+        f"dry run: GET {github.url}/user for the token's login, whose comments are ours"
+        " (github-actions[bot] if refused with 403, as for the workflow's GITHUB_TOKEN)"
+    )
     assert lines[
         0
     ] == f"dry run: GET {github.url}/repos/octo/app/issues/7/comments?per_page=100 " + (
         f"(every page, looking for {MARKER})"
     )
-    assert f"PATCH {github.url}/repos/octo/app/issues/comments/{{id}} if found" in lines[1]
+    one = f"{github.url}/repos/octo/app/issues/comments/{{id}}"
+    assert f"PATCH {one} (the newest of ours) if found" in lines[1]
+    assert f"DELETE {one} for each other one of ours" in lines[1]
     assert json.loads(lines[2]) == {"body": f"{MARKER}\n## hello"}
     assert lines[3] == f"dry run: POST {github.url}/repos/octo/app/statuses/{HEAD_SHA}"
     assert json.loads(lines[4])["state"] == "success"
@@ -481,3 +497,136 @@ def test_a_report_with_a_forged_fail_on_or_a_bad_status_url_is_refused(
     )  # fmt: skip
     assert run.code == 2 and "--status-url must be an http(s) URL" in run.err
     assert github.requests == [] and github.state.statuses == []
+
+
+# --- the sticky comment is ours (marker AND author), and only one of ours remains ---------
+
+BOT = "github-actions[bot]"
+
+
+def test_a_foreign_marker_comment_is_left_untouched_and_ours_is_made_beside_it(
+    github: GitHubDouble, cli: Cli, tmp_path: Path
+) -> None:
+    foreign = github.add_comment(REPO, 7, f"{MARKER}\nfake: all good", login="mallory")
+    run = comment(cli, report(tmp_path, "real"))
+    assert run.code == 0, run.err
+    assert run.out.startswith("perfguard: created comment")
+    [note] = run.err.splitlines()
+    assert "written by another user untouched" in note
+    assert f"#issuecomment-{foreign} by mallory" in note
+    bodies = {c["user"]["login"]: c["body"] for c in github.comments(REPO, 7)}
+    assert bodies == {"mallory": f"{MARKER}\nfake: all good", BOT: f"{MARKER}\nreal"}
+    assert not any(
+        r.method in ("PATCH", "DELETE") and str(foreign) in r.path for r in github.requests
+    )
+
+
+def test_two_of_our_marker_comments_become_one_the_newest_updated(
+    github: GitHubDouble, cli: Cli, tmp_path: Path
+) -> None:
+    older = github.add_comment(REPO, 7, f"{MARKER}\nold 1", login=BOT)
+    github.add_comment(REPO, 7, "chatter")
+    newer = github.add_comment(REPO, 7, f"{MARKER}\nold 2", login=BOT)
+    run = comment(cli, report(tmp_path, "latest"))
+    assert run.code == 0, run.err
+    assert f"updated comment https://github.com/octo/app/pull/7#issuecomment-{newer}" in run.out
+    assert f"deleted 1 duplicate comment(s) of ours: {older}" in run.out
+    assert [(c["id"], c["body"]) for c in github.comments(REPO, 7) if MARKER in c["body"]] == [
+        (newer, f"{MARKER}\nlatest")
+    ]
+
+
+def test_a_delete_that_fails_transiently_is_retried(
+    github: GitHubDouble, cli: Cli, tmp_path: Path
+) -> None:
+    github.add_comment(REPO, 7, f"{MARKER}\nold 1", login=BOT)
+    github.add_comment(REPO, 7, f"{MARKER}\nold 2", login=BOT)
+    github.inject("502", method="DELETE")
+    run = comment(cli, report(tmp_path, "latest"))
+    assert run.code == 0, run.err
+    assert [r.method for r in github.requests].count("DELETE") == 2
+    assert github.bodies_with(REPO, 7, MARKER) == [f"{MARKER}\nlatest"]
+
+
+def test_a_lost_create_that_lands_beside_a_retried_one_ends_as_one(
+    github: GitHubDouble, cli: Cli, tmp_path: Path
+) -> None:
+    # the first POST is stored but its answer is lost, and the retry's listing misses it
+    # (as a lagging listing would): the retry creates a second; the re-list finds both.
+    github.inject("502", method="POST", after_processing=True)
+    original = github.handle
+    hidden: list[bool] = [True]
+
+    def lagging(method: str, path: str, *args: object) -> tuple[int, dict[str, str], object]:
+        status, headers, data = original(method, path, *args)  # type: ignore[arg-type]
+        if method == "GET" and path.endswith("/7/comments") and hidden[0] and data:
+            hidden[0] = False
+            return status, headers, []
+        return status, headers, data
+
+    github.handle = lagging  # type: ignore[method-assign]
+    run = comment(cli, report(tmp_path, "latest"))
+    assert run.code == 0, run.err
+    assert [r.method for r in github.requests].count("POST") == 2
+    assert github.bodies_with(REPO, 7, MARKER) == [f"{MARKER}\nlatest"]
+
+
+def test_get_user_refused_falls_back_to_the_actions_bot(
+    github: GitHubDouble, cli: Cli, tmp_path: Path
+) -> None:
+    github.add_comment(REPO, 7, f"{MARKER}\nold", login=BOT)
+    run = comment(cli, report(tmp_path, "latest"))
+    assert run.code == 0, run.err
+    assert "updated comment" in run.out and run.err == ""
+    assert github.requests[0].path == "/user"
+    assert github.bodies_with(REPO, 7, MARKER) == [f"{MARKER}\nlatest"]
+
+
+def test_a_personal_token_s_login_comes_from_get_user_and_author_overrides_it(
+    monkeypatch: pytest.MonkeyPatch, cli: Cli, tmp_path: Path
+) -> None:
+    with GitHubDouble(token=TOKEN, login="octocat") as double:
+        monkeypatch.setenv("GITHUB_API_URL", double.url)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        mine = double.add_comment(REPO, 7, f"{MARKER}\nmine", login="octocat")
+        bots = double.add_comment(REPO, 7, f"{MARKER}\nbot's", login=BOT)
+        run = comment(cli, report(tmp_path, "v2"))
+        assert run.code == 0, run.err
+        assert f"updated comment https://github.com/octo/app/pull/7#issuecomment-{mine}" in run.out
+        assert f"#issuecomment-{bots} by {BOT}" in run.err
+        monkeypatch.setenv("PERFGUARD_COMMENT_AUTHOR", BOT)
+        run = comment(cli, report(tmp_path, "v3"))
+        assert run.code == 0, run.err
+        assert f"#issuecomment-{bots}" in run.out and "by octocat" in run.err
+        assert not any(r.path == "/user" for r in double.requests[-3:])
+        bodies = {c["id"]: c["body"] for c in double.comments(REPO, 7)}
+    assert double.violations == []
+    assert bodies == {mine: f"{MARKER}\nv2", bots: f"{MARKER}\nv3"}
+
+
+@pytest.mark.integration
+def test_two_runs_started_together_end_with_exactly_one_comment(
+    github: GitHubDouble, tmp_path: Path
+) -> None:
+    # Both lists are held until both runs are listing: both see no comment and both create.
+    github.inject("barrier", method="GET", path="/7/comments$", parties=2, times=2, delay=30)
+    env = {**os.environ, "GITHUB_API_URL": github.url, "GITHUB_TOKEN": TOKEN}
+    procs = [
+        subprocess.Popen(
+            [
+                *(sys.executable, "-m", "perfguard", "comment", "--repo", REPO, "--pr", "7"),
+                *("--body-file", str(report(tmp_path, f"run {i}", f"r{i}.md"))),
+                *("--backoff", "0.01", "--timeout", "60"),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in (1, 2)
+    ]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    assert [code for code, _, _ in results] == [0, 0], results
+    assert [r.method for r in github.requests].count("POST") == 2  # they did overlap
+    [body] = github.bodies_with(REPO, 7, MARKER)
+    assert body in (f"{MARKER}\nrun 1", f"{MARKER}\nrun 2")

@@ -19,9 +19,11 @@ from perfguard.actions import (
 )
 from perfguard.errors import EXIT_OK, ConfigError, InputError
 from perfguard.github import (
+    ACTIONS_BOT,
     DEFAULT_API_URL,
     DEFAULT_RETRY_BUDGET,
     GitHubClient,
+    Upsert,
     make_session,
     parse_repo,
 )
@@ -81,12 +83,35 @@ def check_status_url(url: str | None) -> None:
         raise ConfigError(f"--status-url must be an http(s) URL, got {url[:80]!r}")
 
 
+MAX_LISTED = 5
+"""Foreign marked comments named on the stderr note (a hostile PR may post hundreds)."""
+
+
+def report_upsert(done: Upsert) -> None:
+    """What happened to the PR's marked comments: stdout, and one stderr line for foreign ones."""
+    verb = {"superseded": "kept a concurrent run's newer"}.get(done.action, done.action)
+    click.echo(f"perfguard: {verb} comment {done.comment.where}")
+    if done.deleted:
+        ids = ", ".join(str(i) for i in done.deleted)
+        click.echo(f"perfguard: deleted {len(done.deleted)} duplicate comment(s) of ours: {ids}")
+    if done.foreign:
+        named = ", ".join(f"{c.where} by {c.author or '?'}" for c in done.foreign[:MAX_LISTED])
+        more = len(done.foreign) - MAX_LISTED
+        named += f" and {more} more" if more > 0 else ""
+        click.echo(
+            f"perfguard: warning: left {len(done.foreign)} comment(s) carrying the marker but"
+            f" written by another user untouched: {named}",
+            err=True,
+        )
+
+
 def _print_dry_run(
     client: GitHubClient,
     repo: str,
     pr: int,
     body: str,
     marker: str,
+    author: str | None,
     sha: str | None,
     status_context: str,
     state_description: tuple[str, str] | None,
@@ -94,9 +119,18 @@ def _print_dry_run(
 ) -> None:
     """What would be sent: method, URL and JSON body of each call (no token needed)."""
     comments = client.comments_url(repo, pr)
+    if author:
+        click.echo(f"dry run: only comments by {author} (--author) are ours")
+    else:
+        click.echo(
+            f"dry run: GET {client.url('/user')} for the token's login, whose comments are ours"
+            f" ({ACTIONS_BOT} if refused with 403, as for the workflow's GITHUB_TOKEN)"
+        )
     click.echo(f"dry run: GET {comments}?per_page=100 (every page, looking for {marker})")
+    one = f"{client.comment_url(repo, 0)[:-1]}{{id}}"
     click.echo(
-        f"dry run: PATCH {client.comment_url(repo, 0)[:-1]}{{id}} if found, else POST {comments}"
+        f"dry run: PATCH {one} (the newest of ours) if found, else POST {comments} and GET"
+        f" again; DELETE {one} for each other one of ours"
     )
     click.echo(json.dumps({"body": body}, ensure_ascii=False))
     if state_description is not None:
@@ -126,6 +160,7 @@ def run_comment(
     backoff: float,
     retry_budget: float = DEFAULT_RETRY_BUDGET,
     status_url: str | None = None,
+    author: str | None = None,
 ) -> int:
     """Post or update the sticky comment (and the status); return the exit code."""
     parse_repo(repo)
@@ -138,6 +173,7 @@ def run_comment(
     check_status_url(status_url)
     if retry_budget <= 0:
         raise ConfigError(f"--retry-budget must be positive seconds, got {retry_budget}")
+    author = (author or "").strip() or None
     marker = sticky_marker(marker_key)
     body = with_marker(read_body(body_file), marker)
     state_description = (
@@ -158,13 +194,24 @@ def run_comment(
         )
         if dry_run:
             _print_dry_run(
-                client, repo, pr, body, marker, sha, status_context, state_description, status_url
+                client,
+                repo,
+                pr,
+                body,
+                marker,
+                author,
+                sha,
+                status_context,
+                state_description,
+                status_url,
             )
             return EXIT_OK
         if not token:
             raise ConfigError("no GitHub token: set GITHUB_TOKEN or pass --token")
-        done = client.upsert_sticky_comment(repo, pr, body, marker)
-        click.echo(f"perfguard: {done.action} comment {done.comment.html_url or done.comment.id}")
+        done = client.upsert_sticky_comment(
+            repo, pr, body, marker, author=author or client.token_login()
+        )
+        report_upsert(done)
         if state_description is not None and sha is not None:
             state, description = state_description
             client.set_commit_status(
@@ -216,6 +263,13 @@ or when --retry-budget is spent).""",
     show_default=True,
     help="REST base URL [env GITHUB_API_URL, for GitHub Enterprise].",
 )
+@click.option(
+    "--author",
+    envvar="PERFGUARD_COMMENT_AUTHOR",
+    show_envvar=True,
+    help="Login whose marked comments are ours [default: the token's, from GET /user;"
+    f" {ACTIONS_BOT} when GitHub refuses that, as for the workflow token].",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; needs no token.")
 @click.option("--status", is_flag=True, help="Also set a commit status on --sha.")
 @click.option("--sha", help="Commit for --status (the PR head).")
@@ -259,6 +313,7 @@ def command(
     backoff: float,
     retry_budget: float,
     status_url: str | None,
+    author: str | None,
 ) -> int:
     """Post the markdown report as one PR comment, updated on every later run."""
     return run_comment(
@@ -278,4 +333,5 @@ def command(
         backoff=backoff,
         retry_budget=retry_budget,
         status_url=status_url,
+        author=author,
     )
