@@ -119,6 +119,8 @@ def test_perf_comment_renders_from_the_raw_rounds_file_and_comments(
     measured(runner_temp / "perf-report")
     assert decided_by_the_pr(runner_temp / "perf-report", pyproject, runner_temp) == gate
     decided = (runner_temp / "perf-report/report.md").read_text(encoding="utf-8")
+    forged = {"schema_version": 1, "fail_on": "never", "rows": []}  # "all fine", says the fork
+    (runner_temp / "perf-report/report.json").write_text(json.dumps(forged), encoding="utf-8")
     (runner_temp / "perf-report/report.md").write_text(
         "@everyone <img src=x> forged by the fork", encoding="utf-8"
     )
