@@ -111,6 +111,10 @@ class RecoveryReport:
     """Positions known to be missing (gaps in the numbering) because of corruption."""
     snapshots_skipped: tuple[str, ...] = ()
     """Snapshot files that failed their checks (they are ignored; snapshots can be rebuilt)."""
+    tail_verified: bool = True
+    """Whether the log's end was checked against the record of a clean close (or there was no
+    log yet). False after a crash: a torn tail was cut as usual, but records lost at the very
+    end (a last segment shortened, zero-filled or deleted) cannot be told from a shorter log."""
 
     @property
     def skipped_bytes(self) -> int:
@@ -135,6 +139,8 @@ class RecoveryReport:
             )
         if self.snapshots_skipped:
             text += f"; {len(self.snapshots_skipped)} corrupt snapshots ignored"
+        if not self.tail_verified:
+            text += "; no clean close: the tail could not be verified"
         return text
 
 

@@ -24,6 +24,7 @@ from typing import NoReturn
 
 from .base import IndexedEventStore
 from .batch import Encoded, Queued, encode_batch
+from .clean_close import CleanClose, remove_clean_close, write_clean_close
 from .errors import CorruptionError, StoreClosedError, StoreError, StoreFailedError
 from .framing import SEGMENT_HEADER_SIZE
 from .index import EventIndex
@@ -53,7 +54,8 @@ class FileEventStore(IndexedEventStore):
 
     ``strict=True`` makes opening raise ``CorruptionError`` on any damage; by default damaged
     records are skipped and listed in ``recovery``. A torn tail (an unacknowledged write cut
-    short by a crash) is cut in both modes.
+    short by a crash) is cut in both modes. A clean close records where the log ended (see
+    ``clean_close.py``), so the next open can tell a lost tail from a shorter log.
     """
 
     def __init__(
@@ -79,6 +81,8 @@ class FileEventStore(IndexedEventStore):
         """Where the next write goes in the active segment (zero-filled space follows)."""
         self._space = Preallocator()
         self._next_position = 1
+        self._recovered_end: tuple[str, int] | None = None
+        """The last segment found by open and where its content ends."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[Queued] = []
         self._dispatch_scheduled = False
@@ -155,12 +159,20 @@ class FileEventStore(IndexedEventStore):
                 bad.append(f"{stream!r}: position {snapshot.position} beyond the log")
                 del snapshots[stream]
         self._snapshots = snapshots
-        self._next_position = last + 1
+        self._next_position = recovered.next_position
         self._last_timestamp = self._index.last_timestamp
-        if recovered.segments and recovered.append_to_last:
+        self._recovered_end = None
+        if recovered.segments:
             tail = recovered.segments[-1]
-            self._activate(tail.path, tail.end)
+            self._recovered_end = (tail.path.name, tail.end)
+            if recovered.append_to_last:
+                self._activate(tail.path, tail.end)
         self._report = replace(recovered.report, snapshots_skipped=tuple(bad))
+        try:
+            remove_clean_close(self.directory)
+        except BaseException:
+            self._close_files(record=False)
+            raise
 
     def _reset(self) -> None:
         """Forget what an earlier open of this object indexed (a store can be reopened)."""
@@ -206,12 +218,19 @@ class FileEventStore(IndexedEventStore):
         finally:
             self._closing = False
 
-    def _close_files(self) -> None:
+    def _close_files(self, *, record: bool = True) -> None:
+        """Stop the writers, record a clean close (unless a write failed), close every file."""
         for _ in self._writers:
             self._jobs.put(None)
         for thread in self._writers:
             thread.join()
         self._writers = []
+        unrecorded: OSError | None = None
+        if record and self._failure is None and self._write_error is None:
+            try:
+                write_clean_close(self.directory, self._end_of_log())
+            except OSError as exc:  # close the files anyway, then say so
+                unrecorded = exc
         self._space.close()
         for fd in (self._active_fd, *self._sync_fds, *self._retired_fds):
             if fd is not None:
@@ -225,6 +244,20 @@ class FileEventStore(IndexedEventStore):
             segment.close()
         self._segments.clear()
         self._unlock()
+        if unrecorded is not None:
+            raise StoreError(
+                f"event log {self.directory} closed, but its clean close could not be recorded "
+                f"({unrecorded.strerror or unrecorded}); the next open cannot verify its tail"
+            ) from unrecorded
+
+    def _end_of_log(self) -> CleanClose:
+        """Where the log ends now that every write is synced (for the clean-close record)."""
+        last = self._next_position - 1
+        if self._active_fd is not None:
+            return CleanClose(last, self._segments[-1].path.name, self._active_size)
+        if self._recovered_end is not None:
+            return CleanClose(last, *self._recovered_end)
+        return CleanClose(last, "", 0)
 
     # -- writing -------------------------------------------------------------------------
 

@@ -449,3 +449,18 @@ class StoreContract(abc.ABC):
                 return [e.position async for e in store.replay()]
 
         assert run(scenario()) == [1, 2, 3, 4]
+
+    def test_a_cleanly_closed_store_reopens_with_a_verified_tail(self, tmp_path: Path) -> None:
+        """After a clean close nothing at the end can go missing unnoticed (the file store
+        checks its log against the record of the close; the memory store keeps its events)."""
+
+        async def scenario() -> tuple[bool, bool, int, int]:
+            store = self.make_store(tmp_path)
+            async with store:
+                await store.append_batch(events(3))
+            async with store:
+                report = store.recovery
+                appended = await store.append("s", "T")
+                return report.tail_verified, report.clean, store.last_position, appended.position
+
+        assert run(scenario()) == (True, True, 4, 4)

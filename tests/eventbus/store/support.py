@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from eventbus.store import FileEventStore, NewEvent, StoredEvent
+from eventbus.store.clean_close import CLEAN_CLOSE_FILE
 from eventbus.store.framing import SEGMENT_HEADER_SIZE, FrameStatus, check_frame
 
 T = TypeVar("T")
@@ -73,3 +74,9 @@ def overwrite(path: Path, offset: int, data: bytes) -> None:
     with path.open("r+b") as f:
         f.seek(offset)
         f.write(data)
+
+
+def as_after_a_crash(directory: Path) -> None:
+    """Remove the clean-close record, as a killed writer leaves none (for damage made by hand
+    that only a crash can cause; test_tail.py kills real writer processes)."""
+    (directory / CLEAN_CLOSE_FILE).unlink()

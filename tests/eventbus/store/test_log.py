@@ -163,6 +163,7 @@ def test_a_failed_sync_fails_the_waiting_appends_and_the_store(
             assert (await store.get(1)) is not None
         monkeypatch.undo()
         async with FileEventStore(tmp_path) as reopened:
+            assert not reopened.recovery.tail_verified  # a failed store never closes cleanly
             replayed = [e.payload async for e in reopened.replay()]
             assert replayed[0] == b"durable"
             assert all(p == b"lost" for p in replayed[1:])  # written, never acknowledged

@@ -20,6 +20,7 @@ from eventbus.store.framing import (
 from eventbus.store.segment import segment_name
 
 from .support import (
+    as_after_a_crash,
     content_end,
     fill,
     flip_byte,
@@ -65,6 +66,7 @@ def test_a_torn_last_record_is_cut_and_appends_continue(
     _, last_offset, last_size = record_offsets(tmp_path)[9]
     end = last_offset + last_size
     assert content_end(segment) == end < segment.stat().st_size  # zero-filled space follows
+    as_after_a_crash(tmp_path)
     if how == "zeros follow":
         tear(segment, 5)
     else:
@@ -204,6 +206,7 @@ def test_a_half_written_batch_is_invisible_after_recovery(tmp_path: Path) -> Non
 
     run(write_batch())
     (segment,) = segments(tmp_path)
+    as_after_a_crash(tmp_path)
     tear(segment, 30)  # the batch's last record is torn
     store, found = run(read_all(tmp_path))
     assert [e.payload for e in found] == [b"before"]
@@ -451,6 +454,7 @@ def test_a_snapshot_beyond_the_recovered_log_is_dropped(tmp_path: Path) -> None:
 def test_a_fresh_segment_never_replaces_a_damaged_one_with_the_same_start(tmp_path: Path) -> None:
     run(fill(tmp_path, 1))
     (damaged,) = segments(tmp_path)
+    as_after_a_crash(tmp_path)  # else position 1 is known lost and never handed out again
     flip_byte(damaged, content_end(damaged) - 1)
     kept = damaged.read_bytes()
 
