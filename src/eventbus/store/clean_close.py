@@ -9,13 +9,12 @@ never mistaken for a clean close.
 
 from __future__ import annotations
 
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 from zlib import crc32
 
-from .segment import fsync_directory
+from .segment import fsync_directory, replace_durably
 
 CLEAN_CLOSE_FILE = "CLEAN"
 _MAGIC = b"EVCLOSE1"
@@ -70,19 +69,7 @@ def read_clean_close(directory: Path) -> CleanClose | None:
 
 
 def write_clean_close(directory: Path, record: CleanClose) -> None:
-    path = directory / CLEAN_CLOSE_FILE
-    temp = path.with_name(path.name + ".tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        data = encode(record)
-        written = 0
-        while written < len(data):
-            written += os.write(fd, data[written:])
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, path)
-    fsync_directory(directory)
+    replace_durably(directory / CLEAN_CLOSE_FILE, encode(record))
 
 
 def remove_clean_close(directory: Path) -> None:

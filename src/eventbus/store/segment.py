@@ -55,6 +55,22 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def replace_durably(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` whole or not at all, durably: write a temp file, fsync,
+    rename over ``path``, fsync the directory (snapshots, the clean-close record)."""
+    temp = path.with_name(path.name + ".tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        written = 0
+        while written < len(data):
+            written += os.write(fd, data[written:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temp, path)
+    fsync_directory(path.parent)
+
+
 def zero_fill(fd: int, start: int, stop: int) -> None:
     """Write zeros over ``start..stop`` of a file and make them durable (``fdatasync``).
 

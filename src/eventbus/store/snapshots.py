@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import struct
 from pathlib import Path
 from zlib import crc32
@@ -11,7 +10,7 @@ from zlib import crc32
 import msgspec
 
 from .interface import Snapshot
-from .segment import fsync_directory
+from .segment import replace_durably
 
 SNAPSHOT_SUFFIX = ".snap"
 _MAGIC = b"EVSNAP01"
@@ -46,19 +45,7 @@ def decode_snapshot(data: bytes) -> Snapshot | None:
 
 def write_snapshot(directory: Path, snapshot: Snapshot) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    path = snapshot_path(directory, snapshot.stream)
-    temp = path.with_name(path.name + ".tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        data = encode_snapshot(snapshot)
-        written = 0
-        while written < len(data):
-            written += os.write(fd, data[written:])
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, path)
-    fsync_directory(directory)
+    replace_durably(snapshot_path(directory, snapshot.stream), encode_snapshot(snapshot))
 
 
 def load_snapshots(directory: Path) -> tuple[dict[str, Snapshot], list[str]]:
