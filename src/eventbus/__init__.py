@@ -22,7 +22,13 @@ from eventbus.errors import (
 )
 from eventbus.messages import Command, Event, HandlerFailed, Message
 from eventbus.middleware import Middleware, Next
-from eventbus.observability import ConsoleHandler, JsonlFileHandler, TraceFilter, format_trace
+from eventbus.observability import (
+    ConsoleHandler,
+    JsonlFileHandler,
+    TraceFilter,
+    TraceOverflow,
+    format_trace,
+)
 from eventbus.registry import Subscription
 from eventbus.session import Session
 from eventbus.stats import BusStats, HistogramSnapshot
@@ -62,6 +68,7 @@ __all__ = [
     "Trace",
     "TraceFilter",
     "TraceKind",
+    "TraceOverflow",
     "format_trace",
     "from_json",
     "from_msgpack",

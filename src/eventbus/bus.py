@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import msgspec
 
@@ -52,6 +52,16 @@ E = TypeVar("E", bound=Event)
 C = TypeVar("C", bound=Command[Any])
 
 Observer = Callable[[Trace], None]
+
+
+class Pacer(Protocol):
+    """An observer that makes publish() wait while it is behind (its room() bounds the wait)."""
+
+    paces_publishers: bool
+
+    async def room(self) -> None: ...
+
+
 log = logging.getLogger("eventbus")
 _perf_ns = time.perf_counter_ns
 
@@ -105,6 +115,7 @@ class EventBus:
         self._event_chain: Next | None = None
         self._command_chain: Next | None = None
         self._observers: tuple[Observer, ...] = ()
+        self._pacers: tuple[Pacer, ...] = ()  # observers publish() waits for (see observe())
         self._space_waiters: deque[asyncio.Future[None]] = deque()
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._reserved = 0
@@ -189,12 +200,18 @@ class EventBus:
     def observe(self, observer: Observer) -> Callable[[], None]:
         """Send every Trace to `observer` (a cheap sync callable); returns a remover.
 
-        An observer that raises is counted in `observer_errors` and never stops the bus.
+        An observer that raises is counted in `observer_errors` and never stops the bus. An
+        observer with a true `paces_publishers` attribute and an async `room()` method (a
+        JsonlFileHandler with overflow="block") slows publishing down: publish() awaits its
+        `room()` first, which bounds the wait itself.
         """
         self._observers = (*self._observers, observer)
+        if getattr(observer, "paces_publishers", False):
+            self._pacers = (*self._pacers, cast(Pacer, observer))
 
         def remove() -> None:
             self._observers = tuple(o for o in self._observers if o is not observer)
+            self._pacers = tuple(p for p in self._pacers if p is not cast(Pacer, observer))
 
         return remove
 
@@ -212,6 +229,9 @@ class EventBus:
         """Queue `event` for its subscribers; a full queue applies the bus policy."""
         if not isinstance(event, Event):
             raise TypeError(f"publish() takes an Event, got {type(event).__name__}")
+        if self._pacers:
+            for pacer in self._pacers:
+                await pacer.room()
         self._counters.published += 1
         if self._closing:
             self._refuse(event, BusClosedError(f"bus is stopped; {describe(event)} not accepted"))

@@ -3,7 +3,8 @@
 Both are bus observers (`bus.observe(handler)`): they receive Trace records synchronously, so
 they must be cheap. The JSONL handler only appends to a buffer on the hot path; a background
 task encodes batches and writes them in a worker thread. Write failures (full disk, unwritable
-path) are counted and reported in `stats` and the log; they never reach the bus.
+path) are counted and reported in `stats` and the log; they never reach the bus. What a full
+buffer does is the handler's `overflow` policy (see TraceOverflow).
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import enum
 import logging
 import os
 import stat
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
@@ -74,13 +78,27 @@ def format_trace(trace: Trace) -> str:
 
 
 class HandlerStats(msgspec.Struct, kw_only=True):
-    """What an observability handler did: lines written, errors, traces lost to errors."""
+    """What an observability handler did with the traces it accepted.
 
+    `traced` counts traces accepted (past the filter); each ends written or lost, so once the
+    handler is closed `written + lost == traced`. `lost` is every trace not written: write
+    errors plus the overflow drops, which are also counted by reason (`dropped_oldest`,
+    `dropped_newest`, `dropped_deadline`; `dropped` is their sum).
+    """
+
+    traced: int = 0
     written: int = 0
     lost: int = 0
     errors: int = 0
     rotations: int = 0
+    dropped_oldest: int = 0
+    dropped_newest: int = 0
+    dropped_deadline: int = 0
     last_error: str | None = None
+
+    @property
+    def dropped(self) -> int:
+        return self.dropped_oldest + self.dropped_newest + self.dropped_deadline
 
 
 class ConsoleHandler:
@@ -144,13 +162,32 @@ def encode_traces(traces: list[Trace]) -> bytes:
         return b"".join(encode_trace(trace) + b"\n" for trace in traces)
 
 
+class TraceOverflow(str, enum.Enum):
+    """What a JSONL handler does with a trace when `max_buffer` traces already wait.
+
+    - DROP_OLDEST: the oldest buffered trace is discarded to make room (counted in
+      `dropped_oldest`). The default: the log keeps the most recent history.
+    - DROP_NEWEST: the incoming trace is discarded (counted in `dropped_newest`).
+    - BLOCK: the trace waits beside the buffer and the bus's publish() waits for the writer
+      to make room (the handler paces the bus, see `room()`), at most `block_timeout` seconds
+      per trace; a trace still waiting then is discarded (counted in `dropped_deadline`).
+    """
+
+    DROP_OLDEST = "drop-oldest"
+    DROP_NEWEST = "drop-newest"
+    BLOCK = "block"
+
+
 class JsonlFileHandler:
     """Appends one JSON object per line to `path`, in batches, off the event loop.
 
     Use as `async with JsonlFileHandler(path) as log: bus.observe(log)`. Traces are buffered
     and flushed every `flush_interval` seconds or when `batch_size` are waiting; the write runs
     in a thread. The file rotates when it would pass `max_bytes` (path.1 ... path.N, N =
-    `backups`). At most `max_buffer` traces wait; beyond that the oldest are counted as lost.
+    `backups`). At most `max_buffer` traces wait in the buffer; beyond that `overflow` decides:
+    drop the oldest (default), drop the newest, or `block`: slow the bus's publishers down,
+    each waiting trace for at most `block_timeout` seconds before it is dropped. Every outcome
+    is counted in `stats` (`written + lost == traced` once closed).
     """
 
     def __init__(
@@ -163,11 +200,19 @@ class JsonlFileHandler:
         flush_interval: float = 0.05,
         batch_size: int = 1000,
         max_buffer: int = 100_000,
+        overflow: TraceOverflow | str = TraceOverflow.DROP_OLDEST,
+        block_timeout: float = 1.0,
     ) -> None:
         if max_bytes < 1 or backups < 0 or batch_size < 1 or max_buffer < batch_size:
             raise ValueError(
                 "need max_bytes >= 1, backups >= 0, batch_size >= 1, max_buffer >= batch_size"
             )
+        if block_timeout <= 0:
+            raise ValueError(f"block_timeout must be positive, got {block_timeout}")
+        self.overflow = TraceOverflow(overflow)
+        self.block_timeout = block_timeout
+        # The bus awaits room() in publish() only for observers that say they pace it.
+        self.paces_publishers = self.overflow is TraceOverflow.BLOCK
         self.path = Path(path)
         self.filter = filter
         self.max_bytes = max_bytes
@@ -176,7 +221,10 @@ class JsonlFileHandler:
         self.batch_size = batch_size
         self.max_buffer = max_buffer
         self.stats = HandlerStats()
-        self._buffer: list[Trace] = []
+        self._buffer: deque[Trace] = deque()  # O(1) discard at either end
+        # BLOCK only: traces past max_buffer, each with its deadline (monotonic, so in order).
+        self._pending: deque[tuple[float, Trace]] = deque()
+        self._room: asyncio.Event | None = None  # set while nothing is pending
         self._fd: int | None = None
         self._size = 0
         self._wake: asyncio.Event | None = None
@@ -192,15 +240,76 @@ class JsonlFileHandler:
         if self.filter is not None and not self.filter(trace):
             return
         buffer = self._buffer
-        buffer.append(trace)
-        if len(buffer) >= self.batch_size:
-            if len(buffer) > self.max_buffer:
-                del buffer[0]
-                with self._stats_lock:
-                    self.stats.lost += 1
-                    self.stats.last_error = "writer behind: oldest buffered trace discarded"
-            if self._wake is not None:
-                self._wake.set()
+        self.stats.traced += 1  # only ever changed on the loop thread
+        if len(buffer) >= self.max_buffer or self._pending:
+            self._overflowed(trace)
+        else:
+            buffer.append(trace)
+        if len(buffer) >= self.batch_size and self._wake is not None:
+            self._wake.set()
+
+    def _overflowed(self, trace: Trace) -> None:
+        """The buffer is full: apply the overflow policy to `trace`."""
+        if self.overflow is TraceOverflow.DROP_OLDEST:
+            self._buffer.popleft()
+            self._buffer.append(trace)
+            self._drop("dropped_oldest", 1, "writer behind: oldest buffered trace discarded")
+        elif self.overflow is TraceOverflow.DROP_NEWEST:
+            self._drop("dropped_newest", 1, "writer behind: newest trace discarded")
+        else:
+            self._expire_pending(time.monotonic())
+            self._pending.append((time.monotonic() + self.block_timeout, trace))
+            if self._room is not None:
+                self._room.clear()
+
+    def _drop(self, reason: str, count: int, message: str) -> None:
+        with self._stats_lock:
+            setattr(self.stats, reason, getattr(self.stats, reason) + count)
+            self.stats.lost += count
+            self.stats.last_error = message
+
+    def _expire_pending(self, now: float) -> None:
+        """Drop the waiting traces whose deadline passed (the oldest are first)."""
+        pending = self._pending
+        expired = 0
+        while pending and pending[0][0] <= now:
+            pending.popleft()
+            expired += 1
+        if expired:
+            self._drop(
+                "dropped_deadline",
+                expired,
+                f"writer behind for {self.block_timeout}s: {expired} traces discarded",
+            )
+        if not pending and self._room is not None:
+            self._room.set()
+
+    def _admit_pending(self, everything: bool = False) -> None:
+        """Move waiting traces into the buffer as it has room (all of them when closing)."""
+        pending, buffer = self._pending, self._buffer
+        if not pending:
+            return
+        if not everything:
+            self._expire_pending(time.monotonic())
+        while pending and (everything or len(buffer) < self.max_buffer):
+            buffer.append(pending.popleft()[1])
+        if not pending and self._room is not None:
+            self._room.set()
+
+    async def room(self) -> None:
+        """Wait until no trace waits beside the buffer, at most `block_timeout` seconds.
+
+        The bus awaits this in publish() when `paces_publishers` is true (overflow=BLOCK), so
+        publishing slows to the writer's pace instead of dropping traces."""
+        if not self._pending:
+            return
+        if self._room is None:
+            self._room = asyncio.Event()
+        if self._wake is not None:
+            self._wake.set()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._room.wait(), self.block_timeout)
+        self._expire_pending(time.monotonic())
 
     async def start(self) -> None:
         """Start the background flusher."""
@@ -213,18 +322,21 @@ class JsonlFileHandler:
     async def flush(self) -> None:
         """Write everything buffered so far (errors are recorded in `stats`, never raised)."""
         async with self._write_lock:
-            while self._buffer:
-                batch = self._buffer[: self.batch_size]
-                del self._buffer[: self.batch_size]
+            buffer = self._buffer
+            self._admit_pending(everything=self._stopping)
+            while buffer:
+                popleft = buffer.popleft
+                batch = [popleft() for _ in range(min(self.batch_size, len(buffer)))]
+                self._admit_pending(everything=self._stopping)
                 data = encode_traces(batch)
                 await asyncio.get_running_loop().run_in_executor(
                     None, self._write, data, len(batch)
                 )
 
     async def aclose(self) -> None:
-        """Stop the flusher, write what is left and close the file."""
+        """Stop the flusher, write what is left (waiting traces too) and close the file."""
+        self._stopping = True
         if self._task is not None:
-            self._stopping = True
             assert self._wake is not None
             self._wake.set()
             await self._task

@@ -1,0 +1,170 @@
+"""The JSONL handler's overflow policies against a real file and a writer held up for real.
+
+The writer is slowed by holding the handler's thread lock from the test: the flusher's write
+thread blocks on it exactly as it would behind a slow disk. Every policy must account for
+every trace: written + dropped == traced, and the file holds exactly the written lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from pathlib import Path
+
+import pytest
+
+from eventbus import EventBus, JsonlFileHandler, Trace, TraceOverflow
+from tests.eventbus.support import Ping, run
+
+
+def trace(n: int) -> Trace:
+    return Trace(kind="published", message=Ping(n=n), at=1_700_000_000.0)
+
+
+def written_numbers(path: Path) -> list[int]:
+    return [json.loads(line)["message"].get("n", 0) for line in path.read_bytes().splitlines()]
+
+
+async def wait_until(condition: object, timeout: float = 20.0) -> None:
+    async def poll() -> None:
+        while not condition():  # type: ignore[operator]
+            await asyncio.sleep(0.002)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+def drop_scenario(path: Path, overflow: str) -> JsonlFileHandler:
+    """One batch in flight behind a held writer, then 200 traces into a buffer of 50."""
+
+    async def scenario() -> JsonlFileHandler:
+        log = JsonlFileHandler(
+            path, flush_interval=0.002, batch_size=10, max_buffer=50, overflow=overflow
+        )
+        await log.start()
+        log._thread_lock.acquire()
+        try:
+            for n in range(10):
+                log(trace(n))
+            await wait_until(lambda: not log._buffer)  # the flusher took the batch: it waits
+            for n in range(10, 210):
+                log(trace(n))
+            assert len(log._buffer) == 50
+        finally:
+            log._thread_lock.release()
+        await log.aclose()
+        return log
+
+    return run(scenario())
+
+
+def test_drop_oldest_keeps_the_newest_and_counts_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "bus.jsonl"
+    log = drop_scenario(path, "drop-oldest")
+    assert log.overflow is TraceOverflow.DROP_OLDEST
+    assert written_numbers(path) == [*range(10), *range(160, 210)]
+    stats = log.stats
+    assert stats.traced == 210 and stats.written == 60
+    assert stats.dropped_oldest == 150 and stats.dropped_newest == stats.dropped_deadline == 0
+    assert stats.written + stats.dropped == stats.traced
+    assert stats.lost == stats.dropped and stats.errors == 0
+
+
+def test_drop_newest_keeps_the_oldest_and_counts_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "bus.jsonl"
+    log = drop_scenario(path, "drop-newest")
+    assert written_numbers(path) == list(range(60))
+    stats = log.stats
+    assert stats.traced == 210 and stats.written == 60
+    assert stats.dropped_newest == 150 and stats.dropped_oldest == stats.dropped_deadline == 0
+    assert stats.written + stats.dropped == stats.traced
+    assert stats.lost == stats.dropped
+
+
+def test_drop_oldest_is_the_default_and_discards_from_a_deque(tmp_path: Path) -> None:
+    log = JsonlFileHandler(tmp_path / "x.jsonl")
+    assert log.overflow is TraceOverflow.DROP_OLDEST and not log.paces_publishers
+    assert isinstance(log._buffer, deque)  # O(1) popleft, not del list[0]
+
+
+def test_block_slows_the_publisher_down_and_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "bus.jsonl"
+
+    async def scenario() -> tuple[EventBus, JsonlFileHandler]:
+        log = JsonlFileHandler(
+            path,
+            flush_interval=0.002,
+            batch_size=10,
+            max_buffer=50,
+            overflow="block",
+            block_timeout=30.0,  # far beyond the hold: nothing may be dropped
+        )
+        async with log, EventBus() as bus:
+            bus.observe(log)
+            log._thread_lock.acquire()
+            try:
+
+                async def publisher() -> None:
+                    for n in range(300):
+                        await bus.publish(Ping(n=n))
+
+                task = asyncio.get_running_loop().create_task(publisher())
+                await wait_until(lambda: bool(log._pending))
+                await asyncio.sleep(0.05)  # the publisher is parked on room(), not running
+                held_at = bus.stats().published
+                assert not task.done()
+                assert held_at < 300
+            finally:
+                log._thread_lock.release()
+            await asyncio.wait_for(task, 30)
+            await bus.join()
+        return bus, log
+
+    bus, log = run(scenario())
+    stats = log.stats
+    assert bus.stats().published == 300
+    assert stats.dropped == 0 and stats.lost == 0
+    assert stats.written == stats.traced == 600  # a published and a delivered trace each
+    assert stats.written + stats.dropped == stats.traced
+    assert len(written_numbers(path)) == stats.written
+
+
+def test_block_drops_a_trace_that_waits_past_its_deadline(tmp_path: Path) -> None:
+    path = tmp_path / "bus.jsonl"
+
+    async def scenario() -> tuple[EventBus, JsonlFileHandler]:
+        log = JsonlFileHandler(
+            path,
+            flush_interval=0.002,
+            batch_size=10,
+            max_buffer=20,
+            overflow=TraceOverflow.BLOCK,
+            block_timeout=0.02,
+        )
+        async with log, EventBus() as bus:
+            bus.observe(log)
+            log._thread_lock.acquire()
+            try:
+                for n in range(40):  # the writer never moves: the waits run out
+                    await bus.publish(Ping(n=n))
+                await bus.join()
+            finally:
+                log._thread_lock.release()
+        return bus, log
+
+    bus, log = run(scenario())
+    stats = log.stats
+    assert bus.stats().published == bus.stats().delivered == 40
+    assert stats.traced == 80
+    assert stats.dropped_deadline > 0 and stats.dropped_oldest == stats.dropped_newest == 0
+    assert stats.written + stats.dropped == stats.traced
+    assert stats.lost == stats.dropped and stats.errors == 0
+    assert len(written_numbers(path)) == stats.written
+    assert "writer behind" in (stats.last_error or "")
+
+
+def test_overflow_settings_are_validated(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="drop-sideways"):
+        JsonlFileHandler(tmp_path / "x", overflow="drop-sideways")
+    with pytest.raises(ValueError, match="block_timeout must be positive"):
+        JsonlFileHandler(tmp_path / "x", overflow="block", block_timeout=0)
