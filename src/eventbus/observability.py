@@ -239,14 +239,16 @@ class JsonlFileHandler:
     def __call__(self, trace: Trace) -> None:
         if self.filter is not None and not self.filter(trace):
             return
+        # The hot path: a count, a length check and an append (traced is loop-thread only).
+        self.stats.traced += 1
         buffer = self._buffer
-        self.stats.traced += 1  # only ever changed on the loop thread
-        if len(buffer) >= self.max_buffer or self._pending:
+        size = len(buffer)
+        if size >= self.max_buffer or self._pending:
             self._overflowed(trace)
         else:
             buffer.append(trace)
-        if len(buffer) >= self.batch_size and self._wake is not None:
-            self._wake.set()
+            if size + 1 == self.batch_size and self._wake is not None:
+                self._wake.set()  # once per batch; the flusher drains the whole buffer
 
     def _overflowed(self, trace: Trace) -> None:
         """The buffer is full: apply the overflow policy to `trace`."""
