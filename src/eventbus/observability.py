@@ -259,8 +259,9 @@ class JsonlFileHandler:
         elif self.overflow is TraceOverflow.DROP_NEWEST:
             self._drop("dropped_newest", 1, "writer behind: newest trace discarded")
         else:
-            self._expire_pending(time.monotonic())
-            self._pending.append((time.monotonic() + self.block_timeout, trace))
+            now = time.monotonic()
+            self._expire_pending(now)
+            self._pending.append((now + self.block_timeout, trace))
             if self._room is not None:
                 self._room.clear()
 

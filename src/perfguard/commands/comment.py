@@ -28,6 +28,7 @@ from perfguard.github import (
     parse_repo,
 )
 from perfguard.gitrefs import is_full_sha
+from perfguard.policy import FailOn
 from perfguard.report import sticky_marker
 from perfguard.report.fit import fit_comment_body
 
@@ -48,9 +49,6 @@ def with_marker(body: str, marker: str) -> str:
     return fit_comment_body(body)
 
 
-FAIL_ON_VALUES = ("regression", "never")
-
-
 def status_from_report(path: Path) -> tuple[str, str]:
     """(state, description) for the commit status: what the gate that wrote the report decided.
 
@@ -59,10 +57,11 @@ def status_from_report(path: Path) -> tuple[str, str]:
     A report without ``fail_on`` (older perfguard) was gated with ``regression``.
     """
     report = load_json_report(path)
-    fail_on = report.get("fail_on", "regression") if isinstance(report, dict) else None
-    if fail_on not in FAIL_ON_VALUES:
+    fail_on = report.get("fail_on", FailOn.REGRESSION.value) if isinstance(report, dict) else None
+    values = [choice.value for choice in FailOn]
+    if fail_on not in values:
         raise InputError(
-            f"JSON report {path}: fail_on must be one of {', '.join(FAIL_ON_VALUES)},"
+            f"JSON report {path}: fail_on must be one of {', '.join(values)},"
             f" got {str(fail_on)[:40]!r}"
         )
     findings = findings_from_report(report)
@@ -72,7 +71,7 @@ def status_from_report(path: Path) -> tuple[str, str]:
     for finding in findings:
         counts[finding.verdict] = counts.get(finding.verdict, 0) + 1
     found = ", ".join(f"{counts[v]} {v}" for v in (*FAILING_VERDICTS, BUDGET_BROKEN) if v in counts)
-    if fail_on == "never":
+    if fail_on == FailOn.NEVER.value:
         return "success", f"perfguard: warn only (fail-on never): {found}"
     return "failure", f"perfguard: {found}"
 
