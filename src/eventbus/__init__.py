@@ -20,15 +20,10 @@ from eventbus.errors import (
     QueueFullError,
     SessionClosedError,
 )
+from eventbus.jsonl import JsonlFileHandler, TraceOverflow
 from eventbus.messages import Command, Event, HandlerFailed, Message
 from eventbus.middleware import Middleware, Next
-from eventbus.observability import (
-    ConsoleHandler,
-    JsonlFileHandler,
-    TraceFilter,
-    TraceOverflow,
-    format_trace,
-)
+from eventbus.observability import ConsoleHandler, TraceFilter, format_trace
 from eventbus.registry import Subscription
 from eventbus.session import Session
 from eventbus.stats import BusStats, HistogramSnapshot

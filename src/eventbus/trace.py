@@ -13,13 +13,16 @@ TraceKind = Literal[
 ]
 
 
-class Trace(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Trace(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """One thing that happened to one message.
 
     `kind` says what: published (accepted into the queue), delivered (all handlers ran),
     failed (a handler raised; `handler` and `error` say which and why), dropped / rejected
     (backpressure), undelivered (left in the queue when stop() hit its deadline), executed
     (a command returned; one that raised is traced as failed).
+
+    Not tracked by the cycle collector (`gc=False`, a quarter cheaper to build: every message
+    makes two): a trace refers to its message and strings, never back to itself.
     """
 
     kind: TraceKind

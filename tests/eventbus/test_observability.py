@@ -22,7 +22,7 @@ from eventbus import (
     TraceFilter,
     format_trace,
 )
-from eventbus.observability import encode_trace
+from eventbus.jsonl import encode_trace
 from tests.eventbus.support import Add, Ping, Pong, run
 
 ROOT = Path(__file__).resolve().parents[2]
