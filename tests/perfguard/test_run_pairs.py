@@ -130,6 +130,18 @@ class Cached:
         return cache + 1
 
 
+class SlowCache:
+    def setup_cache(self):
+        with open(os.environ["SETUP_CACHE_LOG"], "a") as f:
+            f.write("ran\\n")
+        time.sleep(30)
+
+    setup_cache.timeout = 0.5
+
+    def track_slow_cache(self, cache):
+        return 1
+
+
 class Params:
     params = [1, 2, 3]
     param_names = ["n"]
@@ -356,3 +368,29 @@ def test_after_a_timeout_a_fresh_worker_serves_the_rest_of_the_round(suite: str)
     assert "no answer within 2s" in slow.base.error
     assert after.base.samples == after.head.samples == [7.0] * 3
     assert session.started == {"base": 2, "head": 2}
+
+
+def test_a_setup_cache_over_its_timeout_fails_once_per_run_not_every_round(
+    suite: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker kills a ``setup_cache`` at its own timeout and marks it failed for the run:
+    later rounds report the failure at once, without running it (or replacing a worker) again."""
+    log = tmp_path / "setup-cache-runs"
+    monkeypatch.setenv("SETUP_CACHE_LOG", str(log))
+    rng = random.Random(1)
+    caches = tmp_path / "caches"
+    for _ in range(3):  # three rounds of one run: one cache root
+        session = pairs.Round(launches(), suite, {}, pairs.draw_layout(rng), caches)
+        try:
+            got = session.measure(
+                "bench_pairs.SlowCache.track_slow_cache",
+                pairs=2,
+                orders=pairs.draw_orders(rng, 2, base_first=True),
+                timeout=20.0,
+            )
+        finally:
+            session.close()
+        for side in (got.base, got.head):
+            assert "setup_cache timed out after 0.5s" in side.error
+        assert session.started == {"base": 1, "head": 1}  # no worker was killed for it
+    assert log.read_text().splitlines() == ["ran", "ran"]  # once per side, in round 1 only

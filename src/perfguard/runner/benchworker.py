@@ -48,6 +48,7 @@ import os
 import pickle
 import signal
 import sys
+import time
 import timeit
 import traceback
 from collections.abc import Callable
@@ -194,18 +195,37 @@ def _cache_dir(cache_root: str, key: str) -> str:
     return os.path.join(cache_root, hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
+def _wait_until(pid: int, deadline: float) -> int | None:
+    """The child's wait status, or None after killing it at ``deadline`` (monotonic)."""
+    pause = 0.001
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        left = deadline - time.monotonic()
+        if left <= 0:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.05)
+
+
 def ensure_setup_cache(bench: Any, cache_root: str) -> str:
     """The directory holding this benchmark's ``setup_cache`` pickle, made once per run.
 
     Made in a forked child (``setup_cache`` must not change this worker's state), in the
     directory, as asv does. A failed ``setup_cache`` leaves its traceback there, so later
-    rounds report it without running it again.
+    rounds report it without running it again. So does one that runs over its timeout
+    (``setup_cache``'s own ``timeout`` attribute, else the benchmark's, as asv has it): this
+    worker kills it at the deadline, before ``perfguard run`` would give up on the worker.
     """
     where = _cache_dir(cache_root, str(bench.setup_cache_key))
     done = os.path.join(where, "setup_cache.done")  # written after the pickle is complete
     failed = os.path.join(where, "setup_cache.failed")
     if not os.path.exists(done) and not os.path.exists(failed):
         os.makedirs(where, exist_ok=True)
+        timeout = float(getattr(bench, "setup_cache_timeout", None) or bench.timeout or 60.0)
         pid = os.fork()
         if pid == 0:
             code = 1
@@ -223,8 +243,11 @@ def ensure_setup_cache(bench: Any, cache_root: str) -> str:
                     fd.write(traceback.format_exc())
             finally:
                 os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        if not os.path.exists(done) and not os.path.exists(failed):
+        status = _wait_until(pid, time.monotonic() + timeout)
+        if status is None:
+            with open(failed, "w", encoding="utf-8") as fd:
+                fd.write(f"setup_cache timed out after {timeout:g}s (asv timeout)")
+        elif not os.path.exists(done) and not os.path.exists(failed):
             with open(failed, "w", encoding="utf-8") as fd:
                 fd.write(f"setup_cache's process ended with code {_exit_code(status)}")
     if os.path.exists(failed):
