@@ -394,3 +394,38 @@ def test_a_setup_cache_over_its_timeout_fails_once_per_run_not_every_round(
             assert "setup_cache timed out after 0.5s" in side.error
         assert session.started == {"base": 1, "head": 1}  # no worker was killed for it
     assert log.read_text().splitlines() == ["ran", "ran"]  # once per side, in round 1 only
+
+
+def test_a_peakmem_child_starts_from_the_whole_suite_imported_as_in_asv(tmp_path: Path) -> None:
+    """asv's forkserver imports every benchmark module before it forks a benchmark, so a
+    ``peakmem_`` value includes the suite's imports; perfguard's worker does the same, so the
+    value is asv's and does not depend on which benchmarks the round measured first."""
+    root = tmp_path / "benchmarks"
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    (root / "bench_small.py").write_text("def peakmem_small():\n    [0] * 1000\n")
+    # 60 MB written at import time (resident, unlike a zero-filled bytearray)
+    (root / "bench_heavy.py").write_text(
+        "BALLAST = b'x' * 60_000_000\n\n\ndef track_nothing():\n    return 1\n"
+    )
+    rng = random.Random(1)
+
+    def peaks(names: list[str]) -> list[float]:
+        session = pairs.Round(launches(), str(root), {}, pairs.draw_layout(rng), tmp_path / "c")
+        try:
+            got = [
+                session.measure(
+                    name, pairs=1, orders=pairs.draw_orders(rng, 1, base_first=True), timeout=30.0
+                )
+                for name in names
+            ]
+        finally:
+            session.close()
+        small = got[-1]
+        assert not small.base.error and not small.head.error
+        return small.base.samples + small.head.samples
+
+    alone = peaks(["bench_small.peakmem_small"])
+    after = peaks(["bench_heavy.track_nothing", "bench_small.peakmem_small"])
+    assert min(alone) > 60_000_000  # the heavy module was imported before the fork
+    assert max(abs(a - b) for a, b in zip(alone, after, strict=True)) < 5_000_000

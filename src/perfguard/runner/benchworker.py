@@ -59,7 +59,7 @@ if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
 
 from asv_runner.benchmarks._base import _get_first_attr
 from asv_runner.benchmarks.mark import SkipNotImplemented
-from asv_runner.discovery import get_benchmark_from_name
+from asv_runner.discovery import disc_benchmarks, get_benchmark_from_name
 
 WARMUP_SECONDS = 0.1
 """asv's own warm-up for CPython, spent while calibrating the number of calls per sample."""
@@ -256,11 +256,22 @@ def ensure_setup_cache(bench: Any, cache_root: str) -> str:
     return where
 
 
+def import_suite(benchmark_dir: str) -> None:
+    """Import every benchmark module, as asv's forkserver does before it forks a benchmark.
+
+    A forked child's peak RSS starts at this worker's size, so a ``peakmem_`` child forked
+    after the whole suite is imported reads what asv reads for the same commit, whatever
+    benchmarks this round measured before it (their modules stay imported for the round)."""
+    for _ in disc_benchmarks(benchmark_dir, ignore_import_errors=True):
+        pass
+
+
 def serve(
     benchmark_dir: str, extra: dict[str, Any], cpu: str, cache_root: str, out: TextIO
 ) -> None:
     """The worker's loop: one benchmark at a time, each in a forked child."""
     channel = Channel(out)
+    suite_imported = False
     while True:
         command = read_line()
         if command in ("quit", ""):
@@ -274,6 +285,9 @@ def serve(
             where = (
                 ensure_setup_cache(bench, cache_root) if bench.setup_cache_key is not None else None
             )
+            if bench.type == "peakmemory" and not suite_imported:
+                import_suite(benchmark_dir)
+                suite_imported = True
         except Exception:
             channel.say({"error": traceback.format_exc(), "ended": None})  # no child started
             continue
