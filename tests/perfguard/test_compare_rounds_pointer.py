@@ -77,3 +77,36 @@ def test_a_rounds_file_of_the_same_commits_is_pointed_to(tmp_path: Path) -> None
     # The other way round is another pair of commits: no rounds file of it.
     _, _, stderr = invoke(*reversed(files), "--fail-on", "never")
     assert "paired rounds" not in stderr
+
+
+def test_mostly_inconclusive_asv_runs_suggest_perfguard_run(tmp_path: Path) -> None:
+    """Two asv runs whose intervals are wide (a few samples each, a loaded machine) leave the
+    benchmarks inconclusive; compare then names the command that can decide them."""
+    data = json.loads(FIXTURE.read_text())
+    base, head = data["base"]["commit"], data["head"]["commit"]
+    results = tmp_path / "results"
+    bench = {f"bench.time_{n}": {"type": "time"} for n in "abc"}
+    for commit, value in ((base, 1.0), (head, 1.2)):
+        write_results_dir(
+            results,
+            "box",
+            commit,
+            "py3.12",
+            benchmarks=bench,
+            results={name: {"result": value, "ci": [(value * 0.3, value * 3.0)]} for name in bench},
+        )
+    files = [str(results / "box" / f"{c[:8]}-py3.12.json") for c in (base, head)]
+    code, stdout, stderr = invoke(*files, "--fail-on", "never", "--format", "json")
+    assert code == 0
+    assert [r["verdict"] for r in json.loads(stdout)["rows"]] == ["inconclusive"] * 3
+    notes = [line for line in stderr.splitlines() if line.startswith("note:")]
+    assert notes == [
+        "note: 3 of 3 benchmarks are inconclusive: two separate asv runs cannot tell them from"
+        " noise. Paired rounds of both commits in one job decide far more:"
+        f" perfguard run {base[:12]} {head[:12]}"
+    ]
+    # A rounds file of the same commits is the better pointer: it is said instead.
+    shutil.copy(FIXTURE, claim(results, base, head, None).rounds)
+    _, _, stderr = invoke(*files, "--fail-on", "never")
+    assert "perfguard run measured these two commits" in stderr
+    assert "are inconclusive" not in stderr

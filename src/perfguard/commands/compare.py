@@ -21,7 +21,7 @@ from perfguard.commands.output import (
 )
 from perfguard.compare import compare
 from perfguard.errors import ConfigError, InputError
-from perfguard.models import Comparison, ResultSet
+from perfguard.models import Comparison, ResultSet, Verdict
 from perfguard.policy import Policy, dump_policy, load_policy
 from perfguard.results import environments_of, load_result_set
 
@@ -167,7 +167,10 @@ def comparison_of(
         if loaded[0][1] is not None and loaded[1][1] is not None and mismatch:
             comparison = replace(comparison, warnings=(*comparison.warnings, mismatch[0]))
         if loaded[0][1] is None and loaded[1][1] is None:
-            for note in paired_alternative(sides[0], sides[1], results_dir):
+            notes = paired_alternative(sides[0], sides[1], results_dir) or run_suggestion(
+                comparison, base, head
+            )
+            for note in notes:
                 click.echo(f"note: {note}", err=True)
     return comparison
 
@@ -193,6 +196,27 @@ def paired_alternative(base: ResultSet, head: ResultSet, results_dir: Path | Non
         f"perfguard run measured these two commits in paired rounds: {newest}{earlier}. Its"
         " verdicts are stronger than this comparison of two separate asv runs:"
         f" perfguard compare {newest}"
+    ]
+
+
+def run_suggestion(comparison: Comparison, base: str, head: str) -> list[str]:
+    """Suggest ``perfguard run`` when two asv runs leave most benchmarks undecided: a few
+    samples from separate processes, often on separate days, rarely tell a 5 % change from
+    noise on a shared machine, where paired rounds of the two commits usually can."""
+    counts = comparison.verdict_counts()
+    undecided = counts[Verdict.INCONCLUSIVE]
+    measured = undecided + sum(
+        counts[v] for v in (Verdict.REGRESSED, Verdict.IMPROVED, Verdict.UNCHANGED)
+    )
+    if not undecided or 2 * undecided < measured:
+        return []
+    refs = f"{base} {head}"
+    if Path(base).suffix == ".json" or Path(head).suffix == ".json":  # files: name the commits
+        refs = f"{comparison.base.commit[:12]} {comparison.head.commit[:12]}"
+    return [
+        f"{undecided} of {measured} benchmarks are inconclusive: two separate asv runs cannot"
+        " tell them from noise. Paired rounds of both commits in one job decide far more:"
+        f" perfguard run {refs}"
     ]
 
 
