@@ -242,6 +242,19 @@ class Marked:
 
 
 @dataclass(frozen=True, slots=True)
+class Issue:
+    """An issue as GitHub returns it (the fields the alerts use)."""
+
+    number: int
+    title: str
+    body: str
+    state: str
+    """``open`` or ``closed``."""
+    html_url: str
+    author: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class PullHead:
     """Where a pull request's head is: what an untrusted artifact's claim is checked against."""
 
@@ -389,15 +402,19 @@ class GitHubClient:
 
     def list_comments(self, repo: str, pr: int) -> Iterator[Comment]:
         """Every comment of the PR, following the ``link`` header page by page."""
-        url: str | None = self.comments_url(repo, pr) + "?per_page=100"
+        for item in self._pages(self.comments_url(repo, pr) + "?per_page=100", "comments"):
+            yield _comment(item)
+
+    def _pages(self, first: str, what: str) -> Iterator[Any]:
+        """The items of a list answer, page by page along the ``link`` header (same origin)."""
+        url: str | None = first
         pages = 0
         while url is not None:
             pages += 1
             if pages > 1000:
-                raise GitHubError("more than 1000 pages of comments; giving up")
+                raise GitHubError(f"more than 1000 pages of {what}; giving up")
             response = self._request("GET", url)
-            for item in _json(response, list):
-                yield _comment(item)
+            yield from _json(response, list)
             url = next_link(response.headers.get("link"))
             if url is not None and origin(url) != origin(self.api_url):
                 # the token is for the API base URL only; a link elsewhere is not followed
@@ -529,6 +546,46 @@ class GitHubClient:
             self.delete_comment(repo, comment_id)
         return tuple(ids)
 
+    # --- issues (main-branch alerts) ------------------------------------------------------------
+
+    def issues_url(self, repo: str) -> str:
+        owner, name = parse_repo(repo)
+        return self.url(f"/repos/{quote(owner)}/{quote(name)}/issues")
+
+    def list_issues(self, repo: str, *, label: str) -> Iterator[Issue]:
+        """Every issue (open and closed) with ``label``; pull requests, which GitHub lists among
+        issues, are left out."""
+        query = f"?labels={quote(label)}&state=all&per_page=100"
+        for item in self._pages(self.issues_url(repo) + query, "issues"):
+            if isinstance(item, dict) and "pull_request" not in item:
+                yield _issue(item)
+
+    def create_issue(self, repo: str, *, title: str, body: str, labels: list[str]) -> Issue:
+        payload = {"title": title, "body": body, "labels": labels}
+        return _issue(_json(self._request("POST", self.issues_url(repo), json=payload), dict))
+
+    def update_issue(
+        self,
+        repo: str,
+        number: int,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        state: str | None = None,
+    ) -> Issue:
+        """Change an issue's title, body or state (``closed`` with reason ``completed``)."""
+        payload: dict[str, str] = {}
+        if title is not None:
+            payload["title"] = title
+        if body is not None:
+            payload["body"] = body
+        if state is not None:
+            payload["state"] = state
+            if state == "closed":
+                payload["state_reason"] = "completed"
+        url = f"{self.issues_url(repo)}/{number}"
+        return _issue(_json(self._request("PATCH", url, json=payload), dict))
+
     # --- pulls and statuses -------------------------------------------------------------------
 
     def pull_head_sha(self, repo: str, pr: int) -> str:
@@ -654,6 +711,21 @@ def _comment(item: Any) -> Comment:
     return Comment(
         id=item["id"],
         body=body if isinstance(body, str) else "",
+        html_url=str(item.get("html_url", "")),
+        author=login if isinstance(login, str) else "",
+    )
+
+
+def _issue(item: Any) -> Issue:
+    if not isinstance(item, dict) or not isinstance(item.get("number"), int):
+        raise GitHubError("an issue in GitHub's answer has no number")
+    user = item.get("user")
+    login = user.get("login") if isinstance(user, dict) else None
+    return Issue(
+        number=item["number"],
+        title=str(item.get("title") or ""),
+        body=item["body"] if isinstance(item.get("body"), str) else "",
+        state=str(item.get("state") or "open"),
         html_url=str(item.get("html_url", "")),
         author=login if isinstance(login, str) else "",
     )

@@ -1,9 +1,9 @@
 """A local GitHub REST double: real HTTP on 127.0.0.1, checked against GitHub's OpenAPI subset.
 
-It stores issue comments, pull requests and commit statuses; paginates with ``link`` headers as
-GitHub does (``per_page`` up to 100, default 30); answers with GitHub's own documented examples
-(from the committed subset) filled with the stored data; and refuses what GitHub refuses (bad
-credentials, read-only tokens writing, bodies over 65536 characters, unknown API versions).
+It stores issues, issue comments, pull requests and commit statuses; paginates with ``link``
+headers as GitHub does (``per_page`` up to 100, default 30); answers with GitHub's own documented
+examples (from the committed subset) filled with the stored data; and refuses what GitHub refuses
+(bad credentials, read-only tokens writing, bodies over 65536 characters, unknown API versions).
 Every request it receives and every response it sends is validated against
 ``tests/fixtures/openapi/github-subset.json``; violations are collected in ``violations`` (the
 fixture fails the test on any).
@@ -55,6 +55,8 @@ DOCS = "https://docs.github.com/rest"
 
 _COMMENTS = re.compile(r"^/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/issues/(?P<n>\d+)/comments$")
 _COMMENT = re.compile(r"^/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/issues/comments/(?P<id>\d+)$")
+_ISSUES = re.compile(r"^/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/issues$")
+_ISSUE = re.compile(r"^/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/issues/(?P<n>\d+)$")
 _PULL = re.compile(r"^/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/pulls/(?P<n>\d+)$")
 _STATUS = re.compile(r"^/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/statuses/(?P<sha>[^/]+)$")
 BOT = "github-actions[bot]"
@@ -98,6 +100,7 @@ class State:
     pulls: dict[tuple[str, str, int], tuple[str, str, str]] = field(default_factory=dict)
     """(head sha, head repository full name, head branch) per pull request."""
     statuses: list[dict[str, Any]] = field(default_factory=list)
+    issues: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     next_id: int = 1000
 
 
@@ -165,6 +168,28 @@ class GitHubDouble:
         with self._lock:
             return self._store_comment(owner, name, number, body, login)["id"]  # type: ignore[no-any-return]
 
+    def add_issue(
+        self,
+        repo: str,
+        title: str,
+        body: str,
+        *,
+        labels: tuple[str, ...] = (),
+        login: str = "someone",
+        state: str = "open",
+    ) -> int:
+        """An issue written by ``login``; returns its number."""
+        owner, name = repo.split("/")
+        with self._lock:
+            issue = self._store_issue(owner, name, title, body, list(labels), login)
+            if state == "closed":
+                issue.update(state="closed", state_reason="completed", closed_at=_now())
+            return int(issue["number"])
+
+    def issues(self, repo: str) -> list[dict[str, Any]]:
+        owner, name = repo.split("/")
+        return list(self.state.issues.get((owner, name), []))
+
     def comments(self, repo: str, number: int) -> list[dict[str, Any]]:
         owner, name = repo.split("/")
         return list(self.state.comments.get((owner, name, number), []))
@@ -216,6 +241,95 @@ class GitHubDouble:
         self.state.comments.setdefault((owner, name, number), []).append(comment)
         return comment
 
+    def _store_issue(
+        self, owner: str, name: str, title: str, body: str, labels: list[str], login: str
+    ) -> dict[str, Any]:
+        """A new issue, numbered after every issue and pull request of the repository."""
+        stored = self.state.issues.setdefault((owner, name), [])
+        pulls = [n for (o, r, n) in self.state.pulls if (o, r) == (owner, name)]
+        number = max([0, *pulls, *(i["number"] for i in stored)]) + 1
+        self.state.next_id += 1
+        issue = copy.deepcopy(EXAMPLES["issue"]["value"])
+        issue.pop("pull_request", None)  # the example is a pull request's issue
+        base = f"{self.url}/repos/{owner}/{name}"
+        template = issue["labels"][0]
+        issue.update(
+            id=self.state.next_id,
+            node_id=f"I_{self.state.next_id}",
+            number=number,
+            title=title,
+            body=body,
+            state="open",
+            state_reason=None,
+            closed_at=None,
+            closed_by=None,
+            labels=[
+                {**template, "name": label, "url": f"{base}/labels/{label}"} for label in labels
+            ],
+            url=f"{base}/issues/{number}",
+            html_url=f"https://github.com/{owner}/{name}/issues/{number}",
+            created_at=_now(),
+            updated_at=_now(),
+        )
+        issue["user"] = {**issue["user"], "login": login}
+        stored.append(issue)
+        return issue
+
+    def _issues(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        payload: Any,
+        key: tuple[str, str],
+    ) -> tuple[int, dict[str, str], Any]:
+        """``GET``/``POST /repos/{o}/{r}/issues``: list (labels, state filters) or create."""
+        if method == "GET":
+            wanted = [x for x in query.get("labels", [""])[0].split(",") if x]
+            state = query.get("state", ["open"])[0]
+            items = [
+                issue
+                for issue in self.state.issues.get(key, [])
+                if (state == "all" or issue["state"] == state)
+                and all(w in {label["name"] for label in issue["labels"]} for w in wanted)
+            ]
+            return self._page(path, query, items)
+        if len(payload.get("body") or "") > 65536:
+            return 422, {}, _validation_failed("body is too long (maximum is 65536 characters)")
+        labels = [x if isinstance(x, str) else x["name"] for x in payload.get("labels", [])]
+        issue = self._store_issue(
+            *key, payload["title"], payload.get("body") or "", labels, self.login or BOT
+        )
+        return 201, {"location": issue["url"]}, issue
+
+    def _issue(
+        self, key: tuple[str, str], number: int, payload: Any
+    ) -> tuple[int, dict[str, str], Any]:
+        """``PATCH /repos/{o}/{r}/issues/{n}``: title, body, state (and its reason)."""
+        for issue in self.state.issues.get(key, []):
+            if issue["number"] == number:
+                if len(payload.get("body") or "") > 65536:
+                    return (
+                        422,
+                        {},
+                        _validation_failed("body is too long (maximum is 65536 characters)"),
+                    )
+                for name in ("title", "body"):
+                    if isinstance(payload.get(name), str):
+                        issue[name] = payload[name]
+                if payload.get("state") in ("open", "closed"):
+                    closing = payload["state"] == "closed"
+                    issue.update(
+                        state=payload["state"],
+                        state_reason=payload.get("state_reason", "completed")
+                        if closing
+                        else "reopened",
+                        closed_at=_now() if closing else None,
+                    )
+                issue["updated_at"] = _now()
+                return 200, {}, issue
+        return 404, {}, {"message": "Not Found", "documentation_url": DOCS, "status": "404"}
+
     def handle(
         self,
         method: str,
@@ -242,7 +356,14 @@ class GitHubDouble:
             payload = json.loads(body) if body else None
         except ValueError:
             return 400, {}, {"message": "Problems parsing JSON", "documentation_url": DOCS}
-        needs = {"POST": "state" if "/statuses/" in path else "body", "PATCH": "body"}.get(method)
+        if "/statuses/" in path:
+            needs = {"POST": "state"}.get(method)
+        elif _ISSUES.match(path):
+            needs = {"POST": "title"}.get(method)
+        elif _ISSUE.match(path):
+            needs = None  # an issue PATCH may change any of title, body, state
+        else:
+            needs = {"POST": "body", "PATCH": "body"}.get(method)
         if needs and not (isinstance(payload, dict) and isinstance(payload.get(needs), str)):
             return 422, {}, _validation_failed(f"{needs} wasn't supplied")
         if method in ("POST", "PATCH", "DELETE") and self.read_only:
@@ -258,6 +379,10 @@ class GitHubDouble:
         if path == "/user":
             return self._user()
         with self._lock:
+            if m := _ISSUES.match(path):
+                return self._issues(method, path, query, payload, (m["o"], m["r"]))
+            if (m := _ISSUE.match(path)) and method == "PATCH":
+                return self._issue((m["o"], m["r"]), int(m["n"]), payload or {})
             if m := _COMMENTS.match(path):
                 key = (m["o"], m["r"], int(m["n"]))
                 if method == "GET":

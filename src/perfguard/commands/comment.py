@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,16 +18,14 @@ from perfguard.actions import (
     findings_from_report,
     load_json_report,
 )
-from perfguard.errors import EXIT_OK, ConfigError, InputError
-from perfguard.github import (
-    ACTIONS_BOT,
-    DEFAULT_API_URL,
-    DEFAULT_RETRY_BUDGET,
-    GitHubClient,
-    Upsert,
-    make_session,
-    parse_repo,
+from perfguard.commands.connection import (
+    Connection,
+    connection_from,
+    connection_options,
+    github_client,
 )
+from perfguard.errors import EXIT_OK, ConfigError, InputError
+from perfguard.github import ACTIONS_BOT, GitHubClient, Upsert, parse_repo
 from perfguard.gitrefs import is_full_sha
 from perfguard.policy import FailOn
 from perfguard.report import sticky_marker
@@ -147,17 +146,12 @@ def run_comment(
     pr: int,
     body_file: Path,
     marker_key: str,
-    token: str | None,
-    api_url: str,
     dry_run: bool,
     status: bool,
     sha: str | None,
     status_context: str,
     status_state_from: Path | None,
-    timeout: float,
-    retries: int,
-    backoff: float,
-    retry_budget: float = DEFAULT_RETRY_BUDGET,
+    connection: Connection,
     status_url: str | None = None,
     author: str | None = None,
 ) -> int:
@@ -170,27 +164,13 @@ def run_comment(
     if status and not is_full_sha(sha):
         raise ConfigError(f"--sha must be a full 40-character commit sha, got {sha!r}")
     check_status_url(status_url)
-    if retry_budget <= 0:
-        raise ConfigError(f"--retry-budget must be positive seconds, got {retry_budget}")
     author = (author or "").strip() or None
     marker = sticky_marker(marker_key)
     body = with_marker(read_body(body_file), marker)
     state_description = (
         status_from_report(status_state_from) if status and status_state_from else None
     )
-    with make_session(
-        retries=retries,
-        backoff_factor=backoff,
-        max_wait=max(1.0, 60 * backoff),
-        budget=retry_budget,
-    ) as session:
-        client = GitHubClient(
-            session,
-            token=None if dry_run else token,
-            api_url=api_url,
-            timeout=timeout,
-            create_backoff=backoff,
-        )
+    with github_client(connection, dry_run=dry_run) as client:
         if dry_run:
             _print_dry_run(
                 client,
@@ -205,7 +185,7 @@ def run_comment(
                 status_url,
             )
             return EXIT_OK
-        if not token:
+        if not connection.token:
             raise ConfigError("no GitHub token: set GITHUB_TOKEN or pass --token")
         done = client.upsert_sticky_comment(
             repo, pr, body, marker, author=author or client.token_login()
@@ -250,19 +230,6 @@ or when --retry-budget is spent).""",
     "--marker-key", default="default", show_default=True, help="Which sticky comment to keep."
 )
 @click.option(
-    "--token",
-    envvar="GITHUB_TOKEN",
-    show_envvar=True,
-    help="GitHub token [default: $GITHUB_TOKEN]. Never printed.",
-)
-@click.option(
-    "--api-url",
-    envvar="GITHUB_API_URL",
-    default=DEFAULT_API_URL,
-    show_default=True,
-    help="REST base URL [env GITHUB_API_URL, for GitHub Enterprise].",
-)
-@click.option(
     "--author",
     envvar="PERFGUARD_COMMENT_AUTHOR",
     show_envvar=True,
@@ -283,54 +250,8 @@ or when --retry-budget is spent).""",
     "--status-url",
     help="Where the status links to (the perf run) [default: the comment's URL].",
 )
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per call.")
-@click.option("--retries", type=int, default=4, show_default=True, help="Retries per call.")
-@click.option(
-    "--backoff", type=float, default=1.0, show_default=True, help="Backoff factor, seconds."
-)
-@click.option(
-    "--retry-budget",
-    type=float,
-    default=DEFAULT_RETRY_BUDGET,
-    show_default=True,
-    help="Seconds after which nothing is retried any more (then exit 3).",
-)
-def command(
-    repo: str,
-    pr: int,
-    body_file: Path,
-    marker_key: str,
-    token: str | None,
-    api_url: str,
-    dry_run: bool,
-    status: bool,
-    sha: str | None,
-    status_context: str,
-    status_state_from: Path | None,
-    timeout: float,
-    retries: int,
-    backoff: float,
-    retry_budget: float,
-    status_url: str | None,
-    author: str | None,
-) -> int:
+@connection_options
+def command(**options: Any) -> int:
     """Post the markdown report as one PR comment, updated on every later run."""
-    return run_comment(
-        repo=repo,
-        pr=pr,
-        body_file=body_file,
-        marker_key=marker_key,
-        token=token,
-        api_url=api_url,
-        dry_run=dry_run,
-        status=status,
-        sha=sha,
-        status_context=status_context,
-        status_state_from=status_state_from,
-        timeout=timeout,
-        retries=retries,
-        backoff=backoff,
-        retry_budget=retry_budget,
-        status_url=status_url,
-        author=author,
-    )
+    connection = connection_from(options)
+    return run_comment(connection=connection, **options)
