@@ -1,23 +1,51 @@
-"""Sessions: a scope for handlers and a context store, undone completely by close()."""
+"""Sessions: a scope for handlers and a context store, undone completely by close().
+
+A session knows its bus only as a SessionHost, the few calls it makes; EventBus implements
+them, so this module imports nothing of the bus and the bus imports it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from eventbus.context import ContextLimits, ContextStore
 from eventbus.errors import SessionClosedError
 from eventbus.messages import Command, Event, Message
 from eventbus.registry import Subscription
 
-if TYPE_CHECKING:
-    from eventbus.bus import EventBus
-
 R = TypeVar("R")
 E = TypeVar("E", bound=Event)
 C = TypeVar("C", bound=Command[Any])
 M = TypeVar("M", bound=Message)
+
+
+class SessionHost(Protocol):
+    """What a session needs of the bus that opened it (EventBus implements it)."""
+
+    def subscribe(
+        self,
+        event_type: type[E],
+        handler: Callable[[E], Any],
+        *,
+        priority: int = 0,
+        session_id: str | None = None,
+    ) -> Subscription: ...
+
+    def handle(
+        self, command_type: type[C], handler: Callable[[C], Any], *, session_id: str | None = None
+    ) -> Subscription: ...
+
+    async def publish(self, event: Event) -> None: ...
+
+    def publish_nowait(self, event: Event) -> None: ...
+
+    async def execute(self, command: Command[R], timeout: float | None = None) -> R: ...
+
+    def _attach_session(self, session: Session) -> None: ...
+
+    def _detach_session(self, session_id: str) -> None: ...
 
 
 class Session:
@@ -29,7 +57,7 @@ class Session:
 
     __slots__ = ("_bus", "closed", "context", "id")
 
-    def __init__(self, bus: EventBus, session_id: str, limits: ContextLimits | None) -> None:
+    def __init__(self, bus: SessionHost, session_id: str, limits: ContextLimits | None) -> None:
         self._bus = bus
         self.id = session_id
         self.context = ContextStore(limits)
