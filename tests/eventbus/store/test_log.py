@@ -26,6 +26,7 @@ from eventbus.store import (
     StoreLimits,
 )
 from eventbus.store import base as store_base
+from eventbus.store import commit as store_commit
 from eventbus.store import log as store_log
 from eventbus.store import preallocate as store_preallocate
 from eventbus.store import prepare as store_prepare
@@ -115,13 +116,13 @@ def test_concurrent_appends_share_one_fdatasync(
     acked = run(scenario())
     assert sorted(e.position for e in acked) == list(range(1, 65))
     # The first append may go alone; the rest share at most one sync per writer thread.
-    assert 1 <= len(syncs) <= 1 + store_log.MAX_IN_FLIGHT
+    assert 1 <= len(syncs) <= 1 + store_commit.MAX_IN_FLIGHT
 
 
 def test_one_group_commit_never_writes_more_than_its_byte_cap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_log, "MAX_WRITE_BYTES", 500)
+    monkeypatch.setattr(store_commit, "MAX_WRITE_BYTES", 500)
     sizes: list[int] = []
     real_pwrite = os.pwrite
 
@@ -315,7 +316,7 @@ def test_appending_while_the_store_closes_is_refused(tmp_path: Path) -> None:
 def test_queued_appends_are_spread_over_writer_threads_while_syncs_are_slow(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_log, "SPLIT_ABOVE_SECONDS", -1.0)  # every sync counts as slow
+    monkeypatch.setattr(store_commit, "SPLIT_ABOVE_SECONDS", -1.0)  # every sync counts as slow
     syncs: list[int] = []
     real_fdatasync = os.fdatasync
 
@@ -332,13 +333,13 @@ def test_queued_appends_are_spread_over_writer_threads_while_syncs_are_slow(
 
     acked, replayed = run(scenario())
     assert sorted(acked) == replayed == list(range(1, 201))
-    assert len(syncs) >= 1 + store_log.MAX_IN_FLIGHT
+    assert len(syncs) >= 1 + store_commit.MAX_IN_FLIGHT
 
 
 def test_a_failed_write_fails_every_queued_append(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_log, "SPLIT_ABOVE_SECONDS", -1.0)
+    monkeypatch.setattr(store_commit, "SPLIT_ABOVE_SECONDS", -1.0)
 
     def full_disk_pwrite(fd: int, data: bytes, offset: int) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -445,7 +446,7 @@ def test_a_failure_to_encode_fails_the_waiting_appends_and_the_store(
     async def scenario() -> None:
         async with FileEventStore(tmp_path) as store:
             await store.append("s", "T", b"durable")
-            monkeypatch.setattr(store_log, "encode_batch", failing_encode)
+            monkeypatch.setattr(store_commit, "encode_batch", failing_encode)
             with pytest.raises(StoreFailedError, match="no memory for the batch"):
                 await store.append_batch(events(2))
             monkeypatch.undo()
@@ -475,7 +476,7 @@ def test_a_batch_appended_while_the_store_closes_is_refused(tmp_path: Path) -> N
 def test_zero_filled_space_is_kept_ahead_of_the_appends(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_log, "PREALLOCATE_BYTES", 8192)
+    monkeypatch.setattr(store_commit, "PREALLOCATE_BYTES", 8192)
     monkeypatch.setattr(store_preallocate, "PREALLOCATE_BYTES", 8192)
 
     async def scenario() -> tuple[int, list[StoredEvent]]:
@@ -497,7 +498,7 @@ def test_a_write_past_the_zeros_waits_for_the_running_fill(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A fill must never write zeros over data: a write that needs the space waits for it."""
-    monkeypatch.setattr(store_log, "PREALLOCATE_BYTES", 4096)
+    monkeypatch.setattr(store_commit, "PREALLOCATE_BYTES", 4096)
     monkeypatch.setattr(store_preallocate, "PREALLOCATE_BYTES", 4096)
     release = threading.Event()
     order: list[str] = []
@@ -540,7 +541,7 @@ def test_a_write_past_the_zeros_waits_for_the_running_fill(
 def test_a_failed_fill_only_makes_the_writes_extend_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_log, "PREALLOCATE_BYTES", 4096)
+    monkeypatch.setattr(store_commit, "PREALLOCATE_BYTES", 4096)
     monkeypatch.setattr(store_preallocate, "PREALLOCATE_BYTES", 4096)
 
     def full_disk_zero_fill(fd: int, start: int, stop: int) -> None:
