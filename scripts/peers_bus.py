@@ -17,6 +17,7 @@ hundred per second here). Needs the optional peers: ``pip install -e '.[peers]'`
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import statistics
@@ -228,8 +229,15 @@ def render(figures: list[tuple[str, float]]) -> str:
 
 
 def main() -> None:
-    n_events = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "n_events", nargs="?", type=int, default=100_000, help="per round (default 100000)"
+    )
+    parser.add_argument("rounds", nargs="?", type=int, default=3, help="(default 3)")
+    args = parser.parse_args()
+    if args.n_events < 1 or args.rounds < 1:
+        parser.error("n_events and rounds must be at least 1")
+    n_events, rounds = args.n_events, args.rounds
     results = [run(n_events) for _ in range(rounds)]
     medians = [
         (name, statistics.median(result[index][1] for result in results))
