@@ -350,3 +350,35 @@ def test_handler_hit_by_a_foreign_cancellation_is_a_failure_not_the_end(
     assert seen == [1, 2]
     assert bus.stats().failed == 2
     assert bus.failures[0].error == "CancelledError: "
+
+
+def test_every_kind_of_callable_observes_and_a_broken_object_is_counted() -> None:
+    """Handler objects are called through their bound ``__call__`` (a faster call); plain
+    functions, bound methods and builtins as they are. Each sees every trace once."""
+
+    class Holder:
+        def __init__(self) -> None:
+            self.traces: list[object] = []
+
+        def take(self, trace: object) -> None:
+            self.traces.append(trace)
+
+    class Broken:
+        def __call__(self, trace: object) -> None:
+            raise RuntimeError("observer object down")
+
+    builtin: list[object] = []
+    holder, obj = Holder(), Recorder()
+
+    async def scenario() -> EventBus:
+        async with EventBus() as bus:
+            for observer in (builtin.append, holder.take, obj, Broken()):
+                bus.observe(observer)
+            await bus.publish(Ping(n=1))
+            await bus.join()
+        return bus
+
+    bus = run(scenario())
+    assert len(builtin) == len(holder.traces) == len(obj.traces) == 2
+    assert builtin == holder.traces == obj.traces
+    assert bus.stats().observer_errors == 2  # the broken object, published + delivered
