@@ -46,6 +46,7 @@ class _Boundary(click.Group):
     commands_by_module: ClassVar[dict[str, str]] = {
         "compare": "compare",
         "comment": "comment",
+        "alerts": "alerts",
         "summary": "summary",
         "run": "run",
         "merge": "merge",

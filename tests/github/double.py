@@ -251,6 +251,9 @@ class GitHubDouble:
         self.state.next_id += 1
         issue = copy.deepcopy(EXAMPLES["issue"]["value"])
         issue.pop("pull_request", None)  # the example is a pull request's issue
+        # GitHub answers an open issue's state_reason with null; the schema's nullable enum
+        # without null in it makes the validator refuse that, and the field is optional.
+        issue.pop("state_reason", None)
         base = f"{self.url}/repos/{owner}/{name}"
         template = issue["labels"][0]
         issue.update(
@@ -260,7 +263,6 @@ class GitHubDouble:
             title=title,
             body=body,
             state="open",
-            state_reason=None,
             closed_at=None,
             closed_by=None,
             labels=[
