@@ -47,6 +47,7 @@ class _Boundary(click.Group):
         "compare": "compare",
         "comment": "comment",
         "alerts": "alerts",
+        "bisect": "bisect",
         "summary": "summary",
         "run": "run",
         "merge": "merge",

@@ -1,0 +1,204 @@
+"""``perfguard bisect GOOD BAD -b BENCH``: the first bad commit of a range, by paired runs.
+
+Each step is a real ``perfguard run`` (asv builds both commits; paired rounds) of the nearest
+known good commit against a candidate; see :mod:`perfguard.bisect` for the search.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from perfguard import asvproject, bisect, rounds
+from perfguard.commands.run import _attribute, _checked, _regex, parse_duration, time_limit_of
+from perfguard.errors import EXIT_OK, ConfigError, GitError
+from perfguard.gitrefs import output, resolve_commit
+from perfguard.models import Verdict
+from perfguard.policy import load_policy
+from perfguard.runner import DEFAULT_PAIRS, RunSettings, execute
+from perfguard.runner.progress import make_display
+from perfguard.runner.schedule import Effort
+
+NOT_FOUND = 1
+"""Exit code: the range does not reproduce the regression, or a step stayed inconclusive."""
+MAX_COMMITS = 1000
+"""A longer range is refused: bisect a range the history narrowed down."""
+
+
+def range_commits(good: str, bad: str, repo: Path) -> list[str]:
+    """The commits after ``good`` up to ``bad``, oldest first, along first parents (the
+    commits main was at, as the history recorded them)."""
+    listed = output(repo, "rev-list", "--first-parent", "--reverse", f"{good}..{bad}")
+    commits = listed.split() if listed else []
+    if not commits:
+        raise GitError(f"{bad[:12]} is not a descendant of {good[:12]}: nothing to bisect")
+    if len(commits) > MAX_COMMITS:
+        raise ConfigError(f"{len(commits)} commits between GOOD and BAD: at most {MAX_COMMITS}")
+    return commits
+
+
+def judge_with_runs(settings: RunSettings) -> bisect.Judge:
+    """A paired ``perfguard run`` per step: bad if a selected benchmark regressed, good if
+    all of them are unchanged or improved, else undecided."""
+
+    def judge(good: str, candidate: str) -> tuple[str, str]:
+        step = RunSettings(**{**_fields(settings), "base": good, "head": candidate})
+        display = make_display(sys.stderr, step.effort.max_rounds, tty=sys.stderr.isatty())
+        try:
+            outcome = execute(step, display)
+        finally:
+            display.close()
+        comparison = rounds.to_comparison(
+            outcome.data, settings.policy, correction=settings.correction
+        )
+        verdicts = [row.verdict for row in comparison.rows]
+        detail = ", ".join(
+            f"{row.label} {row.verdict.value}"
+            + (f" {row.change * 100:+.1f} %" if row.change is not None else "")
+            for row in comparison.rows
+        )
+        if Verdict.REGRESSED in verdicts:
+            return bisect.BAD, detail
+        if verdicts and all(v in (Verdict.UNCHANGED, Verdict.IMPROVED) for v in verdicts):
+            return bisect.GOOD, detail
+        return bisect.UNDECIDED, detail
+
+    return judge
+
+
+def _fields(settings: RunSettings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in RunSettings.__dataclass_fields__}
+
+
+@click.command(
+    "bisect",
+    epilog="""\b
+Examples:
+  perfguard bisect 1a2b3c4d 5e6f7a8b -b 'bench_parse\\.time_parse'
+  perfguard bisect v1.2 main -b time_parse --quick      # a first look, 3 short rounds a step
+  perfguard bisect 1a2b3c4d 5e6f7a8b -b time_parse --no-verify --max-rounds 30
+\b
+Each step writes its rounds file beside asv's results (<results_dir>/../perfguard/), as
+perfguard run does; asv's own results are never changed.
+\b
+Exit codes: 0 first bad commit found, 1 not found (the range does not reproduce the
+regression, or a step stayed inconclusive), 2 usage, input or build error.""",
+)
+@click.argument("good")
+@click.argument("bad")
+@click.option(
+    "-b",
+    "--bench",
+    required=True,
+    callback=_checked(_regex),
+    help="Regular expression selecting the benchmark that regressed (as asv -b).",
+)
+@click.option(
+    "--asv-config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="asv's configuration of the project [default: asv.conf.json or asv.conf.jsonc, here"
+    " or in benchmarks/].",
+)
+@click.option(
+    "--verify/--no-verify",
+    default=True,
+    show_default=True,
+    help="First measure BAD against GOOD: a range that does not reproduce is not bisected.",
+)
+@click.option("--quick", is_flag=True, help="3 rounds of few samples per step.")
+@click.option("--min-rounds", default=5, show_default=True, help="Rounds every step gets.")
+@click.option("--max-rounds", default=20, show_default=True, help="Rounds an undecided step gets.")
+@click.option(
+    "--time-limit",
+    callback=_checked(parse_duration),
+    help="Wall-time limit for one step's rounds, e.g. 10m; none lifts it [default: 10m].",
+)
+@click.option("--seed", type=int, help="Seed of every step's round order [default: random].")
+@click.option(
+    "-a",
+    "--attribute",
+    "attributes",
+    callback=_checked(_attribute),
+    multiple=True,
+    help="asv benchmark attribute for every worker, e.g. -a number=100 (as perfguard run -a).",
+)
+@click.option("--machine", help="asv machine name [default: this host's].")
+@click.option(
+    "--perfguard-config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="perfguard.toml or pyproject.toml: the threshold and rules a step decides with"
+    " [default: nearest one].",
+)
+@click.option("--threshold", help="Change that counts, e.g. 5% [default: the configuration's].")
+def command(
+    good: str,
+    bad: str,
+    bench: str,
+    asv_config: Path | None,
+    verify: bool,
+    quick: bool,
+    min_rounds: int,
+    max_rounds: int,
+    time_limit: float | None,
+    seed: int | None,
+    attributes: tuple[tuple[str, Any], ...],
+    machine: str | None,
+    perfguard_config: Path | None,
+    threshold: str | None,
+) -> int:
+    """Find the first commit after GOOD, up to BAD, where the benchmark regressed."""
+    try:
+        effort = Effort(
+            min_rounds=min_rounds, max_rounds=max_rounds, time_limit=time_limit_of(time_limit)
+        )
+    except ValueError as exc:
+        raise ConfigError(
+            f"--min-rounds {min_rounds} / --max-rounds {max_rounds}: need 2 <= min <= max"
+        ) from exc
+    config_path = asv_config if asv_config is not None else asvproject.find_config()
+    project = asvproject.load(config_path)
+    checkout = project.local_repo or project.config.parent
+    good_sha, bad_sha = resolve_commit(good, checkout), resolve_commit(bad, checkout)
+    commits = range_commits(good_sha, bad_sha, checkout)
+    policy = load_policy(perfguard_config, start=config_path.resolve().parent, threshold=threshold)
+    settings = RunSettings(
+        config=config_path,
+        bench=bench,
+        quick=quick,
+        effort=effort,
+        seed=seed,
+        machine=machine,
+        policy=policy,
+        attributes=dict(attributes),
+        pairs=DEFAULT_PAIRS,
+    )
+    click.echo(
+        f"bisecting {len(commits)} commit(s) after {good_sha[:12]} up to {bad_sha[:12]} for"
+        f" {bench!r}: about {max(1, len(commits).bit_length()) + int(verify)} paired runs",
+        err=True,
+    )
+    judge = judge_with_runs(settings)
+    done = 0
+
+    def logged(good_commit: str, candidate: str) -> tuple[str, str]:
+        nonlocal done
+        outcome, detail = judge(good_commit, candidate)
+        done += 1
+        click.echo(
+            f"step {done}: {good_commit[:12]} vs {candidate[:12]}: {outcome} ({detail})",
+            err=True,
+        )
+        return outcome, detail
+
+    result = bisect.search(good_sha, commits, logged, verify=verify)
+    for step in result.steps:
+        click.echo(f"{step.good[:12]} vs {step.candidate[:12]}: {step.outcome}: {step.detail}")
+    if result.first_bad is None:
+        click.echo(f"no first bad commit: {result.reason}")
+        return NOT_FOUND
+    subject = output(checkout, "log", "-1", "--format=%s", result.first_bad) or ""
+    click.echo(f"first bad commit: {result.first_bad} {subject}".rstrip())
+    return EXIT_OK
