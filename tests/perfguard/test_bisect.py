@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 from pathlib import Path
 
 import pytest
 
 from perfguard import bisect
 from perfguard.cli import cli
+from tests.helpers import readme
 from tests.helpers.asvenvs import share_envs
 from tests.perfguard.test_run_integration import PACKAGE, commit_scale, git, init_tiny
 
@@ -64,18 +66,37 @@ def test_without_verification_the_search_starts_in_the_middle() -> None:
     assert result.first_bad == "c" and calls[0] == ("g", "b")
 
 
+BENCHMARKS = """
+import tiny
+
+
+def time_parse():
+    tiny.work(tiny.SCALE_B)
+
+
+def time_other():
+    tiny.work(tiny.SCALE_A)
+
+
+time_parse.timer = tiny.clock
+time_other.timer = tiny.clock
+"""
+
+
 @pytest.mark.integration
-def test_a_real_bisect_finds_the_commit_that_made_it_slower(
+def test_the_readme_bisect_finds_the_commit_that_made_it_slower(
     tmp_path: Path,
     asv_envs: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """The README's command, as written, in a project tagged v1.0 two commits before main."""
     repo = tmp_path / "tiny"
     repo.mkdir()
-    good = init_tiny(repo)
+    good = init_tiny(repo, benchmarks=BENCHMARKS)
+    git(repo, "tag", "v1.0")
     share_envs(repo, asv_envs)
-    slower = commit_scale(repo, PACKAGE.replace("SCALE_B = 1.0", "SCALE_B = 1.3"), "slower b")
+    slower = commit_scale(repo, PACKAGE.replace("SCALE_B = 1.0", "SCALE_B = 1.3"), "slower parse")
     later = commit_scale(
         repo, PACKAGE.replace("SCALE_B = 1.0", "SCALE_B = 1.3") + "\n# docs\n", "unrelated"
     )
@@ -86,21 +107,18 @@ def test_a_real_bisect_finds_the_commit_that_made_it_slower(
     monkeypatch.setenv(
         "PIP_CACHE_DIR", os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
     )
-    code = cli.main(
-        args=["bisect", good[:10], "main", "-b", "time_b", "--quick", "--seed", "3",
-              "--machine", "tester"],
-        prog_name="perfguard",
-        standalone_mode=False,
-    )  # fmt: skip
+    words = shlex.split(readme.command("perfguard bisect v1.0 main -b time_parse --quick"))
+    code = cli.main(args=words[1:], prog_name="perfguard", standalone_mode=False)
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert f"first bad commit: {slower} slower b" in captured.out
+    assert f"first bad commit: {slower} slower parse" in captured.out
     lines = [line for line in captured.out.splitlines() if " vs " in line]
     assert lines[0].startswith(f"{good[:12]} vs {later[:12]}: bad")  # verified first
     assert lines[1].startswith(f"{good[:12]} vs {slower[:12]}: bad")
     assert len(lines) == 2
     changes = [float(line.rsplit("+", 1)[1].rstrip(" %")) for line in lines]
     assert all(20 < change < 40 for change in changes)  # the 30 % step, as measured
+    assert "time_other" not in captured.out  # -b selects the one benchmark
     # the checkout is left as it was: on main, no tracked file changed
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "main"
     assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
