@@ -8,6 +8,7 @@ up (a regression), held for a while, then back down (a recovery) or not.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from perfguard.alerts import marker
 from tests.github.conftest import REPO, Run
 from tests.github.double import BOT, GitHubDouble
+from tests.helpers import readme
 
 Cli = Callable[..., Run]
 LABEL = "perf-regression"
@@ -220,3 +222,23 @@ def test_github_failing_is_exit_3(github: GitHubDouble, cli: Cli, tmp_path: Path
     path = report(tmp_path, [point("h1", "bench.time_h", 5, 0.2, 1.0)])
     done = cli("alerts", str(path), "--repo", REPO, "--retries", "1", "--backoff", "0")
     assert done.code == 3 and "HTTP 500" in done.err
+
+
+def test_the_readme_alerts_commands(
+    github: GitHubDouble, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's two commands as written, in a folder holding history.json."""
+    repo = "OWNER/NAME"
+    monkeypatch.chdir(tmp_path)
+    report(tmp_path, [point("r1", "bench.time_r", 8, 0.25, 1.0)])
+    dry = readme.command("perfguard alerts history.json --repo OWNER/NAME --dry-run")
+    done = cli(*shlex.split(dry)[1:])
+    assert done.code == 0 and "dry run: open r1 bench.time_r" in done.out
+    assert github.requests == []
+    linked = readme.command(
+        "perfguard alerts history.json --repo OWNER/NAME --site-url https://OWNER.github.io/NAME/"
+    )
+    done = cli(*shlex.split(linked)[1:])
+    assert done.code == 0, done.err
+    [issue] = github.issues(repo)
+    assert "[bench.time_r](https://OWNER.github.io/NAME/#bench.time_r)" in issue["body"]
