@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from perfguard import asvproject
-from perfguard.commands.run import parse_attribute, parse_duration
+from perfguard.commands.measuring import parse_attribute, parse_duration
 from perfguard.errors import ConfigError
 from perfguard.models import Kind
 from perfguard.runner import asvenv

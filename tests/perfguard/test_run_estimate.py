@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from perfguard import rounds
-from perfguard.commands.run import parse_duration, time_limit_of
+from perfguard.commands.measuring import parse_duration, time_limit_of
 from perfguard.errors import ConfigError
 from perfguard.models import Key, Kind, Params
 from perfguard.runner import estimate, files

@@ -13,14 +13,26 @@ from typing import Any
 import click
 
 from perfguard import asvproject, bisect, rounds
-from perfguard.commands.run import _attribute, _checked, _regex, parse_duration, time_limit_of
+from perfguard.commands.measuring import (
+    ASV_CONFIG,
+    ATTRIBUTE,
+    MACHINE,
+    MAX_ROUNDS,
+    MIN_ROUNDS,
+    PERFGUARD_CONFIG,
+    QUICK,
+    SEED,
+    TIME_LIMIT,
+    checked,
+    effort_of,
+    regex,
+)
 from perfguard.errors import EXIT_OK, ConfigError, GitError
 from perfguard.gitrefs import output, resolve_commit
 from perfguard.models import Verdict
 from perfguard.policy import load_policy
 from perfguard.runner import DEFAULT_PAIRS, RunSettings, execute
 from perfguard.runner.progress import make_display
-from perfguard.runner.schedule import Effort
 
 NOT_FOUND = 1
 """Exit code: the range does not reproduce the regression, or a step stayed inconclusive."""
@@ -93,45 +105,24 @@ regression, or a step stayed inconclusive), 2 usage, input or build error.""",
     "-b",
     "--bench",
     required=True,
-    callback=_checked(_regex),
+    callback=checked(regex),
     help="Regular expression selecting the benchmark that regressed (as asv -b).",
 )
-@click.option(
-    "--asv-config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="asv's configuration of the project [default: asv.conf.json or asv.conf.jsonc, here"
-    " or in benchmarks/].",
-)
+@ASV_CONFIG
 @click.option(
     "--verify/--no-verify",
     default=True,
     show_default=True,
     help="First measure BAD against GOOD: a range that does not reproduce is not bisected.",
 )
-@click.option("--quick", is_flag=True, help="3 rounds of few samples per step.")
-@click.option("--min-rounds", default=5, show_default=True, help="Rounds every step gets.")
-@click.option("--max-rounds", default=20, show_default=True, help="Rounds an undecided step gets.")
-@click.option(
-    "--time-limit",
-    callback=_checked(parse_duration),
-    help="Wall-time limit for one step's rounds, e.g. 10m; none lifts it [default: 10m].",
-)
-@click.option("--seed", type=int, help="Seed of every step's round order [default: random].")
-@click.option(
-    "-a",
-    "--attribute",
-    "attributes",
-    callback=_checked(_attribute),
-    multiple=True,
-    help="asv benchmark attribute for every worker, e.g. -a number=100 (as perfguard run -a).",
-)
-@click.option("--machine", help="asv machine name [default: this host's].")
-@click.option(
-    "--perfguard-config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="perfguard.toml or pyproject.toml: the threshold and rules a step decides with"
-    " [default: nearest one].",
-)
+@QUICK
+@MIN_ROUNDS
+@MAX_ROUNDS
+@TIME_LIMIT
+@SEED
+@ATTRIBUTE
+@MACHINE
+@PERFGUARD_CONFIG
 @click.option("--threshold", help="Change that counts, e.g. 5% [default: the configuration's].")
 def command(
     good: str,
@@ -150,14 +141,7 @@ def command(
     threshold: str | None,
 ) -> int:
     """Find the first commit after GOOD, up to BAD, where the benchmark regressed."""
-    try:
-        effort = Effort(
-            min_rounds=min_rounds, max_rounds=max_rounds, time_limit=time_limit_of(time_limit)
-        )
-    except ValueError as exc:
-        raise ConfigError(
-            f"--min-rounds {min_rounds} / --max-rounds {max_rounds}: need 2 <= min <= max"
-        ) from exc
+    effort = effort_of(min_rounds, max_rounds, time_limit)
     config_path = asv_config if asv_config is not None else asvproject.find_config()
     project = asvproject.load(config_path)
     checkout = project.local_repo or project.config.parent

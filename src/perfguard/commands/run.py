@@ -8,17 +8,30 @@ script or a help example under test.
 
 from __future__ import annotations
 
-import json
-import math
-import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
 from perfguard import asvproject, paired, rounds
+from perfguard.commands.measuring import (
+    ASV_CONFIG,
+    ATTRIBUTE,
+    MACHINE,
+    MAX_ROUNDS,
+    MIN_ROUNDS,
+    PERFGUARD_CONFIG,
+    QUICK,
+    SEED,
+    TIME_LIMIT,
+    checked,
+    effort_of,
+    parse_duration,
+    path_value,
+    regex,
+)
 from perfguard.commands.output import (
     Outputs,
     emit,
@@ -31,100 +44,8 @@ from perfguard.commands.output import (
 from perfguard.errors import ConfigError
 from perfguard.policy import load_policy
 from perfguard.runner import DEFAULT_PAIRS, RunSettings, execute
-from perfguard.runner.estimate import format_seconds
 from perfguard.runner.progress import make_display, outcome_line
-from perfguard.runner.schedule import DEFAULT_TIME_LIMIT, Effort
 from perfguard.shards.partition import ShardSpec, parse_spec
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$")
-RESERVED_ATTRIBUTES = {
-    "rounds": "perfguard starts fresh processes every round",
-    "processes": "perfguard starts fresh processes every round",
-    "repeat": "perfguard takes --pairs samples per side and round",
-}
-"""asv attributes ``-a`` may not set, and why."""
-
-
-NO_LIMIT = "none"
-"""``--time-limit none``: no wall-time limit for the rounds."""
-
-
-def parse_duration(text: str, option: str = "--time-limit") -> float:
-    """``90s``, ``10m``, ``1.5h`` or plain seconds -> seconds; ``none`` -> infinity (no
-    limit: :func:`time_limit_of` turns it into None)."""
-    if text.strip().lower() == NO_LIMIT:
-        return math.inf
-    match = _DURATION.match(text)
-    if not match:
-        raise ConfigError(f"{option} {text!r}: use e.g. 90s, 10m or 1h, or none for no limit")
-    value = float(match.group(1))
-    unit = (match.group(2) or "s")[0]
-    seconds = value * {"s": 1, "m": 60, "h": 3600}[unit]
-    if seconds <= 0:
-        raise ConfigError(f"{option} must be positive (none: no limit)")
-    return seconds
-
-
-def time_limit_of(given: float | None) -> float | None:
-    """The rounds' limit in seconds: not given -> the default, ``none`` -> None (no limit)."""
-    if given is None:
-        return DEFAULT_TIME_LIMIT
-    return None if math.isinf(given) else given
-
-
-def parse_attribute(item: str) -> tuple[str, Any]:
-    """``number=5`` -> ("number", 5): an asv benchmark attribute (a number where it parses)."""
-    key, sep, raw = item.partition("=")
-    key = key.strip()
-    if not sep or not key.isidentifier():
-        raise ConfigError(f"-a {item!r}: use name=value, e.g. -a number=100")
-    if key in RESERVED_ATTRIBUTES:
-        raise ConfigError(f"-a {key}: {RESERVED_ATTRIBUTES[key]}")
-    try:
-        return key, json.loads(raw)
-    except ValueError:
-        return key, raw
-
-
-Callback = Callable[[click.Context, click.Parameter, Any], Any]
-
-
-def _checked(
-    parse: Callable[[str, str], Any], *, deprecated_for: str = "", why: str = ""
-) -> Callback:
-    """A click callback: checks the value while click parses (None passes through), failing
-    with perfguard's one-line error; for an old spelling, also says on stderr what to use."""
-
-    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        option = param.opts[0] if param.opts else str(param.name)
-        if value is None or value == ():
-            return value
-        if deprecated_for:
-            click.echo(
-                f"warning: perfguard run {option} is deprecated: use {deprecated_for} ({why})",
-                err=True,
-            )
-        if isinstance(value, tuple):
-            return tuple(parse(item, option) for item in value)
-        return parse(value, option)
-
-    return check
-
-
-def _regex(text: str, option: str) -> str:
-    try:
-        re.compile(text)
-    except re.error as exc:
-        raise ConfigError(f"{option} {text!r} is not a regular expression: {exc}") from exc
-    return text
-
-
-def _path(text: str, option: str) -> Path:
-    return Path(text)
-
-
-def _attribute(text: str, option: str) -> tuple[str, Any]:
-    return parse_attribute(text)
 
 
 def _one_of(new: str, new_value: Any, old: str, old_value: Any) -> Any:
@@ -169,14 +90,7 @@ def run_paired(
             " asv's: perfguard run takes it as --perfguard-config, and asv's (asv.conf.json) as"
             " --asv-config"
         )
-    try:
-        effort = Effort(
-            min_rounds=min_rounds, max_rounds=max_rounds, time_limit=time_limit_of(time_limit)
-        )
-    except ValueError as exc:
-        raise ConfigError(
-            f"--min-rounds {min_rounds} / --max-rounds {max_rounds}: need 2 <= min <= max"
-        ) from exc
+    effort = effort_of(min_rounds, max_rounds, time_limit)
     config_path = asv_config if asv_config is not None else asvproject.find_config()
     policy = load_policy(
         perfguard_config,
@@ -238,19 +152,14 @@ Exit codes: 0 no regression, 1 regression, 2 usage, input or build error.""",
 )
 @click.argument("base", required=False)
 @click.argument("head", required=False)
-@click.option(
-    "--asv-config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="asv's configuration of the project [default: asv.conf.json or asv.conf.jsonc, here"
-    " or in benchmarks/].",
-)
+@ASV_CONFIG
 @click.option(
     "--config",
     "old_asv_config",
     type=click.Path(dir_okay=False),
     hidden=True,
-    callback=_checked(
-        _path,
+    callback=checked(
+        path_value,
         deprecated_for="--asv-config",
         why="compare's --config is perfguard's configuration",
     ),
@@ -259,25 +168,18 @@ Exit codes: 0 no regression, 1 regression, 2 usage, input or build error.""",
 @click.option(
     "-b",
     "--bench",
-    callback=_checked(_regex),
+    callback=checked(regex),
     help="Regular expression selecting benchmarks (as asv -b).",
 )
-@click.option("--quick", is_flag=True, help="A first look: 3 rounds of few samples.")
-@click.option("--min-rounds", default=5, show_default=True, help="Rounds every benchmark gets.")
-@click.option(
-    "--max-rounds", default=20, show_default=True, help="Rounds an undecided benchmark may get."
-)
-@click.option(
-    "--time-limit",
-    callback=_checked(parse_duration),
-    help="Wall-time limit for the rounds (builds not counted), e.g. 90s, 10m, 1h; none lifts it"
-    f" [default: {format_seconds(DEFAULT_TIME_LIMIT)}].",
-)
+@QUICK
+@MIN_ROUNDS
+@MAX_ROUNDS
+@TIME_LIMIT
 @click.option(
     "--budget",
     "old_time_limit",
     hidden=True,
-    callback=_checked(
+    callback=checked(
         parse_duration,
         deprecated_for="--time-limit",
         why="budgets in the configuration are performance limits, not wall time",
@@ -291,17 +193,9 @@ Exit codes: 0 no regression, 1 regression, 2 usage, input or build error.""",
     show_default=True,
     help="Alternating base/head samples per time benchmark and round.",
 )
-@click.option("--seed", type=int, help="Seed of the random round order [default: random].")
-@click.option(
-    "-a",
-    "--attribute",
-    "attributes",
-    callback=_checked(_attribute),
-    multiple=True,
-    help="asv benchmark attribute for every worker, e.g. -a number=100 or -a sample_time=0.01"
-    " (as asv run -a; repeat, rounds and processes are perfguard's: --pairs, fresh workers).",
-)
-@click.option("--machine", help="asv machine name [default: this host's].")
+@SEED
+@ATTRIBUTE
+@MACHINE
 @click.option(
     "--env",
     "env_spec",
@@ -318,7 +212,7 @@ Exit codes: 0 no regression, 1 regression, 2 usage, input or build error.""",
 @click.option(
     "--shard",
     metavar="K/N",
-    callback=_checked(parse_spec),
+    callback=checked(parse_spec),
     help="Measure share K of N of the selected benchmarks (e.g. 2/3), base and head paired"
     " here; merge the N rounds files with `perfguard merge`.",
 )
@@ -335,11 +229,7 @@ Exit codes: 0 no regression, 1 regression, 2 usage, input or build error.""",
     show_default=True,
     help="Family correction of the p-values across benchmarks.",
 )
-@click.option(
-    "--perfguard-config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="perfguard.toml or pyproject.toml [default: nearest one].",
-)
+@PERFGUARD_CONFIG
 @gate_options
 @report_options
 def command(
@@ -416,4 +306,4 @@ def command(
     )
 
 
-__all__ = ["command", "parse_duration", "run_paired"]
+__all__ = ["command", "run_paired"]
