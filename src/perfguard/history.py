@@ -46,7 +46,6 @@ from scipy import special
 from perfguard import asvproject, stats
 from perfguard.compare import Adjust
 from perfguard.errors import InputError
-from perfguard.gitrefs import ancestors
 from perfguard.models import (
     Estimate,
     Key,
@@ -56,7 +55,7 @@ from perfguard.models import (
     Status,
     SuiteShift,
 )
-from perfguard.results import load_result_set
+from perfguard.results import load_results_history
 
 Matrix = npt.NDArray[np.float64]
 
@@ -504,14 +503,6 @@ def result_date(path: Path) -> int:
     return date
 
 
-def _stored_date(item: tuple[Path, ResultSet]) -> int:
-    """The date :func:`load_result_set` already read, so no file is parsed twice."""
-    path, results = item
-    if results.date is None:
-        raise InputError(f"{path} has no readable commit 'date'; is it an asv result file?")
-    return results.date
-
-
 def load_history(
     root: Path,
     *,
@@ -527,23 +518,9 @@ def load_history(
     ``before`` itself) in git order. Otherwise all results (except commit ``before``) ordered
     by the commit date asv stored. ``limit`` keeps the newest that many.
     """
+    results, _ = load_results_history(root, machine=machine, env=env, repo=repo, tip=before)
+    ordered = [r for r in results if before is None or not _same(r.commit, before)]
     folder = asvproject.machine_dir(root, machine, what="history directory")
-    paths = [
-        f.path
-        for f in asvproject.result_files(folder)
-        if env is None or asvproject.env_matches(f.env, env)
-    ]
-    loaded = [(p, load_result_set(str(p), results_dir=root)) for p in paths]
-    envs = sorted({r.env for _, r in loaded})
-    if len(envs) > 1:
-        raise InputError(
-            f"history directory {folder} mixes environments ({', '.join(envs)}); choose one"
-            " with --env"
-        )
-    ordered = _git_order(loaded, repo, before)
-    if ordered is None:
-        dated = sorted(loaded, key=_stored_date)
-        ordered = [r for _, r in dated if before is None or not _same(r.commit, before)]
     if len(ordered) < MIN_CHANGES + 1:
         raise InputError(
             f"history in {folder} has {len(ordered)} usable results; history mode needs at least"
@@ -555,22 +532,6 @@ def load_history(
 def _same(commit: str, other: str) -> bool:
     n = min(len(commit), len(other))
     return n >= 4 and commit[:n].lower() == other[:n].lower()
-
-
-def _git_order(
-    loaded: Sequence[tuple[Path, ResultSet]], repo: Path | None, before: str | None
-) -> list[ResultSet] | None:
-    """Results of ``before``'s ancestors, oldest first; None when git cannot say."""
-    if repo is None or before is None:
-        return None
-    lineage = ancestors(before, repo, 100_000)
-    if not lineage:
-        return None
-    position = {commit: i for i, commit in enumerate(lineage[1:])}
-    mine = [(position[r.commit], r) for _, r in loaded if r.commit in position]
-    if not mine:
-        return None
-    return [r for _, r in sorted(mine, key=lambda item: -item[0])]
 
 
 DEFAULT_COMMITS = 100

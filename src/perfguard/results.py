@@ -16,7 +16,7 @@ from perfguard.errors import ConfigError, GitError, InputError
 from perfguard.gitrefs import HASH_PREFIX, ancestors, resolve_commit
 from perfguard.models import ResultSet
 
-__all__ = ["environments_of", "load_result_set", "results_dir_from_config"]
+__all__ = ["environments_of", "load_result_set", "load_results_history", "results_dir_from_config"]
 
 COMPARE_HINT = "run in the checkout (or pass --repo), or pass result files"
 """What a user of ``compare`` can do when refs cannot resolve (compare has ``--repo``)."""
@@ -230,3 +230,66 @@ def _choose(
         f"commit {commit} has results from several machines or environments in {root}; choose"
         f" one: {choices}"
     )
+
+
+_LINEAGE_LIMIT = 100_000
+"""Ancestors of the tip git is asked for when it orders a history."""
+
+
+def load_results_history(
+    root: Path,
+    *,
+    machine: str | None = None,
+    env: str | None = None,
+    repo: Path | None = None,
+    tip: str | None = None,
+) -> tuple[list[ResultSet], str]:
+    """Every result of one machine and environment in ``root``, oldest first, and the order used.
+
+    With a git ``repo`` and a commit ``tip``: the results of ``tip`` and its ancestors in git
+    order (``"git"``); results of other commits are left out. When git cannot say (no
+    repository, ``tip`` unknown, none of the results is an ancestor): all results, ordered by
+    the commit date asv stored (``"date"``). The one reader of a results history: history
+    mode's noise floors and ``perfguard history``'s change points both start here.
+    """
+    folder = asvproject.machine_dir(root, machine, what="history directory")
+    paths = [
+        f.path
+        for f in asvproject.result_files(folder)
+        if env is None or asvproject.env_matches(f.env, env)
+    ]
+    loaded = [(p, load_result_set(str(p), results_dir=root)) for p in paths]
+    envs = sorted({r.env for _, r in loaded})
+    if len(envs) > 1:
+        raise InputError(
+            f"history directory {folder} mixes environments ({', '.join(envs)}); choose one"
+            " with --env"
+        )
+    ordered = _git_order(loaded, repo, tip)
+    if ordered is not None:
+        return ordered, "git"
+    return [r for _, r in sorted(loaded, key=_stored_date)], "date"
+
+
+def _stored_date(item: tuple[Path, ResultSet]) -> int:
+    """The date :func:`load_result_set` already read, so no file is parsed twice."""
+    path, results = item
+    if results.date is None:
+        raise InputError(f"{path} has no readable commit 'date'; is it an asv result file?")
+    return results.date
+
+
+def _git_order(
+    loaded: list[tuple[Path, ResultSet]], repo: Path | None, tip: str | None
+) -> list[ResultSet] | None:
+    """Results of ``tip`` and its ancestors, oldest first; None when git cannot say."""
+    if repo is None or tip is None:
+        return None
+    lineage = ancestors(tip, repo, _LINEAGE_LIMIT)
+    if not lineage:
+        return None
+    position = {commit: i for i, commit in enumerate(lineage)}
+    mine = [(position[r.commit], r) for _, r in loaded if r.commit in position]
+    if not mine:
+        return None
+    return [r for _, r in sorted(mine, key=lambda item: -item[0])]
