@@ -52,6 +52,7 @@ class _Boundary(click.Group):
         "run": "run",
         "merge": "merge",
         "asv-project": "asvproject",
+        "history": "history",
     }
     """Command name -> module in ``perfguard.commands`` (each defines ``command``), imported
     only when that command runs: ``perfguard run`` need not load what ``comment`` needs."""

@@ -61,3 +61,7 @@ class GitHubTransientError(GitHubError):
 
     The client retries it; the last one reaches the user as any GitHubError does.
     """
+
+
+class DependencyError(PerfguardError):
+    """An optional dependency a command needs is not installed: the message says which extra."""
