@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from tests.github.conftest import TOKEN
@@ -227,6 +228,39 @@ def test_the_summary_commands(checkout: Path, tmp_path: Path) -> None:
     assert warned.returncode == 0, warned.stderr
     assert "::error" not in warned.stdout
     assert len(warned.stdout.splitlines()) <= 6  # at most 5, then one that counts the rest
+
+
+def test_the_history_commands(checkout: Path) -> None:
+    """`perfguard history` on the checkout's results: the table, the JSON report (its schema,
+    the same document on stdout and in the file) and the gate, which fails exactly when a
+    regression change point starts at HEAD~1 or HEAD."""
+    from perfguard.report.history_report import load_schema
+
+    table = sh(readme.command("perfguard history .asv/results"), checkout)
+    assert table.returncode == 0, table.stderr
+    results = len(list((checkout / ".asv/results" / MACHINE).glob("*.json"))) - 1
+    assert f"series over {results} results (threshold 5%)" in table.stdout
+
+    made = sh(
+        readme.command("perfguard history .asv/results --format json --json-file changes.json"),
+        checkout,
+    )
+    assert made.returncode == 0, made.stderr
+    document = json.loads(made.stdout)
+    assert document == report(checkout / "changes.json")
+    jsonschema.validate(document, load_schema())
+    assert document["results"] == results
+
+    gate = sh(
+        readme.command("perfguard history .asv/results --repo . --fail-since HEAD~1"), checkout
+    )
+    newest = {git(checkout, "rev-parse", ref) for ref in ("HEAD", "HEAD~1")}
+    failing = [
+        c
+        for c in document["change_points"]
+        if c["verdict"] == "regressed" and c["first_bad"] in newest
+    ]
+    assert gate.returncode == (1 if failing else 0), gate.stderr
 
 
 def test_shell_completion(tmp_path: Path) -> None:
