@@ -10,10 +10,11 @@ history): both read the same history (:func:`perfguard.results.load_results_hist
 
 The method (docs/changepoints.md says why):
 
-1. Each result's **suite shift** is removed first: the change most time benchmarks share in
-   that result relative to their own typical level, fitted robustly with history mode's Huber
-   fit (:func:`perfguard.history.huber_fit`). On hosted CI runners one run on a slower CPU moves
-   every benchmark at once; that is the runner, not the code.
+1. Each result's **runner effect** is removed first (:func:`runner_effects`): on hosted CI
+   runners one run on a slower CPU moves every time benchmark at once, each by its own factor;
+   that is the runner, not the code. Its directions and their robust per-result fit are
+   history mode's (:func:`perfguard.history.runner_directions`,
+   :func:`perfguard.history.huber_fit`).
 2. **PELT** (Killick, Fearnhead & Eckley 2012, the implementation in ``ruptures``) segments the
    log values with a least-squares cost and the penalty :data:`PENALTY` * s^2 * ln n, s the
    noise estimated robustly from neighbour differences, segments at least
@@ -41,7 +42,12 @@ from scipy import special
 
 from perfguard import stats
 from perfguard.errors import DependencyError
-from perfguard.history import SHIFT_MIN_BENCHMARKS, huber_fit
+from perfguard.history import (
+    BENCHMARKS_PER_FACTOR,
+    SHIFT_MIN_BENCHMARKS,
+    huber_fit,
+    runner_directions,
+)
 from perfguard.models import Direction, Key, Kind, Params, ResultSet, Status, Verdict, format_label
 from perfguard.policy import Policy
 
@@ -80,7 +86,7 @@ class ChangePoint:
     first_bad: str
     """The oldest commit after the change (its result has the new level)."""
     before: float
-    """Level before (geometric mean of the segment, suite shift removed), in ``unit``."""
+    """Level before (geometric mean of the segment, runner effect removed), in ``unit``."""
     after: float
     """Level after, the same way."""
     change: float
@@ -180,22 +186,40 @@ def _series(results: Sequence[ResultSet]) -> list[_Series]:
     ]
 
 
-def suite_shifts(series: Sequence[_Series], count: int) -> Vector:
-    """Per result, the log change its time benchmarks share against their own median level.
+RUNNER_FACTORS = 4
+"""Runner-effect directions removed at most (as history mode's
+:data:`~perfguard.history.FACTORS`)."""
 
-    Results with fewer than :data:`~perfguard.history.SHIFT_MIN_BENCHMARKS` time benchmarks
-    get 0: too few to tell the runner from the code.
+
+def runner_effects(series: Sequence[_Series], count: int) -> dict[int, Vector]:
+    """Per time series (by index in ``series``), the log change the runner explains in each of
+    its results.
+
+    The runner moves every time benchmark, each by its own factor. As in history mode, the
+    main directions of the neighbour-to-neighbour changes across benchmarks (an SVD:
+    :func:`perfguard.history.runner_directions`) are the runner's; each result's deviations
+    from the benchmarks' own median levels are fitted on them robustly
+    (:func:`perfguard.history.huber_fit`), so the few benchmarks that really changed hardly
+    move the fit. A suite too small for one direction per
+    :data:`~perfguard.history.BENCHMARKS_PER_FACTOR` benchmarks gets one direction that loads
+    every benchmark alike (compare's suite shift). Results with fewer than
+    :data:`~perfguard.history.SHIFT_MIN_BENCHMARKS` time benchmarks get none.
     """
-    timed = [s for s in series if s.kind is Kind.TIME]
-    deviations = np.full((count, len(timed)), np.nan)
-    for j, s in enumerate(timed):
-        deviations[list(s.positions), j] = s.logs - np.median(s.logs)
+    timed = [(i, s) for i, s in enumerate(series) if s.kind is Kind.TIME]
     if not timed:
-        return np.zeros(count)
-    coef, _ = huber_fit(np.ones((len(timed), 1)), deviations)
-    shifts: Vector = coef[:, 0]
-    shifts[(~np.isnan(deviations)).sum(axis=1) < SHIFT_MIN_BENCHMARKS] = 0.0
-    return shifts
+        return {}
+    deviations = np.full((count, len(timed)), np.nan)
+    for j, (_, s) in enumerate(timed):
+        deviations[list(s.positions), j] = s.logs - np.median(s.logs)
+    factors = min(RUNNER_FACTORS, len(timed) // BENCHMARKS_PER_FACTOR, (count - 1) // 2)
+    if factors > 0:
+        directions = runner_directions(np.diff(deviations, axis=0), factors)
+    else:
+        directions = np.ones((len(timed), 1))
+    coef, _ = huber_fit(directions, deviations)
+    explained = coef @ directions.T
+    explained[(~np.isnan(deviations)).sum(axis=1) < SHIFT_MIN_BENCHMARKS] = 0.0
+    return {i: explained[list(s.positions), j] for j, (i, s) in enumerate(timed)}
 
 
 def _noise(logs: Vector) -> float:
@@ -269,7 +293,7 @@ def analyse(
         raise ValueError("analyse needs at least one result")
     commits = tuple(r.commit for r in results)
     series = _series(results)
-    shifts = suite_shifts(series, len(results)) if remove_suite_shift else np.zeros(len(results))
+    effects = runner_effects(series, len(results)) if remove_suite_shift else {}
     found: list[ChangePoint] = []
     warnings: list[str] = []
     if len(results) < 2 * MIN_SEGMENT:
@@ -278,7 +302,7 @@ def analyse(
             f" {MIN_SEGMENT} on either side, so none can be found yet"
         )
     analysed = 0
-    for s in series:
+    for index, s in enumerate(series):
         benchmark, params = s.key
         label = format_label(benchmark, params)
         resolved = policy.resolve(benchmark, label, s.kind, s.unit)
@@ -286,7 +310,7 @@ def analyse(
             continue
         analysed += 1
         positions = list(s.positions)
-        logs = s.logs - (shifts[positions] if s.kind is Kind.TIME else 0.0)
+        logs = s.logs - effects.get(index, 0.0)
         for step in _steps(logs, candidates(logs)):
             tested = _tested(step, confidence)
             if tested is None:

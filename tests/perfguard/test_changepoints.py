@@ -322,6 +322,20 @@ def test_a_10_percent_step_in_the_django_history_is_found_where_it_was_put() -> 
     assert new[0].regression and 0.05 < new[0].change < 0.15
 
 
+def test_the_untouched_django_history_has_few_change_points() -> None:
+    """The runner's several directions removed, the real history gives 39 change points in 131
+    series (one shared shift removed instead: 134, most of them on four commits where the
+    runner pool changed; docs/changepoints.md)."""
+    loaded, order = results.load_results_history(corpus.results_dir())
+    analysis = changepoints.analyse(loaded, Policy(), order=order)
+    assert analysis.series == 131
+    assert len(analysis.change_points) <= 50
+    per_commit: dict[int, int] = {}
+    for c in analysis.change_points:
+        per_commit[c.position] = per_commit.get(c.position, 0) + 1
+    assert max(per_commit[p] for p in per_commit if p < len(loaded) - 10) <= 5
+
+
 def changepoints_with_step(result: Any, name: str, factor: float) -> Any:
     from tests.helpers.history import with_step
 

@@ -86,7 +86,7 @@ point at or after it, 2 usage or input error.""",
     type=click.Choice(["remove", "keep"]),
     default="remove",
     show_default=True,
-    help="Remove each result's shift shared by most time benchmarks (the runner) before"
+    help="Remove each result's runner effect (what moves most time benchmarks at once) before"
     " looking for change points; keep: analyse the raw levels.",
 )
 @click.option(

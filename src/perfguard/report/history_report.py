@@ -53,7 +53,7 @@ def _verdict(c: ChangePoint) -> str:
 
 
 def _header(analysis: Analysis) -> str:
-    shift = "suite shift removed per result" if analysis.suite_shift_removed else "raw levels"
+    shift = "runner effect removed per result" if analysis.suite_shift_removed else "raw levels"
     return (
         f"history of {analysis.machine} / {analysis.env}: {len(analysis.commits)} results in"
         f" {analysis.order} order; {shift}; p < {analysis.alpha:g}"
