@@ -13,14 +13,17 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from perfguard import changepoints, results
+from perfguard.cli import cli
 from perfguard.models import Direction
 from perfguard.policy import Policy, Rule
 from perfguard.report import history_report
@@ -88,17 +91,36 @@ def history_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def perfguard(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "perfguard", "history", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=cwd,
-    )
-    assert "Traceback" not in done.stderr, done.stderr
-    return done
+@dataclass(frozen=True)
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def perfguard(*args: str, cwd: Path | None = None, real: bool = False) -> Done:
+    """``perfguard history ARGS``: in-process through the CLI's boundary (click's runner, so
+    coverage sees it), or with ``real`` as a subprocess, as a user runs it."""
+    if real:
+        done = subprocess.run(
+            [sys.executable, "-m", "perfguard", "history", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=cwd,
+        )
+        result = Done(done.returncode, done.stdout, done.stderr)
+    else:
+        here = Path.cwd()
+        os.chdir(cwd or here)
+        try:
+            ran = CliRunner().invoke(cli, ["history", *args])
+        finally:
+            os.chdir(here)
+        result = Done(ran.exit_code, ran.stdout, ran.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
 
 
 def analysis_of(root: Path, policy: Policy | None = None) -> changepoints.Analysis:
@@ -165,7 +187,7 @@ def test_the_threshold_hides_smaller_changes(history_dir: Path) -> None:
 
 
 def test_the_table_names_each_range_and_how_to_bisect(history_dir: Path) -> None:
-    done = perfguard(str(history_dir))
+    done = perfguard(str(history_dir), real=True)
     assert done.returncode == 0, done.stderr
     assert "s.time_step" in done.stdout and f"{sha(14)[:8]}..{sha(15)[:8]}" in done.stdout
     assert f"asv find {sha(14)[:8]}..{sha(15)[:8]} s.time_step" in done.stdout
@@ -202,7 +224,7 @@ def test_json_follows_its_schema_and_ids_are_stable(history_dir: Path, tmp_path:
 
 
 def test_fail_since_gates_on_regressions_at_or_after_a_commit(history_dir: Path) -> None:
-    at_step = perfguard(str(history_dir), "--fail-since", sha(STEP_AT)[:10])
+    at_step = perfguard(str(history_dir), "--fail-since", sha(STEP_AT)[:10], real=True)
     assert at_step.returncode == 1, at_step.stderr
     assert "2 regression change point(s) at or after" in at_step.stderr
     only_drop = perfguard(str(history_dir), "--fail-since", sha(STEP_AT + 1)[:8])
@@ -233,7 +255,7 @@ def test_a_missing_or_corrupt_history_is_exit_2(history_dir: Path, tmp_path: Pat
     write_history(broken, [sha(i) for i in range(12)])
     victim = broken / "box" / f"{sha(3)[:8]}-py3.12.json"
     victim.write_text(victim.read_text(encoding="utf-8")[:200], encoding="utf-8")
-    corrupt = perfguard(str(broken))
+    corrupt = perfguard(str(broken), real=True)
     assert corrupt.returncode == 2 and "perhaps truncated" in corrupt.stderr
     assert len(corrupt.stderr.strip().splitlines()) == 1
 
@@ -268,7 +290,13 @@ def test_with_repo_git_orders_the_history_and_resolves_refs(tmp_path: Path) -> N
     [step] = [c for c in document["change_points"] if c["label"] == "s.time_step"]
     assert (step["last_good"], step["first_bad"]) == (shas[STEP_AT - 1], shas[STEP_AT])
     gate = perfguard(
-        "../results", "--repo", ".", "--fail-since", f"HEAD~{COMMITS - 1 - DROP_AT}", cwd=repo
+        "../results",
+        "--repo",
+        ".",
+        "--fail-since",
+        f"HEAD~{COMMITS - 1 - DROP_AT}",
+        cwd=repo,
+        real=True,
     )
     assert gate.returncode == 1 and "s.track_rate" in gate.stderr
     quiet = perfguard("../results", "--repo", ".", "--fail-since", "HEAD~3", cwd=repo)
