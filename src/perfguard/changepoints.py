@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -119,6 +120,15 @@ class ChangePoint:
         ``--invert`` for a decrease)."""
         invert = "--invert " if self.change < 0 else ""
         return f"asv find {invert}{self.last_good[:8]}..{self.first_bad[:8]} {self.benchmark}"
+
+    @property
+    def paired_bisect(self) -> str | None:
+        """The ``perfguard bisect`` command for a regression's range (paired runs per step);
+        None for an improvement, which it does not look for."""
+        if not self.regression:
+            return None
+        pattern = "^" + re.escape(self.benchmark) + "$"
+        return f"perfguard bisect {self.last_good[:8]} {self.first_bad[:8]} -b '{pattern}'"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

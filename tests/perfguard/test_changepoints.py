@@ -144,6 +144,9 @@ def test_an_injected_step_is_found_at_its_commit(history_dir: Path) -> None:
     assert step.regression and step.p_value < changepoints.ALPHA
     assert step.before == pytest.approx(5e-3, rel=0.05)  # on the benchmark's own scale
     assert step.bisect == f"asv find {sha(14)[:8]}..{sha(15)[:8]} s.time_step"
+    assert (
+        step.paired_bisect == f"perfguard bisect {sha(14)[:8]} {sha(15)[:8]} -b '^s\\.time_step$'"
+    )
 
 
 def test_untouched_series_give_no_change_point(history_dir: Path) -> None:
@@ -169,7 +172,7 @@ def test_direction_comes_from_the_policy(history_dir: Path) -> None:
     assert drop.direction is Direction.HIGHER_IS_BETTER and not drop.direction_assumed
     assert drop.change < 0 and drop.regression  # a throughput drop is a regression
     assert drop.bisect.startswith("asv find --invert ")  # asv looks for a decrease
-    assert faster.change < 0 and not faster.regression
+    assert faster.change < 0 and not faster.regression and faster.paired_bisect is None
     assert drop.first_bad == sha(DROP_AT) and faster.first_bad == sha(FASTER_AT)
 
     lower = Policy(rules=(Rule(pattern="*.track_rate", direction=Direction.LOWER_IS_BETTER),))

@@ -94,6 +94,8 @@ def render_terminal(analysis: Analysis, *, color: bool = False, width: int = 120
         console.print("To pin the culprit in a range (in the asv project):", soft_wrap=True)
         for c in analysis.change_points:
             console.print(f"  {c.bisect}", soft_wrap=True, markup=False)
+            if c.paired_bisect is not None:
+                console.print(f"    or paired: {c.paired_bisect}", soft_wrap=True, markup=False)
     console.print(summary_line(analysis), soft_wrap=True)
     return out.getvalue()
 
@@ -116,7 +118,10 @@ def render_markdown(analysis: Analysis) -> str:
             for c in analysis.change_points
         ]
         lines += ["", "<details><summary>Pin the culprit with asv find</summary>", "", "```bash"]
-        lines += [c.bisect.replace("`", "") for c in analysis.change_points]
+        for c in analysis.change_points:
+            lines.append(c.bisect.replace("`", ""))
+            if c.paired_bisect is not None:
+                lines.append(c.paired_bisect.replace("`", "") + "   # or with paired runs")
         lines += ["```", "", "</details>"]
     return fit_comment_body("\n".join(lines) + "\n")
 
@@ -145,6 +150,7 @@ def _change_point(c: ChangePoint) -> dict[str, Any]:
         "points_before": c.points_before,
         "points_after": c.points_after,
         "bisect": c.bisect,
+        "paired_bisect": c.paired_bisect,
     }
 
 
