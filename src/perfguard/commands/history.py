@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from perfguard import changepoints, gitrefs
-from perfguard.commands.output import use_color, write_report_file
+from perfguard.commands.output import _terminal_width, use_color, write_report_file
 from perfguard.errors import EXIT_OK, EXIT_REGRESSION, InputError
 from perfguard.policy import load_policy
 from perfguard.report import history_report
@@ -150,7 +150,9 @@ def command(
         click.echo(f"warning: {warning}", err=True)
     colored = use_color(color, os.environ)
     rendered = {
-        "table": lambda: history_report.render_terminal(analysis, color=colored),
+        "table": lambda: history_report.render_terminal(
+            analysis, color=colored, width=max(80, min(200, _terminal_width()))
+        ),
         "markdown": lambda: history_report.render_markdown(analysis),
         "json": lambda: history_report.render_json(analysis, fail_since=since, failed=bool(failed)),
     }

@@ -71,15 +71,13 @@ def render_terminal(analysis: Analysis, *, color: bool = False, width: int = 120
         console.print(f"warning: {warning}", soft_wrap=True)
     if analysis.change_points:
         table = Table(box=box.SIMPLE, pad_edge=False, show_edge=False)
-        for name, justify in (
-            ("benchmark", "left"),
-            ("commits", "left"),
-            ("levels", "right"),
-            ("change", "right"),
-            ("interval", "right"),
-            ("verdict", "left"),
-        ):
-            table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        # The benchmark name folds; the range, the numbers and the verdict never break.
+        table.add_column("benchmark", overflow="fold", ratio=1)
+        table.add_column("commits", no_wrap=True)
+        table.add_column("levels", justify="right")
+        table.add_column("change", justify="right", no_wrap=True)
+        table.add_column("interval", justify="right", no_wrap=True)
+        table.add_column("verdict", no_wrap=True)
         for c in analysis.change_points:
             style = "bold red" if c.regression else "green"
             table.add_row(
