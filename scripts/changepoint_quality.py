@@ -121,6 +121,21 @@ def asv_found(history: Sequence[ResultSet]) -> Found:
     return Found(steps, regressions)
 
 
+def asv_on_adjusted(history: Sequence[ResultSet]) -> Found:
+    """asv's step detection on perfguard's input: the runner effect removed, no weights."""
+    steps: dict[str, list[int]] = {}
+    regressions: dict[str, list[int]] = {}
+    for label, positions, logs in changepoints.adjusted_series(history):
+        y: list[float | None] = [None] * len(history)
+        for p, v in zip(positions, logs, strict=True):
+            y[p] = math.exp(float(v))
+        fitted = step_detect.detect_steps(y)
+        steps.setdefault(label, []).extend(left for left, *_ in fitted[1:])
+        _, _, jumps = step_detect.detect_regressions(fitted, threshold=0.05)
+        regressions.setdefault(label, []).extend(after for _, after, *_ in (jumps or []))
+    return Found(steps, regressions)
+
+
 def recall(found: Found, which: str, injected: Sequence[tuple[str, int]]) -> int:
     return sum(
         any(abs(p - at) <= NEAR for p in getattr(found, which).get(label, []))
@@ -162,10 +177,11 @@ def main() -> None:
         analysed = time.perf_counter()
         theirs = asv_found(history)
         asv_seconds = time.perf_counter() - analysed
+        theirs_adjusted = asv_on_adjusted(history)
         wall = command_seconds(clean)
         labels = sorted({m.label for r in history for m in r.measurements})
         files = [Path(r.source) for r in history]
-        hits = {"ours": 0, "ours_steps": 0, "asv_steps": 0, "asv_regressions": 0}
+        hits = dict.fromkeys(("ours", "asv_steps", "asv_regressions", "adj_steps", "adj_reg"), 0)
         total = 0
         for trial in range(args.trials):
             copy = Path(scratch) / f"trial-{trial}"
@@ -178,9 +194,11 @@ def main() -> None:
             stepped, stepped_order = results.load_results_history(copy)
             assert [r.commit for r in stepped] == [r.commit for r in history]
             ours_t, asv_t = perfguard_found(stepped, stepped_order), asv_found(stepped)
+            adjusted_t = asv_on_adjusted(stepped)
             total += len(injected)
             hits["ours"] += recall(ours_t, "regressions", injected)
-            hits["ours_steps"] += recall(ours_t, "steps", injected)
+            hits["adj_steps"] += recall(adjusted_t, "steps", injected)
+            hits["adj_reg"] += recall(adjusted_t, "regressions", injected)
             hits["asv_steps"] += recall(asv_t, "steps", injected)
             hits["asv_regressions"] += recall(asv_t, "regressions", injected)
             shutil.rmtree(copy)
@@ -204,6 +222,14 @@ def main() -> None:
     print(
         f"| asv.step_detect: detect_regressions (5 %) | {hits['asv_regressions']}/{total}"
         f" ({hits['asv_regressions'] / total:.0%}) | {theirs.total('regressions')} |"
+    )
+    print(
+        f"| asv detect_steps on perfguard's runner-removed values | {hits['adj_steps']}/{total}"
+        f" ({hits['adj_steps'] / total:.0%}) | {theirs_adjusted.total('steps')} |"
+    )
+    print(
+        f"| asv detect_regressions (5 %) on them | {hits['adj_reg']}/{total}"
+        f" ({hits['adj_reg'] / total:.0%}) | {theirs_adjusted.total('regressions')} |"
     )
     print(
         f"\ntime: perfguard history on the {len(history)}-result history {wall:.2f} s wall"

@@ -232,6 +232,17 @@ def runner_effects(series: Sequence[_Series], count: int) -> dict[int, Vector]:
     return {i: explained[list(s.positions), j] for j, (i, s) in enumerate(timed)}
 
 
+def adjusted_series(results: Sequence[ResultSet]) -> list[tuple[str, tuple[int, ...], Vector]]:
+    """Each series as the detection sees it: label, positions in ``results`` and log values
+    with the runner effect removed (for comparing other detectors on the same input)."""
+    series = _series(results)
+    effects = runner_effects(series, len(results))
+    return [
+        (format_label(*s.key), s.positions, s.logs - effects.get(i, 0.0))
+        for i, s in enumerate(series)
+    ]
+
+
 def _noise(logs: Vector) -> float:
     """The noise (standard deviation) of one series, from its neighbour differences: robust
     to its steps and outliers."""
