@@ -891,3 +891,9 @@ def test_regen_keeps_the_operations_and_every_component_they_reference() -> None
     )
     assert set(committed["paths"]) == set(operations)
     assert committed["info"]["x-perfguard-subset"] == sorted(operations)
+
+
+def test_publish_site_without_an_asv_configuration_is_a_one_line_exit_2(tmp_path: Path) -> None:
+    done = run(sys.executable, str(CI / "publish-site"), "--config", str(tmp_path / "asv.json"))
+    assert done.returncode == 2
+    assert done.stderr == f"error: no asv configuration at {tmp_path / 'asv.json'}\n"

@@ -268,7 +268,7 @@ def test_pages_only_a_job_that_installs_nothing_can_write() -> None:
     assert jobs["history"]["needs"] == "benchmark"
     assert jobs["deploy"]["needs"] == ["benchmark", "history"]
     bench_runs = "\n".join(s.get("run", "") for s in jobs["benchmark"]["steps"])
-    assert "pip install" in bench_runs and "asv publish" in bench_runs
+    assert "pip install" in bench_runs and "scripts/ci/publish-site" in bench_runs
     assert "bash scripts/test" in bench_runs and "github.token" not in json.dumps(jobs["benchmark"])
     history_steps = jobs["history"]["steps"]
     assert [s.get("uses", "run").split("@")[0] for s in history_steps] == [
@@ -380,7 +380,7 @@ def test_pages_serializes_history_and_deploys_with_pages_actions() -> None:
     deploy = workflow["jobs"]["deploy"]
     assert "!cancelled()" in deploy["if"] and "needs.history.result" in deploy["if"]
     runs = "\n".join(s.get("run", "") for s in steps(workflow))
-    assert "history-append" in runs and "asv publish" in runs and "coverage-badge" in runs
+    assert "history-append" in runs and "publish-site" in runs and "coverage-badge" in runs
 
 
 def test_composite_action_inputs() -> None:

@@ -1,0 +1,131 @@
+"""Every graph of the published site is drawn: the grid of a site built by
+scripts/ci/publish-site (as pages.yml builds it) from a real asv history with several commits
+and one benchmark of every type (tests/github/data/site-history, made by make_site_fixture.py),
+opened in headless Chromium. A screenshot of the grid is kept under test-artifacts/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, Response, sync_playwright
+
+from tests.github.test_pages import CHROMIUM, CHROMIUM_ARGS, ROOT, local_only, publish, serve
+
+DATA = Path(__file__).resolve().parent / "data"
+HISTORY = DATA / "site-history"
+SUITE = DATA / "site-suite/benchmarks"
+ARTIFACTS = ROOT / "test-artifacts"
+MEASURED = {
+    "bench_kinds.Kinds.mem_list",
+    "bench_kinds.Kinds.peakmem_build",
+    "bench_kinds.Kinds.time_sum",
+    "bench_kinds.Kinds.track_count",
+    "bench_kinds.Params.time_join",
+    "bench_kinds.Params.track_length",
+}
+NEVER_MEASURED = "bench_kinds.NotMeasured.time_never"
+COMMITS = 4
+
+# Per grid tile: the points flot holds and how many pixels of its canvas have the series colour.
+TILES_JS = """() => $('.benchmark-plot').map((i, element) => {
+    const plot = $(element).data('plot');
+    if (!plot) return [[element.id, 0, 0]];
+    const series = plot.getData()[0];
+    const probe = document.createElement('canvas').getContext('2d');
+    probe.fillStyle = series.color;
+    probe.fillRect(0, 0, 1, 1);
+    const [r, g, b] = probe.getImageData(0, 0, 1, 1).data;
+    const canvas = element.querySelector('canvas.flot-base');
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let coloured = 0;
+    for (let p = 0; p < pixels.length; p += 4) {
+        const near = Math.abs(pixels[p] - r) + Math.abs(pixels[p + 1] - g)
+            + Math.abs(pixels[p + 2] - b) < 60;
+        if (pixels[p + 3] > 0 && near) coloured++;
+    }
+    const points = series.data.filter(point => point[1] !== null).length;
+    return [[element.id.replace('summarygrid-', ''), points, coloured]];
+}).get()"""
+
+
+def test_site_fixture_has_every_benchmark_type_on_several_commits() -> None:
+    suite = json.loads((HISTORY / "benchmarks.json").read_text(encoding="utf-8"))
+    assert {b["type"] for k, b in suite.items() if k != "version"} == {
+        "time",
+        "memory",
+        "peakmemory",
+        "track",
+    }
+    assert any(b["params"] for k, b in suite.items() if k != "version")
+    assert NEVER_MEASURED in suite
+    files = sorted((HISTORY / "fixture-box").glob("*-*.json"))
+    assert len(files) == COMMITS
+    for file in files:
+        assert set(json.loads(file.read_text(encoding="utf-8"))["results"]) == MEASURED
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[str]:
+    yield from serve(publish(tmp_path, HISTORY, SUITE))
+
+
+def wait_for_grid(page: Page, summaries: list[Response], count: int) -> None:
+    """Until asv's grid has fetched a summary graph for each of its ``count`` tiles and flot
+    has drawn every one that loaded (it draws in the fetch's callback). Generous deadlines: a
+    missing graph shows as a failed response below, not as a timeout."""
+    deadline = time.monotonic() + 60
+    while len(summaries) < count and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    loaded = sum(1 for response in summaries if response.ok)
+    page.wait_for_function(
+        "n => $('.benchmark-plot').filter((i, e) => $(e).data('plot')).length >= n",
+        arg=loaded,
+        timeout=60_000,
+    )
+
+
+@pytest.mark.integration
+def test_every_summary_graph_of_the_grid_is_drawn(site: str, tmp_path: Path) -> None:
+    failed: list[str] = []
+    summaries: list[Response] = []
+
+    def on_response(response: Response) -> None:
+        if "/graphs/summary/" in response.url:
+            summaries.append(response)
+        if response.status >= 400:
+            failed.append(f"{response.status} {response.url}")
+
+    screenshot = tmp_path / "site-grid.png"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.route("**/*", local_only)
+            page = context.new_page()
+            page.on("response", on_response)
+            page.on("pageerror", lambda exc: failed.append(f"page error: {exc}"))
+            page.goto(f"{site}/", wait_until="networkidle")
+            page.wait_for_selector(".benchmark-plot", timeout=30_000)
+            tiles_shown = page.evaluate("() => $('.benchmark-plot').length")
+            wait_for_grid(page, summaries, tiles_shown)
+            tiles = {name: (points, drawn) for name, points, drawn in page.evaluate(TILES_JS)}
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    ARTIFACTS.mkdir(exist_ok=True)
+    kept = ARTIFACTS / "site-grid.png"
+    shutil.copy(screenshot, kept)
+    print(f"grid screenshot: {kept}")
+    assert failed == []
+    assert set(tiles) == MEASURED  # the never-measured benchmark is not a blank tile
+    assert len(summaries) == len(MEASURED)
+    for name, (points, coloured) in tiles.items():
+        assert points == COMMITS, name
+        assert coloured > 20, f"{name}: the plot is blank"
