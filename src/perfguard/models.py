@@ -173,6 +173,9 @@ class Row:
     verdict: Verdict
     reason: str = ""
     """One human sentence behind the verdict."""
+    round_ratios: tuple[float, ...] = ()
+    """head / base of each paired round, in round order (``perfguard run``); empty for a
+    comparison of asv results, which keep no pairing. The report's per-round picture."""
 
     @property
     def label(self) -> str:

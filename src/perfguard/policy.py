@@ -79,6 +79,10 @@ class Policy:
     fail_on: FailOn = FailOn.REGRESSION
     rules: tuple[Rule, ...] = ()
     budgets: tuple[Budget, ...] = ()
+    site_url: str | None = None
+    """``site-url``: the published asv site the markdown report links graphs on (a URL, or
+    ``auto`` for the repository's GitHub Pages; see :mod:`perfguard.report.links`). No verdict
+    depends on it; it is here so the gate's configuration carries it to perf-comment.yml."""
 
     def once_per_process(self, name: str, label: str) -> bool:
         """Whether rules say ``name`` (``label``: with parameters) runs once per process."""
@@ -217,7 +221,10 @@ def _pattern(table: Mapping[str, Any], where: str) -> str:
 
 def policy_from_mapping(raw: Mapping[str, Any], where: str = "[tool.perfguard]") -> Policy:
     """Build a Policy from the parsed ``[tool.perfguard]`` table, validating every key."""
-    _check_keys(raw, {"threshold", "fail-on", "rules", "budgets"}, where)
+    _check_keys(raw, {"threshold", "fail-on", "rules", "budgets", "site-url"}, where)
+    site_url = raw.get("site-url")
+    if site_url is not None and not isinstance(site_url, str):
+        raise ConfigError(f"{where}.site-url must be a string (a URL, or 'auto')")
     threshold = DEFAULT_THRESHOLD
     if "threshold" in raw:
         threshold = parse_threshold(raw["threshold"], f"{where}.threshold")
@@ -263,7 +270,13 @@ def policy_from_mapping(raw: Mapping[str, Any], where: str = "[tool.perfguard]")
                 max=parse_quantity(table["max"], f"{here}.max") if "max" in table else None,
             )
         )
-    return Policy(threshold=threshold, fail_on=fail_on, rules=tuple(rules), budgets=tuple(budgets))
+    return Policy(
+        threshold=threshold,
+        fail_on=fail_on,
+        rules=tuple(rules),
+        budgets=tuple(budgets),
+        site_url=site_url,
+    )
 
 
 def policy_table(policy: Policy) -> dict[str, Any]:
@@ -286,6 +299,8 @@ def policy_table(policy: Policy) -> dict[str, Any]:
         budgets.append(
             {"match": budget.pattern, **{k: v for k, v in limits.items() if v is not None}}
         )
+    if policy.site_url is not None:
+        table["site-url"] = policy.site_url
     if rules:
         table["rules"] = rules
     if budgets:

@@ -254,7 +254,10 @@ def paired_row(row: Row, series: Series, significant: bool | None) -> Row:
     )
     if len(d) < 2:
         verdict, reason = Verdict.INCONCLUSIVE, f"only {len(d)} paired round: re-run"
-    return dataclasses.replace(row, estimate=est, verdict=verdict, reason=reason)
+    ratios = tuple(math.exp(x) for x in d)
+    return dataclasses.replace(
+        row, estimate=est, verdict=verdict, reason=reason, round_ratios=ratios
+    )
 
 
 def decidable(row: Row) -> bool:

@@ -108,6 +108,9 @@ inconclusive (noise too large: could detect ±12%) |
 | bench.time\\_skip | skipped | skipped |  |  | skipped (skipped on both sides) |
 
 </details>
+
+_No per-round pictures: this report compares asv results, which keep no pairing; \
+`perfguard run` measures paired rounds and its report draws them._
 """
 
 

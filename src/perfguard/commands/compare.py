@@ -63,7 +63,7 @@ def run_compare(
         comparison = comparison_of(base, head, policy, sides, env=env)
     for warning in (*comparison.notices, *comparison.warnings):
         click.echo(f"warning: {warning}", err=True)
-    emit(comparison, with_gate(outputs, policy.fail_on))
+    emit(comparison, with_gate(outputs, policy))
     return gate(comparison, policy.fail_on)
 
 
@@ -312,6 +312,7 @@ def command(
     json_file: Path | None,
     marker_key: str,
     color: bool | None,
+    site_url: str | None,
     strict: bool,
     history_dir: Path | None,
     history_commits: int,
@@ -332,6 +333,7 @@ def command(
         json_file=json_file,
         marker_key=marker_key,
         color=color,
+        site_url=site_url,
     )
     results_dir, repo = project_paths(asv_config, results_dir, repo)
     return run_compare(

@@ -14,7 +14,8 @@ import click
 from perfguard.atomicfile import write_atomic
 from perfguard.errors import EXIT_OK, EXIT_REGRESSION, InputError
 from perfguard.models import Comparison
-from perfguard.policy import FailOn
+from perfguard.policy import FailOn, Policy
+from perfguard.report import links
 from perfguard.report.json_report import render_json
 from perfguard.report.markdown import render_markdown
 from perfguard.report.terminal import render_terminal
@@ -66,6 +67,12 @@ def report_options(f: F) -> F:
                 help="Key of the hidden sticky-comment marker in the markdown report.",
             ),
             click.option(
+                "--site-url",
+                help="Link each regression and improvement to its graph on this published asv"
+                " site; 'auto': the repository's GitHub Pages (from GITHUB_REPOSITORY)"
+                " [default: site-url of the configuration, else no links].",
+            ),
+            click.option(
                 "--color/--no-color",
                 default=None,
                 help="Force colour on or off [default: on a TTY, unless NO_COLOR].",
@@ -88,6 +95,10 @@ class Outputs:
     marker_key: str = "default"
     fail_on: FailOn = FailOn.REGRESSION
     """The gate's setting, recorded in the JSON report (see :func:`with_gate`)."""
+    site_option: str | None = None
+    """``--site-url`` as given; it wins over the configuration's ``site-url``."""
+    site_url: str | None = None
+    """The site's resolved base URL the markdown links graphs on (see :func:`with_gate`)."""
 
 
 def render(comparison: Comparison, fmt: str, outputs: Outputs) -> str:
@@ -97,7 +108,10 @@ def render(comparison: Comparison, fmt: str, outputs: Outputs) -> str:
         )
     if fmt == "markdown":
         return render_markdown(
-            comparison, only_changed=outputs.only_changed, marker_key=outputs.marker_key
+            comparison,
+            only_changed=outputs.only_changed,
+            marker_key=outputs.marker_key,
+            site_url=outputs.site_url,
         )
     width = max(80, min(200, _terminal_width()))
     return render_terminal(
@@ -134,9 +148,11 @@ def emit(comparison: Comparison, outputs: Outputs) -> None:
         write_report_file(outputs.json_file, render(comparison, "json", outputs))
 
 
-def with_gate(outputs: Outputs, fail_on: FailOn) -> Outputs:
-    """``outputs`` recording the gate's setting, known once the policy is loaded."""
-    return replace(outputs, fail_on=fail_on)
+def with_gate(outputs: Outputs, policy: Policy) -> Outputs:
+    """``outputs`` with what is known once the policy is loaded: the gate's setting, and the
+    site URL (``--site-url``, else the configuration's ``site-url``) resolved."""
+    setting = outputs.site_option if outputs.site_option is not None else policy.site_url
+    return replace(outputs, fail_on=policy.fail_on, site_url=links.site_url(setting, os.environ))
 
 
 def gate(comparison: Comparison, fail_on: FailOn) -> int:
@@ -166,6 +182,7 @@ def outputs_from(
     json_file: Path | None,
     marker_key: str,
     color: bool | None,
+    site_url: str | None = None,
 ) -> Outputs:
     """The :class:`Outputs` that :func:`report_options`' values ask for."""
     return Outputs(
@@ -175,4 +192,5 @@ def outputs_from(
         markdown_file=markdown_file,
         json_file=json_file,
         marker_key=marker_key,
+        site_option=site_url,
     )

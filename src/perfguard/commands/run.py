@@ -129,7 +129,7 @@ def run_paired(
     click.echo(f"asv results (perfguard's copy): {outcome.asv_results}", err=True)
     for warning in (*comparison.notices, *comparison.warnings):
         click.echo(f"warning: {warning}", err=True)
-    emit(comparison, with_gate(outputs, policy.fail_on))
+    emit(comparison, with_gate(outputs, policy))
     return gate(comparison, policy.fail_on)
 
 
@@ -261,6 +261,7 @@ def command(
     json_file: Path | None,
     marker_key: str,
     color: bool | None,
+    site_url: str | None,
 ) -> int:
     """Build BASE and HEAD with asv and measure them in paired, random-order rounds.
 
@@ -302,6 +303,7 @@ def command(
             json_file=json_file,
             marker_key=marker_key,
             color=color,
+            site_url=site_url,
         ),
     )
 

@@ -17,6 +17,8 @@ from perfguard.models import BudgetCheck, Comparison, Row, RunInfo, Verdict
 from perfguard.report import format as fmt
 from perfguard.report import sticky_marker
 from perfguard.report.fit import GITHUB_COMMENT_LIMIT, comment_size, fit_comment_body
+from perfguard.report.links import graph_url
+from perfguard.report.pictures import NO_ROUNDS_NOTE, render_pictures
 
 MIN_MAX_CHARS = 4_096
 """Room for the marker, the status, the commits, some warnings and a few rows; smaller limits
@@ -74,9 +76,14 @@ def render_markdown(
     only_changed: bool = False,
     marker_key: str = "default",
     max_chars: int = GITHUB_COMMENT_LIMIT,
+    site_url: str | None = None,
 ) -> str:
     """The PR comment body: marker, status, warnings, regressions and improvements, budgets, the
-    rest folded in ``<details>``; never longer than ``max_chars``.
+    rest folded in ``<details>``, then a picture per regression; never longer than
+    ``max_chars``. With ``site_url`` (the published asv site, see
+    :mod:`perfguard.report.links`) each regression and improvement links to its graph.
+
+    Pictures get only the room the rows leave, and the fit check drops them first.
 
     Length is counted by :func:`perfguard.report.fit.comment_size` (the larger of characters
     and UTF-16 code units), so the limit holds whichever way GitHub counts.
@@ -89,7 +96,7 @@ def render_markdown(
             f"the comment key {marker_key[:MARKER_KEY_LIMIT]!r} must be one line without '-->',"
             f" at most {MARKER_KEY_LIMIT} characters"
         )
-    sections = _sections(comparison, only_changed=only_changed)
+    sections = _sections(comparison, only_changed=only_changed, site_url=site_url)
     total_rows = sum(len(s.items) for s in sections)
     reserve = _size(_note(total_rows))
     head = _head(comparison, marker_key, max_chars - reserve)
@@ -102,7 +109,12 @@ def render_markdown(
             body.append(section.render(count))
     if dropped:
         body.append(_note(dropped))
-    # The budget above already keeps it within max_chars; the one fit check has the last word.
+    pictures = render_pictures(comparison.regressions, lambda row: _html_text(row.label))
+    if pictures == NO_ROUNDS_NOTE and _size("".join(body) + pictures) > max_chars:
+        pictures = ""  # only a note, not worth a cut
+    body.append(pictures)
+    # The budget above keeps the rows within max_chars; the one fit check has the last word
+    # (it drops pictures first).
     return fit_comment_body("".join(body), max_chars)
 
 
@@ -120,6 +132,22 @@ def _clip(text: str, limit: int = CELL_LIMIT) -> str:
 
 def _cell(text: str) -> str:
     return escape_cell(_clip(text))
+
+
+_HTML_TEXT = {
+    **{k: v for k, v in _ESCAPES.items() if v in (" ", "\ufffd")},
+    ord("&"): "&amp;",
+    ord("<"): "&lt;",
+    ord(">"): "&gt;",
+    ord('"'): "&quot;",
+    ord("@"): "@\u200b",
+}
+
+
+def _html_text(text: str) -> str:
+    """``text`` made inert inside an HTML element (a ``<summary>``), where markdown escapes
+    would show: entities, no control characters, no mentions, clipped like a cell."""
+    return _clip(text).translate(_HTML_TEXT)
 
 
 def _status(comparison: Comparison) -> str:
@@ -196,6 +224,8 @@ class _Section:
     folded: bool
     header: str
     items: Sequence[Row] | Sequence[BudgetCheck]
+    site_url: str | None = None
+    """Where the rows' benchmark names link to their graphs (None: no links)."""
 
     def frame(self, shown: int) -> str:
         """Everything but the rows: heading or ``<details>``, table header, closing tag."""
@@ -210,7 +240,10 @@ class _Section:
 
     def line(self, index: int) -> str:
         item = self.items[index]
-        cells = _budget_cells(item) if isinstance(item, BudgetCheck) else _row_cells(item)
+        if isinstance(item, BudgetCheck):
+            cells = _budget_cells(item)
+        else:
+            cells = _row_cells(item, self.site_url)
         return "| " + " | ".join(cells) + " |\n"
 
     def render(self, shown: int) -> str:
@@ -243,7 +276,13 @@ _BUDGET_POSITION = 2
 _BUDGET_IMPORTANCE = 1
 
 
-def _sections(comparison: Comparison, *, only_changed: bool) -> list[_Section]:
+_LINKED = ("Regressions", "Improvements")
+"""The sections whose rows link to their graphs on the site: the flagged benchmarks."""
+
+
+def _sections(
+    comparison: Comparison, *, only_changed: bool, site_url: str | None = None
+) -> list[_Section]:
     """Non-empty sections, most important first."""
     by_verdict: dict[Verdict, list[Row]] = {v: [] for v in Verdict}
     for row in comparison.rows:
@@ -253,7 +292,9 @@ def _sections(comparison: Comparison, *, only_changed: bool) -> list[_Section]:
     for title, verdicts, folded, position, importance in _ROW_SECTIONS:
         rows = fmt.worst_first(_chain(by_verdict[v] for v in verdicts))
         if rows:
-            ranked.append((importance, _Section(title, position, folded, _ROW_HEADER, rows)))
+            site = site_url if title in _LINKED else None
+            section = _Section(title, position, folded, _ROW_HEADER, rows, site)
+            ranked.append((importance, section))
     if comparison.budgets:
         # Broken budgets first: they fail the gate.
         budgets = sorted(comparison.budgets, key=lambda b: b.ok)
@@ -294,9 +335,12 @@ def _fill(sections: Sequence[_Section], room: int) -> dict[str, int]:
     return kept
 
 
-def _row_cells(row: Row) -> list[str]:
+def _row_cells(row: Row, site_url: str | None = None) -> list[str]:
+    label = _cell(row.label)
+    if site_url is not None:  # graph_url percent-encodes: nothing in it ends the link
+        label = f"[{label}]({graph_url(site_url, row.benchmark, row.params)})"
     return [
-        _cell(row.label),
+        label,
         _cell(fmt.format_measurement(row.base)),
         _cell(fmt.format_measurement(row.head)),
         _cell(fmt.format_change(row)),
