@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Response, sync_playwright
 
+from perfguard.report.links import graph_url
 from tests.github.test_pages import CHROMIUM, CHROMIUM_ARGS, ROOT, local_only, publish, serve
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -129,3 +130,37 @@ def test_every_summary_graph_of_the_grid_is_drawn(site: str, tmp_path: Path) -> 
     for name, (points, coloured) in tiles.items():
         assert points == COMMITS, name
         assert coloured > 20, f"{name}: the plot is blank"
+
+
+@pytest.mark.integration
+def test_the_reports_graph_link_opens_that_graph_with_its_params_selected(site: str) -> None:
+    """The address the PR comment links to, read by asv's own JavaScript on the built site:
+    the parameterized benchmark's graph with only the linked combination drawn."""
+    suite = json.loads((HISTORY / "benchmarks.json").read_text(encoding="utf-8"))
+    values = suite["bench_kinds.Params.time_join"]["params"]
+    params = (("n", values[0][1]), ("kind", values[1][0]))  # n=100, kind='a'
+    url = graph_url(f"{site}/", "bench_kinds.Params.time_join", params)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.route("**/*", local_only)
+            page = context.new_page()
+            page.goto(url, wait_until="networkidle")
+            page.wait_for_function(
+                "() => $('#main-graph').data('plot')"
+                " && $('#main-graph').data('plot').getData().length > 0",
+                timeout=60_000,
+            )
+            parsed = page.evaluate("() => $.asv.parse_hash_string(window.location.hash)")
+            drawn = page.evaluate(
+                """() => $('#main-graph').data('plot').getData()
+                    .filter(s => s.data.length > 0).map(s => s.label || '')"""
+            )
+        finally:
+            browser.close()
+    assert parsed["location"] == ["bench_kinds.Params.time_join"]
+    assert parsed["params"] == {"p-n": ["100"], "p-kind": ["'a'"]}
+    assert len(drawn) == 1, drawn  # asv's default would draw all four combinations

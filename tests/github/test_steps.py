@@ -95,7 +95,7 @@ def decided_by_the_pr(report_dir: Path, pyproject: str, cwd: Path) -> int:
     output = cwd / "compare-output"
     done = run_step(
         step(ROOT / ".github/workflows/perf.yml", "compare")["run"],
-        {"GITHUB_OUTPUT": str(output)},
+        {"GITHUB_OUTPUT": str(output), "GITHUB_REPOSITORY": REPO},
         report_dir.parent,
     )
     assert done.returncode == 0, done.stderr
@@ -144,6 +144,11 @@ def test_perf_comment_renders_from_the_raw_rounds_file_and_comments(
     assert "forged" not in body  # the artifact's own report.md is never posted
     # rendered again, under the policy the PR's gate used: the comment is the gate's report
     assert body.rstrip("\n") == decided.rstrip("\n")
+    # each regression links to its graph on the repository's Pages site, with a picture
+    pages = "https://octo.github.io/app/#bench_bus.Sessions.track_session_create_close"
+    regressed = "ignore = true" not in pyproject
+    assert (f"]({pages})" in body) == regressed
+    assert ("```mermaid\nxychart-beta" in body) == regressed
     [status] = github.state.statuses  # what the PR's gate decided, linked to the perf run
     assert (status["sha"], status["context"], status["state"]) == (HEAD_SHA, "perfguard", state)
     assert status["target_url"] == f"https://github.com/{REPO}/actions/runs/4242"
@@ -168,6 +173,22 @@ def test_a_forged_policy_in_the_artifact_is_exit_2_and_nothing_is_posted(
     assert line.startswith("error: ") and "policy.toml" in line, line
     assert not (runner_temp / "report.md").exists()
     assert github.comments(REPO, 7) == []
+
+
+def test_the_artifacts_site_url_does_not_choose_where_the_comment_links(tmp_path: Path) -> None:
+    """A PR's policy.toml may name a site-url; perf-comment links to the repository's own
+    Pages site (--site-url auto wins over the configuration)."""
+    runner_temp = tmp_path / "runner-temp"
+    measured(runner_temp / "perf-report")
+    (runner_temp / "perf-report/policy.toml").write_text(
+        'site-url = "https://evil.example/"\n', encoding="utf-8"
+    )
+    render = step(ROOT / ".github/workflows/perf-comment.yml", "Render the report")["run"]
+    done = run_step(render, {"RUNNER_TEMP": str(runner_temp), "GITHUB_REPOSITORY": REPO}, tmp_path)
+    assert done.returncode == 0, done.stderr
+    body = (runner_temp / "report.md").read_text(encoding="utf-8")
+    assert "evil.example" not in body
+    assert "](https://octo.github.io/app/#bench_bus.Sessions.track_session_create_close)" in body
 
 
 def test_action_measure_step_passes_threshold_and_config_to_perfguard_run(tmp_path: Path) -> None:
@@ -276,3 +297,25 @@ def test_action_steps_after_measuring_are_skipped_for_a_shard() -> None:
         if name.startswith(("Where asv", "Keep asv", "Benchmark")):
             assert "inputs.merge == ''" in condition, name
     assert "inputs.merge != ''" in conditions["Merge the shards"]
+
+
+def test_action_compare_step_passes_the_site_url(tmp_path: Path) -> None:
+    runner_temp = tmp_path / "runner-temp"
+    measured(runner_temp / "perfguard")
+    compare = step(ROOT / "action.yml", "Compare")["run"]
+    env = {
+        "RUNNER_TEMP": str(runner_temp),
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "GITHUB_REPOSITORY": REPO,
+        "FAIL_ON": "regression",
+        "THRESHOLD": "",
+        "CONFIG": "",
+    }
+    pages = "](https://octo.github.io/app/#bench_bus.Sessions.track_session_create_close)"
+    for site_url, linked in (("auto", True), ("", False)):
+        done = run_step(compare, {**env, "SITE_URL": site_url}, tmp_path)
+        assert done.returncode == 0, done.stderr
+        report = (runner_temp / "perfguard/report.md").read_text(encoding="utf-8")
+        assert (pages in report) == linked
+    assert "```mermaid\nxychart-beta" in (tmp_path / "summary.md").read_text(encoding="utf-8")
