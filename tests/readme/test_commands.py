@@ -26,6 +26,7 @@ from tests.helpers import readme
 ROOT = Path(__file__).resolve().parents[2]
 DJANGO = ROOT / "examples/django-asv/results"
 MACHINE = "ubuntu-latest"
+ROUNDS = ROOT / "tests/github/data/perf-rounds/session-slowdown.rounds.json"
 GIT = {
     "GIT_AUTHOR_NAME": "a user",
     "GIT_AUTHOR_EMAIL": "user@example.invalid",
@@ -150,6 +151,29 @@ def test_the_json_report_and_jq(checkout: Path) -> None:
     assert [line.rsplit(" ", 1)[0] for line in listed.stdout.splitlines()] == [
         r["label"] for r in regressed
     ]
+
+
+def test_the_site_url_and_picture_commands(tmp_path: Path) -> None:
+    (tmp_path / "perf-out").mkdir()
+    shutil.copy(ROUNDS, tmp_path / "perf-out/rounds.json")
+    graph = "bench_bus.Sessions.track_session_create_close"
+    explicit = readme.command(
+        "perfguard compare perf-out/rounds.json --site-url https://OWNER.github.io/REPO/"
+        " --markdown-file report.md"
+    )
+    auto = readme.command(
+        "GITHUB_REPOSITORY=OWNER/REPO perfguard compare perf-out/rounds.json --site-url auto"
+        " --markdown-file report.md"
+    )
+    for command, site in (
+        (explicit, "https://OWNER.github.io/REPO/"),
+        (auto, "https://owner.github.io/REPO/"),
+    ):
+        done = sh(command, tmp_path)
+        assert done.returncode == 1, done.stderr  # the fixture's two regressions
+        body = (tmp_path / "report.md").read_text(encoding="utf-8")
+        assert f"]({site}#{graph})" in body
+        assert body.count("\nxychart-beta\n") == 2
 
 
 @pytest.mark.integration

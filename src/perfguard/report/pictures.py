@@ -21,6 +21,14 @@ NO_ROUNDS_NOTE = (
 )
 
 
+_SMALL = (
+    '%%{init: {"xyChart": {"width": 600, "height": 320}, "themeVariables": {"xyChart":'
+    ' {"plotColorPalette": "#cf222e, #8c959f"}}}}%%'
+)
+"""Small, the ratios red and the threshold grey (Mermaid's default palette draws the first line
+nearly white)."""
+
+
 def threshold_ratio(row: Row) -> float:
     """The head/base ratio past which the row is worse than its threshold."""
     if row.direction is Direction.HIGHER_IS_BETTER:
@@ -37,7 +45,7 @@ def round_chart(row: Row) -> str:
     pad = (high - low) * 0.1 or 0.01
     rounds = ", ".join(str(i) for i in range(1, len(ratios) + 1))
     return (
-        "```mermaid\nxychart-beta\n"
+        f"```mermaid\n{_SMALL}\nxychart-beta\n"
         f'    title "head / base per round; flat line: the {row.threshold * 100:g}% threshold"\n'
         f'    x-axis "round" [{rounds}]\n'
         f'    y-axis "head / base" {low - pad:.4f} --> {high + pad:.4f}\n'
