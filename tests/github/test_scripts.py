@@ -897,3 +897,15 @@ def test_publish_site_without_an_asv_configuration_is_a_one_line_exit_2(tmp_path
     done = run(sys.executable, str(CI / "publish-site"), "--config", str(tmp_path / "asv.json"))
     assert done.returncode == 2
     assert done.stderr == f"error: no asv configuration at {tmp_path / 'asv.json'}\n"
+
+
+def test_publish_site_refuses_a_grid_script_it_does_not_know(tmp_path: Path) -> None:
+    """A new asv whose grid script differs stops the build instead of shipping blank tiles."""
+    namespace: dict[str, object] = {"__file__": str(CI / "publish-site")}
+    source = (CI / "publish-site").read_text(encoding="utf-8")
+    exec(compile(source, "publish-site", "exec"), namespace)
+    draw_lone_points = namespace["draw_lone_points"]
+    assert callable(draw_lone_points)
+    (tmp_path / "summarygrid.js").write_text("$.plot(div, [{data: d}], opts);", encoding="utf-8")
+    with pytest.raises(SystemExit, match="not the grid script publish-site knows"):
+        draw_lone_points(tmp_path)

@@ -9,6 +9,7 @@ import json
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -90,18 +91,26 @@ def wait_for_grid(page: Page, summaries: list[Response], count: int) -> None:
     )
 
 
-@pytest.mark.integration
-def test_every_summary_graph_of_the_grid_is_drawn(site: str, tmp_path: Path) -> None:
-    failed: list[str] = []
-    summaries: list[Response] = []
+@dataclass
+class Grid:
+    """What the browser saw of the site's grid."""
+
+    failed: list[str] = field(default_factory=list)
+    """Responses of 400 or more, and page errors."""
+    summaries: list[Response] = field(default_factory=list)
+    tiles: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Per tile: the points flot holds, and how many pixels have the series colour."""
+
+
+def open_grid(site: str, screenshot: Path) -> Grid:
+    grid = Grid()
 
     def on_response(response: Response) -> None:
         if "/graphs/summary/" in response.url:
-            summaries.append(response)
+            grid.summaries.append(response)
         if response.status >= 400:
-            failed.append(f"{response.status} {response.url}")
+            grid.failed.append(f"{response.status} {response.url}")
 
-    screenshot = tmp_path / "site-grid.png"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
@@ -111,25 +120,48 @@ def test_every_summary_graph_of_the_grid_is_drawn(site: str, tmp_path: Path) -> 
             context.route("**/*", local_only)
             page = context.new_page()
             page.on("response", on_response)
-            page.on("pageerror", lambda exc: failed.append(f"page error: {exc}"))
+            page.on("pageerror", lambda exc: grid.failed.append(f"page error: {exc}"))
             page.goto(f"{site}/", wait_until="networkidle")
             page.wait_for_selector(".benchmark-plot", timeout=30_000)
             tiles_shown = page.evaluate("() => $('.benchmark-plot').length")
-            wait_for_grid(page, summaries, tiles_shown)
-            tiles = {name: (points, drawn) for name, points, drawn in page.evaluate(TILES_JS)}
+            wait_for_grid(page, grid.summaries, tiles_shown)
+            grid.tiles = {name: (n, drawn) for name, n, drawn in page.evaluate(TILES_JS)}
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             browser.close()
+    return grid
+
+
+@pytest.mark.integration
+def test_every_summary_graph_of_the_grid_is_drawn(site: str, tmp_path: Path) -> None:
+    grid = open_grid(site, tmp_path / "site-grid.png")
     ARTIFACTS.mkdir(exist_ok=True)
     kept = ARTIFACTS / "site-grid.png"
-    shutil.copy(screenshot, kept)
+    shutil.copy(tmp_path / "site-grid.png", kept)
     print(f"grid screenshot: {kept}")
-    assert failed == []
-    assert set(tiles) == MEASURED  # the never-measured benchmark is not a blank tile
-    assert len(summaries) == len(MEASURED)
-    for name, (points, coloured) in tiles.items():
+    assert grid.failed == []
+    assert set(grid.tiles) == MEASURED  # the never-measured benchmark is not a blank tile
+    assert len(grid.summaries) == len(MEASURED)
+    for name, (points, coloured) in grid.tiles.items():
         assert points == COMMITS, name
         assert coloured > 20, f"{name}: the plot is blank"
+
+
+@pytest.mark.integration
+def test_a_benchmark_with_one_result_is_a_dot_not_a_blank_tile(tmp_path: Path) -> None:
+    """A benchmark new (or edited) at the newest commit has one point: asv's line through it
+    draws nothing."""
+    history = tmp_path / "one-commit"
+    shutil.copytree(HISTORY, history)
+    for result in sorted((history / "fixture-box").glob("*-*.json"))[1:]:
+        result.unlink()
+    for site in serve(publish(tmp_path, history, SUITE)):
+        grid = open_grid(site, tmp_path / "one-commit-grid.png")
+    assert grid.failed == []
+    assert set(grid.tiles) == MEASURED
+    for name, (points, coloured) in grid.tiles.items():
+        assert points == 1, name
+        assert coloured > 10, f"{name}: the plot is blank"
 
 
 @pytest.mark.integration
