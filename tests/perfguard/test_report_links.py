@@ -111,3 +111,14 @@ def test_a_bad_site_url_is_a_one_line_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error: the site URL 'javascript:x'")
     assert "Traceback" not in done.stderr
+
+
+def test_a_site_url_of_the_wrong_type_in_the_configuration_is_a_one_line_exit_2(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "perfguard.toml").write_text("site-url = 3\n", encoding="utf-8")
+    done = perfguard("compare", str(ROUNDS), env={}, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: perfguard.toml.site-url must be a string (a URL, or 'auto')"
+    )
