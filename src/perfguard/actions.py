@@ -1,4 +1,5 @@
-"""GitHub Actions runner conventions: the step summary file and workflow-command annotations.
+"""GitHub Actions runner conventions: the step summary file, workflow-command annotations, and
+the GitHub Pages address of the repository a workflow runs for.
 
 Pure string building plus one append; no network. Workflow commands are escaped as the runner
 expects (``%``, ``\\r``, ``\\n`` in data; also ``:`` and ``,`` in properties), so a benchmark name
@@ -8,12 +9,13 @@ cannot inject a command of its own.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perfguard.errors import InputError
+from perfguard.errors import ConfigError, InputError
 
 STEP_SUMMARY_LIMIT = 1024 * 1024
 """GitHub refuses a step summary over 1 MiB (per step)."""
@@ -25,6 +27,25 @@ TRUNCATION_NOTE = (
     "\n\n> [!NOTE]\n> perfguard truncated this report to stay within the step summary's 1 MiB;"
     " the full report is in the run's artifact.\n"
 )
+
+
+_REPOSITORY = re.compile(r"([A-Za-z0-9-]+)/([A-Za-z0-9._-]+)")
+
+
+def pages_site_url(environ: Mapping[str, str]) -> str:
+    """The GitHub Pages site of ``GITHUB_REPOSITORY``: ``https://<owner>.github.io/<repo>/``, or
+    the user site ``https://<owner>.github.io/`` of a ``<owner>.github.io`` repository (Pages
+    host names are lower case)."""
+    found = _REPOSITORY.fullmatch(environ.get("GITHUB_REPOSITORY", ""))
+    if found is None:
+        raise ConfigError(
+            "--site-url auto needs GITHUB_REPOSITORY (owner/repo, set on GitHub Actions);"
+            " pass the site's URL instead"
+        )
+    owner, repo = found[1].lower(), found[2]
+    if repo.lower() == f"{owner}.github.io":
+        return f"https://{owner}.github.io/"
+    return f"https://{owner}.github.io/{repo}/"
 
 
 def escape_data(value: str) -> str:
