@@ -8,6 +8,7 @@ fail (exit 3); the history's own result was decided by ``perfguard history``.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,14 @@ from perfguard.actions import load_json_report
 from perfguard.commands.connection import connection_from, connection_options, github_client
 from perfguard.errors import EXIT_OK, ConfigError
 from perfguard.github import ACTIONS_BOT, parse_repo
+from perfguard.report import links
 
 
 def graph_link(site_url: str | None, benchmark: str) -> str | None:
-    """The benchmark's graph on the published asv site (asv's ``#<benchmark>`` scheme)."""
-    if not site_url:
-        return None
-    return f"{site_url.rstrip('/')}/#{benchmark}"
+    """The benchmark's graph on the published asv site: the report's links
+    (:mod:`perfguard.report.links`: the URL checked, ``auto`` for the repository's Pages)."""
+    site = links.site_url(site_url, os.environ)
+    return None if site is None else links.graph_url(site, benchmark, ())
 
 
 @click.command(
@@ -53,7 +55,11 @@ or when --retry-budget is spent).""",
     help="Login whose marked issues are ours [default: the token's, from GET /user;"
     f" {ACTIONS_BOT} when GitHub refuses that, as for the workflow token].",
 )
-@click.option("--site-url", help="The published asv site, to link each benchmark's graph.")
+@click.option(
+    "--site-url",
+    help="The published asv site, to link each benchmark's graph; 'auto': the repository's"
+    " GitHub Pages (from GITHUB_REPOSITORY).",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be done; needs no token.")
 @connection_options
 def command(**options: Any) -> int:
