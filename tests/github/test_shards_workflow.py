@@ -116,6 +116,7 @@ def test_perf_yml_report_job_merges_compares_and_gates(
         "HOME": shards["env"]["HOME"],
         "GITHUB_OUTPUT": str(tmp_path / "output"),
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "GITHUB_REPOSITORY": "octo/app",  # set on every runner: --site-url auto reads it
         "PR_NUMBER": str(PR),
     }
     for name in ("Merge the shards", "compare", "Step summary", "Record the PR number"):
