@@ -58,6 +58,10 @@ class Step:
     """The first commit at the new level."""
     bisect: str = ""
     """The ``asv find`` command for the range (the history report's own)."""
+    paired_bisect: str = ""
+    """The ``perfguard bisect`` command for the range, when the report gives one."""
+    params: tuple[tuple[str, str], ...] = ()
+    """The parameter combination, for the graph's address."""
     graph_url: str | None = None
 
 
@@ -153,6 +157,8 @@ def body(alert: Alert, *, bisect: str | None = None) -> str:
         "```bash",
         step.bisect or f"asv find {step.good[:8]}..{step.bad[:8]} {step.benchmark}",
     ]
+    if step.paired_bisect:
+        lines.append(f"{step.paired_bisect}   # or with paired runs")
     if bisect:
         lines.append(bisect)
     lines.append("```")
@@ -247,6 +253,8 @@ def steps_from_report(report: Any, source: str) -> list[Step]:
                 good=str(point["last_good"]),
                 bad=str(point["first_bad"]),
                 bisect=str(point.get("bisect") or ""),
+                paired_bisect=str(point.get("paired_bisect") or "").replace("`", ""),
+                params=tuple((str(k), str(v)) for k, v in (point.get("params") or {}).items()),
             )
             steps.append((int(point["position"]), step))
     except (KeyError, TypeError, ValueError, IndexError) as exc:

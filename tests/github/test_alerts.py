@@ -131,6 +131,22 @@ def test_a_recovered_regression_is_closed_with_the_recovery_written(
     assert len(ours(github)) == 1 and ours(github)[0]["state"] == "closed"
 
 
+def test_the_issue_links_the_graph_with_its_parameters_and_names_perfguard_bisect(
+    github: GitHubDouble, cli: Cli, tmp_path: Path
+) -> None:
+    stepped = point("p1", "bench.Suite.time_x(n=100)", 12, 0.3, 1.0)
+    stepped.update(
+        benchmark="bench.Suite.time_x",
+        params={"n": "100"},
+        paired_bisect="perfguard bisect 0000000b 0000000c -b '^bench\\.Suite\\.time_x$'",
+    )
+    site = ("--site-url", "https://octo.github.io/app/")
+    assert cli("alerts", str(report(tmp_path, [stepped])), "--repo", REPO, *site).code == 0
+    [issue] = ours(github)
+    assert "(https://octo.github.io/app/#bench.Suite.time_x?p-n=100)" in issue["body"]
+    assert "perfguard bisect 0000000b 0000000c -b" in issue["body"]
+
+
 def test_a_partial_recovery_keeps_the_alert_open(
     github: GitHubDouble, cli: Cli, tmp_path: Path
 ) -> None:

@@ -23,11 +23,12 @@ from perfguard.github import ACTIONS_BOT, parse_repo
 from perfguard.report import links
 
 
-def graph_link(site_url: str | None, benchmark: str) -> str | None:
-    """The benchmark's graph on the published asv site: the report's links
-    (:mod:`perfguard.report.links`: the URL checked, ``auto`` for the repository's Pages)."""
+def graph_link(site_url: str | None, step: alerts.Step) -> str | None:
+    """The benchmark's graph on the published asv site, its parameters selected: the report's
+    links (:mod:`perfguard.report.links`: the URL checked, ``auto`` for the repository's
+    Pages)."""
     site = links.site_url(site_url, os.environ)
-    return None if site is None else links.graph_url(site, benchmark, ())
+    return None if site is None else links.graph_url(site, step.benchmark, step.params)
 
 
 @click.command(
@@ -71,7 +72,7 @@ def command(**options: Any) -> int:
         raise ConfigError("--label must not be empty")
     path: Path = options["report"]
     steps = [
-        replace(step, graph_url=graph_link(options["site_url"], step.benchmark))
+        replace(step, graph_url=graph_link(options["site_url"], step))
         for step in alerts.steps_from_report(load_json_report(path), str(path))
     ]
     found = alerts.alerts(steps)
