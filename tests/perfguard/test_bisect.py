@@ -17,6 +17,7 @@ import pytest
 
 from perfguard import bisect
 from perfguard.cli import cli
+from perfguard.commands.bisect import runs_needed
 from tests.helpers import readme
 from tests.helpers.asvenvs import share_envs
 from tests.perfguard.test_run_integration import PACKAGE, commit_scale, git, init_tiny
@@ -43,6 +44,22 @@ def test_every_position_is_found_in_about_log2_runs(count: int) -> None:
         assert result.first_bad == commits[first_bad]
         assert len(calls) <= 1 + math.ceil(math.log2(count)) if count > 1 else len(calls) == 1
         assert calls[0] == ("g", commits[-1])  # the verification run comes first
+
+
+@pytest.mark.parametrize(
+    ("count", "verify", "most"), [(1, True, 1), (2, True, 2), (8, True, 4), (9, False, 4)]
+)
+def test_the_announced_number_of_runs_is_the_most_the_search_takes(
+    count: int, verify: bool, most: int
+) -> None:
+    assert runs_needed(count, verify) == most
+    commits = [f"c{i}" for i in range(count)]
+    taken = []
+    for first_bad in range(count):
+        judge, calls = known(first_bad, commits)
+        bisect.search("g", commits, judge, verify=verify)
+        taken.append(len(calls))
+    assert max(taken) == most
 
 
 def test_a_range_that_does_not_reproduce_is_not_bisected() -> None:

@@ -6,6 +6,7 @@ known good commit against a candidate; see :mod:`perfguard.bisect` for the searc
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,11 @@ def range_commits(good: str, bad: str, repo: Path) -> list[str]:
     if len(commits) > MAX_COMMITS:
         raise ConfigError(f"{len(commits)} commits between GOOD and BAD: at most {MAX_COMMITS}")
     return commits
+
+
+def runs_needed(commits: int, verify: bool) -> int:
+    """The most paired runs a bisect of ``commits`` takes: the verification, then halving."""
+    return max(1, int(verify) + math.ceil(math.log2(commits)))
 
 
 def judge_with_runs(settings: RunSettings) -> bisect.Judge:
@@ -161,7 +167,7 @@ def command(
     )
     click.echo(
         f"bisecting {len(commits)} commit(s) after {good_sha[:12]} up to {bad_sha[:12]} for"
-        f" {bench!r}: about {max(1, len(commits).bit_length()) + int(verify)} paired runs",
+        f" {bench!r}: at most {runs_needed(len(commits), verify)} paired run(s)",
         err=True,
     )
     judge = judge_with_runs(settings)
