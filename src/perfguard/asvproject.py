@@ -181,6 +181,16 @@ class ResultFile:
     hash8: str
     env: str
 
+    @property
+    def rerun(self) -> int:
+        """N of a ``<hash8>-<env>.rerunN.json`` that scripts/ci/history-append keeps when a
+        commit is measured again (0 for asv's own file): the highest is the newest."""
+        found = _RERUN.search(self.path.stem)
+        return int(found.group(1)) if found else 0
+
+
+_RERUN = re.compile(r"\.rerun(\d+)$")
+
 
 def result_file_name(commit: str, env: str) -> str:
     """asv's file name of a commit's results in one environment (``asv.results.get_filename``)."""

@@ -253,11 +253,17 @@ def load_results_history(
     mode's noise floors and ``perfguard history``'s change points both start here.
     """
     folder = asvproject.machine_dir(root, machine, what="history directory")
-    paths = [
-        f.path
-        for f in asvproject.result_files(folder)
-        if env is None or asvproject.env_matches(f.env, env)
-    ]
+    newest: dict[tuple[str, str], asvproject.ResultFile] = {}
+    for found in asvproject.result_files(folder):
+        base_env = found.env.removesuffix(f".rerun{found.rerun}") if found.rerun else found.env
+        if env is not None and not asvproject.env_matches(base_env, env):
+            continue
+        # One result per commit: a commit measured again (history-append's .rerunN) is one
+        # point of the history, its newest measurement, not two.
+        key = (found.hash8, base_env)
+        if key not in newest or found.rerun > newest[key].rerun:
+            newest[key] = found
+    paths = [f.path for f in newest.values()]
     loaded = [(p, load_result_set(str(p), results_dir=root)) for p in paths]
     envs = sorted({r.env for _, r in loaded})
     if len(envs) > 1:

@@ -372,3 +372,22 @@ def changepoints_with_step(result: Any, name: str, factor: float) -> Any:
 
     key = next(m.key for m in result.measurements if m.benchmark == name)
     return with_step([result], key, factor, 0)[0]
+
+
+def test_a_commit_measured_again_is_one_point_its_newest(tmp_path: Path) -> None:
+    """history-append keeps a second measurement of a commit as ``<file>.rerunN.json``: the
+    history holds that commit once, with the newest measurement."""
+    shas = [sha(i) for i in range(COMMITS)]
+    write_history(tmp_path, shas)
+    first = tmp_path / "box" / f"{shas[3][:8]}-py3.12.json"
+    data = json.loads(first.read_text(encoding="utf-8"))
+    for n, factor in ((1, 2.0), (2, 3.0)):
+        again = json.loads(json.dumps(data))
+        again["results"]["s.time_step"][0] = [data["results"]["s.time_step"][0][0] * factor]
+        rerun = first.with_name(f"{first.stem}.rerun{n}.json")
+        rerun.write_text(json.dumps(again), encoding="utf-8")
+    loaded, _ = results.load_results_history(tmp_path)
+    assert [r.commit for r in loaded] == shas  # 30 points, commit 3 once
+    original = data["results"]["s.time_step"][0][0]
+    [kept] = [m for m in loaded[3].measurements if m.benchmark == "s.time_step"]
+    assert kept.value == pytest.approx(3.0 * original)  # the newest, .rerun2
