@@ -68,7 +68,10 @@ def test_the_change_points_page_lists_them_and_links_each_to_its_graph(tmp_path:
                 context.route("**/*", local_only)
                 page = context.new_page()
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.goto(f"{generator}/changes.html", wait_until="networkidle")
+                page.goto(f"{generator}/index.html", wait_until="networkidle")
+                page.click("#nav-li-changes a")  # asv's navigation bar leads to the page
+                page.wait_for_selector("table")
+                assert page.url.endswith("/changes.html")
                 rows = page.eval_on_selector_all(
                     "tr.regressed td:first-child, tr.improved td:first-child",
                     "cells => cells.map(c => c.textContent)",
