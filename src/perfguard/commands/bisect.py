@@ -6,6 +6,7 @@ known good commit against a candidate; see :mod:`perfguard.bisect` for the searc
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -63,7 +64,7 @@ def judge_with_runs(settings: RunSettings) -> bisect.Judge:
     all of them are unchanged or improved, else undecided."""
 
     def judge(good: str, candidate: str) -> tuple[str, str]:
-        step = RunSettings(**{**_fields(settings), "base": good, "head": candidate})
+        step = dataclasses.replace(settings, base=good, head=candidate)
         display = make_display(sys.stderr, step.effort.max_rounds, tty=sys.stderr.isatty())
         try:
             outcome = execute(step, display)
@@ -85,10 +86,6 @@ def judge_with_runs(settings: RunSettings) -> bisect.Judge:
         return bisect.UNDECIDED, detail
 
     return judge
-
-
-def _fields(settings: RunSettings) -> dict[str, Any]:
-    return {name: getattr(settings, name) for name in RunSettings.__dataclass_fields__}
 
 
 @click.command(
