@@ -5,6 +5,8 @@
 # check_refs BASE_REF HEAD_SHA   exits 2 with one line unless both are safe to pass on
 # merge_base BASE_REF HEAD_SHA   prints the merge base of HEAD_SHA with origin/BASE_REF (or
 #                                BASE_REF itself when there is no such remote branch)
+# check_shard                    exits 2 with one line unless $PERFGUARD_SHARD is empty or K/N
+#                                with 1 <= K <= N; sets SHARD_K and SHARD_N (empty: no shard)
 
 check_refs() {
   local base_ref=$1 head_sha=$2
@@ -19,4 +21,13 @@ merge_base() {
     target="origin/$1"
   fi
   git merge-base "$target" "$2"
+}
+
+check_shard() {
+  SHARD_K="" SHARD_N=""
+  [ -n "${PERFGUARD_SHARD:-}" ] || return 0
+  [[ $PERFGUARD_SHARD =~ ^([1-9][0-9]{0,2})/([1-9][0-9]{0,2})$ ]] \
+    && (( BASH_REMATCH[1] <= BASH_REMATCH[2] )) \
+    || { echo "error: bad shard (K/N, 1 <= K <= N): $PERFGUARD_SHARD" >&2; exit 2; }
+  SHARD_K=${BASH_REMATCH[1]} SHARD_N=${BASH_REMATCH[2]}
 }

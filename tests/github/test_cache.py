@@ -1,6 +1,7 @@
 """The build cache between PR runs, for real: asv's environments kept the way the workflows keep
 them (scripts/ci/asv-cache names the folders and the key; actions/cache stores and restores
-those folders; here a tar archive does), and a second run on the same base does not build it.
+those folders; here a tar archive does), and a second run on the same base does not build it
+and estimates its rounds from the first.
 
 The project's build command logs each build (asv runs it only when its build cache has no wheel
 for the commit) and its install command logs each install, so the test reads what asv did
@@ -51,8 +52,9 @@ def repo(tmp_path: Path) -> tuple[Path, str, str, str]:
     return repo, base, first, second
 
 
-def measure(repo: Path, head: str, out: str, env: dict[str, str]) -> list[str]:
-    """The measuring job's two steps (cache key, then measure), as bash; what asv did."""
+def measure(repo: Path, head: str, out: str, env: dict[str, str]) -> tuple[list[str], str]:
+    """The measuring job's two steps (cache key, then measure), as bash; what asv did, and
+    what perfguard said."""
     log = Path(env["BUILD_LOG"])
     log.write_text("")
     output = repo.parent / f"{out}.github-output"
@@ -63,7 +65,7 @@ def measure(repo: Path, head: str, out: str, env: dict[str, str]) -> list[str]:
     env["CACHE"] = json.dumps(cache_outputs(keyed, output))
     done = run_step(f'scripts/ci/measure main "{head}" {out} 2', env, repo, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return log.read_text().splitlines()
+    return log.read_text().splitlines(), done.stderr
 
 
 def test_a_second_pr_run_on_the_same_base_does_not_build_the_base(
@@ -80,12 +82,14 @@ def test_a_second_pr_run_on_the_same_base_does_not_build_the_base(
         "PERFGUARD_RUN_ARGS": "--pairs 2 -a warmup_time=0 -a sample_time=0.001",
     }
 
-    assert sorted(measure(root, first, "perf-1", env)) == sorted(
+    built, said = measure(root, first, "perf-1", env)
+    assert sorted(built) == sorted(
         [f"build {base}", f"install {base}", f"build {first}", f"install {first}"]
     )
+    assert "estimated from perfguard's rule" in said  # nothing measured before
     cache = json.loads(env["CACHE"])
     folders = [Path(p) for p in cache["path"].splitlines()]
-    assert folders == [root / ".asv/env", root / ".asv/env-perfguard"]
+    assert folders == [root / ".asv/env", root / ".asv/env-perfguard", root / ".asv/perfguard"]
 
     # The job ends: actions/cache stores the folders; the runner is gone; the next job of the PR
     # gets a fresh checkout and restores them (same key: same base).
@@ -99,9 +103,10 @@ def test_a_second_pr_run_on_the_same_base_does_not_build_the_base(
         tar.extractall(root, filter="tar")
 
     # The base comes from asv's build cache (installed again, not built); the new head is built.
-    assert sorted(measure(root, second, "perf-2", env)) == sorted(
-        [f"install {base}", f"build {second}", f"install {second}"]
-    )
+    # The rounds are estimated from the first run's, kept with the environments.
+    built, said = measure(root, second, "perf-2", env)
+    assert sorted(built) == sorted([f"install {base}", f"build {second}", f"install {second}"])
+    assert f"estimated from the earlier run {root}/.asv/perfguard/ci-last.rounds.json" in said
     assert json.loads(env["CACHE"])["key"] == cache["key"] == cache["restore-keys"] + base
     for out in ("perf-1", "perf-2"):
         assert (root / out / "base-sha").read_text().strip() == base

@@ -701,8 +701,13 @@ def test_asv_cache_keys_the_environments_by_config_python_and_merge_base(tmp_pat
     )
     outputs = asv_cache(repo, head, env)
     assert set(outputs) == {"path", "key", "restore-keys"}
-    # the folders asv and perfguard run use: env_dir from the config, and the twin beside it
-    assert outputs["path"].splitlines() == [f"{repo}/.asv/env", f"{repo}/.asv/env-perfguard"]
+    # the folders asv and perfguard run use: env_dir from the config, the twin beside it, and
+    # perfguard's folder of earlier runs beside asv's results (asv's default: results/)
+    assert outputs["path"].splitlines() == [
+        f"{repo}/.asv/env",
+        f"{repo}/.asv/env-perfguard",
+        f"{repo}/perfguard",
+    ]
     version = ".".join(map(str, sys.version_info[:3]))
     prefix = outputs["restore-keys"]
     assert prefix.startswith("perfguard-asv-") and f"-py{version}-" in prefix
@@ -716,6 +721,36 @@ def test_asv_cache_keys_the_environments_by_config_python_and_merge_base(tmp_pat
     )
     other = asv_cache(repo, head, env)
     assert other["restore-keys"] != prefix and other["key"].endswith(base)
+
+
+def test_asv_cache_gives_each_shard_its_own_entry_restored_first_from_the_same_base(
+    tmp_path: Path,
+) -> None:
+    """A shard's entry holds its own last run (the next run's estimate of that share); its
+    environments may come from any entry of the same merge base, then of the configuration."""
+    repo, base, head, env = measure_repo(tmp_path)
+    whole = asv_cache(repo, head, env)
+    second = asv_cache(repo, head, {**env, "PERFGUARD_SHARD": "2/3"})
+    assert second["key"] == whole["key"] + "-shard-2-of-3" and whole["key"].endswith(base)
+    assert second["restore-keys"].splitlines() == [whole["key"], whole["restore-keys"]]
+    assert second["path"] == whole["path"]
+    output = repo.parent / "github-output"
+    done = run(
+        "bash", str(CI / "asv-cache"), "main", head, cwd=repo,
+        env={**env, "GITHUB_OUTPUT": str(output), "PERFGUARD_SHARD": "4/3"},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == "error: bad shard (K/N, 1 <= K <= N): 4/3\n"
+
+
+def test_measure_keeps_a_copy_of_its_rounds_file_for_the_next_runs_estimate(
+    tmp_path: Path,
+) -> None:
+    repo, _, head, env = measure_repo(tmp_path)
+    done = run("bash", str(CI / "measure"), "main", head, "out", "3", cwd=repo, env=env)
+    assert done.returncode == 0, done.stderr
+    kept = repo / "perfguard" / "ci-last.rounds.json"
+    assert kept.read_bytes() == (repo / "out" / "rounds.json").read_bytes()
 
 
 def test_asv_cache_key_names_the_commit_measure_measures_as_base(tmp_path: Path) -> None:

@@ -209,6 +209,13 @@ def test_the_environments_cache_uses_the_scripts_folders_and_key(path: Path) -> 
     [keyed] = [s for s in all_steps if "scripts/ci/asv-cache" in s.get("run", "")]
     [cache] = [s for s in all_steps if s.get("uses", "").startswith("actions/cache@")]
     assert all_steps.index(keyed) < all_steps.index(cache)
+    # the shard reaches the key (each shard's entry keeps its own last run): the job's env in
+    # perf.yml (the matrix), the step's in the action (its input)
+    shard = data["jobs"]["measure"]["env"] if "jobs" in data else keyed["env"]
+    assert shard["PERFGUARD_SHARD"] in (
+        "${{ matrix.shard }}/${{ strategy.job-total }}",
+        "${{ inputs.shard }}",
+    )
     assert cache["with"] == {
         name: f"${{{{ steps.{keyed['id']}.outputs.{name} }}}}"
         for name in ("path", "key", "restore-keys")

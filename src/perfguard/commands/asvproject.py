@@ -12,6 +12,11 @@ from pathlib import Path
 import click
 
 from perfguard import asvproject
+from perfguard.runner import files
+
+PERFGUARD_DIR = "perfguard-dir"
+"""Not asv's but perfguard's: its folder of earlier runs beside asv's results, which the
+workflows keep between runs (the next run's estimate comes from it)."""
 
 
 @click.command(
@@ -20,10 +25,11 @@ from perfguard import asvproject
 Examples:
   perfguard asv-project results-dir           # e.g. /src/app/.asv/results
   perfguard asv-project config --dir ~/src/app
+  perfguard asv-project perfguard-dir         # e.g. /src/app/.asv/perfguard
 \b
 Exit codes: 0 printed, 2 no or broken asv configuration.""",
 )
-@click.argument("field", type=click.Choice(asvproject.FIELDS))
+@click.argument("field", type=click.Choice([*asvproject.FIELDS, PERFGUARD_DIR]))
 @click.option(
     "--asv-config",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -41,7 +47,12 @@ def command(field: str, asv_config: Path | None, start: Path) -> int:
     """Print one path of the asv project, resolved as asv resolves it (plumbing for scripts).
 
     FIELD is the config file itself, or results-dir, benchmark-dir, html-dir, env-dir or repo
-    (an absolute path, or the URL asv clones), each relative to the config file's folder.
+    (an absolute path, or the URL asv clones), each relative to the config file's folder; or
+    perfguard-dir, perfguard's folder of earlier runs beside asv's results.
     """
-    click.echo(asvproject.field(asvproject.load(asv_config, start=start), field))
+    project = asvproject.load(asv_config, start=start)
+    if field == PERFGUARD_DIR:
+        click.echo(files.perfguard_dir(project.results_dir))
+    else:
+        click.echo(asvproject.field(project, field))
     return 0
