@@ -202,6 +202,17 @@ def test_promising_spends_rounds_only_where_they_can_decide() -> None:
     assert paired.promising([0.5], threshold=0.05, max_rounds=20)  # one round: unknown noise
 
 
+def test_one_wild_round_does_not_end_the_measuring() -> None:
+    """An A/A row of scripts/scale_fixture: four rounds within 13 %, one at +47 % (a process
+    whose pandas frame landed badly). Its standard deviation (23 %) says hopeless at 20 rounds;
+    the other rounds say 20 rounds dilute the wild one enough to call it unchanged."""
+    wild = [-0.02, -0.13, -0.01, 0.47, -0.02]
+    assert paired.promising(wild, threshold=0.05, max_rounds=20)
+    assert not paired.promising(wild, threshold=0.05, max_rounds=5)  # no rounds left
+    steady_loud = [0.25, -0.2, 0.22, -0.3, 0.18]  # loud in every round: still hopeless
+    assert not paired.promising(steady_loud, threshold=0.05, max_rounds=20)
+
+
 @pytest.mark.parametrize("correction", [paired.Correction.HOLM, paired.Correction.BH])
 def test_absent_family_members_count_as_p_one(correction: paired.Correction) -> None:
     """A shard's rows corrected within the whole suite: the same as padding the family with
