@@ -34,6 +34,10 @@ class ConfigError(PerfguardError):
     """Invalid ``[tool.perfguard]`` configuration or command-line values."""
 
 
+class NoCounterError(PerfguardError):
+    """``--metric instructions``: neither hardware counters nor valgrind are available."""
+
+
 class GitError(PerfguardError):
     """git could not resolve a ref, or is not available."""
 

@@ -19,6 +19,13 @@ class Kind(str, enum.Enum):
     MEM = "mem"
     PEAKMEM = "peakmem"
     TRACK = "track"
+    INSTRUCTIONS = "instructions"
+    """Not asv's: ``perfguard run --metric instructions``, a ``time_`` benchmark's
+    instructions per call."""
+
+
+UNSUITED = "unsuited for instruction counting"
+"""How the reason of an ``instructions`` row whose count is not repeatable begins."""
 
 
 class Direction(str, enum.Enum):
@@ -267,6 +274,8 @@ class Comparison:
     stderr by the commands, not part of the report."""
     shards: tuple[ShardPlacement, ...] = ()
     """For a merged sharded run, which shard (and machine) measured which benchmarks."""
+    counted_by: str = ""
+    """What counted the ``instructions`` rows (``perfguard run --metric instructions``)."""
 
     def verdict_counts(self) -> dict[Verdict, int]:
         """How many rows have each verdict (every verdict present, zero if none).

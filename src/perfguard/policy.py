@@ -83,6 +83,9 @@ class Policy:
     """``site-url``: the published asv site the markdown report links graphs on (a URL, or
     ``auto`` for the repository's GitHub Pages; see :mod:`perfguard.report.links`). No verdict
     depends on it; it is here so the gate's configuration carries it to perf-comment.yml."""
+    metric: tuple[str, ...] = ()
+    """``metric``: what ``perfguard run`` measures a ``time_`` benchmark by (``time``,
+    ``instructions``); empty: time. ``--metric`` overrides it."""
 
     def once_per_process(self, name: str, label: str) -> bool:
         """Whether rules say ``name`` (``label``: with parameters) runs once per process."""
@@ -221,7 +224,16 @@ def _pattern(table: Mapping[str, Any], where: str) -> str:
 
 def policy_from_mapping(raw: Mapping[str, Any], where: str = "[tool.perfguard]") -> Policy:
     """Build a Policy from the parsed ``[tool.perfguard]`` table, validating every key."""
-    _check_keys(raw, {"threshold", "fail-on", "rules", "budgets", "site-url"}, where)
+    _check_keys(raw, {"threshold", "fail-on", "rules", "budgets", "site-url", "metric"}, where)
+    metric = raw.get("metric", [])
+    if isinstance(metric, str):
+        metric = [metric]
+    allowed_metrics = ("time", "instructions")
+    if not isinstance(metric, list) or not all(m in allowed_metrics for m in metric):
+        raise ConfigError(
+            f"{where}.metric must be a list of 'time' and 'instructions', e.g."
+            f' metric = ["time", "instructions"], got {raw.get("metric")!r}'
+        )
     site_url = raw.get("site-url")
     if site_url is not None and not isinstance(site_url, str):
         raise ConfigError(f"{where}.site-url must be a string (a URL, or 'auto')")
@@ -276,6 +288,7 @@ def policy_from_mapping(raw: Mapping[str, Any], where: str = "[tool.perfguard]")
         rules=tuple(rules),
         budgets=tuple(budgets),
         site_url=site_url,
+        metric=tuple(metric),
     )
 
 
@@ -301,6 +314,8 @@ def policy_table(policy: Policy) -> dict[str, Any]:
         )
     if policy.site_url is not None:
         table["site-url"] = policy.site_url
+    if policy.metric:
+        table["metric"] = list(policy.metric)
     if rules:
         table["rules"] = rules
     if budgets:

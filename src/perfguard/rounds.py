@@ -25,6 +25,7 @@ from perfguard.compare import compare, unmatched_rules
 from perfguard.errors import InputError
 from perfguard.fingerprint import Fingerprint
 from perfguard.models import (
+    UNSUITED,
     Comparison,
     Kind,
     Measurement,
@@ -245,6 +246,36 @@ def result_set(data: RoundsFile, side: str, source: str) -> ResultSet:
     )
 
 
+UNSUITED_SPREAD = 0.005
+"""Spread across rounds (standard deviation of the log counts; 0.5 %, half the 1 % one gates
+at) above which an ``instructions`` row is called unsuited for counting instead of decided
+(:func:`unsuited`). Measured (tests/perfguard/test_run_instructions.py,
+scripts/instruction_trials.py):
+deterministic bodies spread 0.003-0.01 % across rounds (the round's hash seed and layout move
+a count by a few dozen instructions); one that walks a set of strings, whose order follows the
+hash seed, spread 80 % (5 944 to 34 081 instructions per call over 4 rounds)."""
+
+
+def unsuited(series: Series) -> float | None:
+    """The spread across rounds of an ``instructions`` series too variable to gate on, else
+    None.
+
+    The spread of each side's own counts (standard deviation of their logarithms), not of
+    ln(head / base): both sides of a round share its hash seed, so a count that follows the
+    seed moves on both sides together and its ratio hides it, yet another seed (another
+    machine, another run) gives another count.
+    """
+    if series.kind is not Kind.INSTRUCTIONS:
+        return None
+    spreads = []
+    for values in series.pairs():
+        logs = [math.log(v) for v in values]
+        if len(logs) >= 2:
+            spreads.append(statistics.stdev(logs))
+    spread = max(spreads, default=0.0)
+    return spread if spread > UNSUITED_SPREAD else None
+
+
 def paired_row(row: Row, series: Series, significant: bool | None) -> Row:
     """Replace a row's unpaired estimate by the paired one and decide again."""
     d = series.log_ratios()
@@ -252,6 +283,14 @@ def paired_row(row: Row, series: Series, significant: bool | None) -> Row:
     verdict, reason = stats.decide(
         est, threshold=row.threshold, direction=row.direction, significant=significant
     )
+    spread = unsuited(series)
+    if spread is not None:
+        verdict = Verdict.INCONCLUSIVE
+        reason = (
+            f"{UNSUITED}: the count varies by {spread * 100:.2f}% across rounds (above"
+            f" {UNSUITED_SPREAD * 100:g}%; hash randomisation, I/O, sleeping or threads):"
+            " gate it on time"
+        )
     if len(d) < 2:
         verdict, reason = Verdict.INCONCLUSIVE, f"only {len(d)} paired round: re-run"
     ratios = tuple(math.exp(x) for x in d)
@@ -309,6 +348,7 @@ def to_comparison(
         warnings=warnings,
         notices=notices,
         shards=placements(data),
+        counted_by=str(data.settings.get("counted_by", "")),
     )
 
 
@@ -351,6 +391,8 @@ def undecided(
         if row.verdict is not Verdict.INCONCLUSIVE or row.estimate is None:
             continue
         if row.estimate.method == "paired-exact":  # deterministic: more rounds say the same
+            continue
+        if unsuited(by_key[(row.benchmark, row.params)]) is not None:  # stays unsuited
             continue
         d = by_key[(row.benchmark, row.params)].log_ratios()
         if paired.promising(d, threshold=row.threshold, max_rounds=max_rounds):

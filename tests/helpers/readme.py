@@ -52,6 +52,10 @@ NOT_RUN: Mapping[str, str] = {
     ".venv/bin/python scripts/peers_bus.py 100000 3": (
         "needs the `peers` extra (pyee, blinker, bubus), not part of the test install"
     ),
+    "sudo apt-get install -y valgrind": (
+        "installs a system package as root; scripts/install-system-deps installs valgrind for"
+        " the tests (apt-get, when it is missing)"
+    ),
     ".venv/bin/python scripts/peers_store.py 100000": (
         "needs the `peers` extra (eventsourcing), not part of the test install"
     ),

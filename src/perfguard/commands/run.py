@@ -43,7 +43,7 @@ from perfguard.commands.output import (
 )
 from perfguard.errors import ConfigError
 from perfguard.policy import load_policy
-from perfguard.runner import DEFAULT_PAIRS, RunSettings, execute
+from perfguard.runner import DEFAULT_PAIRS, RunSettings, counting, execute, instructions
 from perfguard.runner.progress import make_display, outcome_line
 from perfguard.shards.partition import ShardSpec, parse_spec
 
@@ -78,11 +78,14 @@ def run_paired(
     asv_config_option: str = "--asv-config",
     shard: ShardSpec | None = None,
     shard_costs: Path | None = None,
+    metric: str | None = None,
+    counter: str = instructions.AUTO,
 ) -> int:
     """Build, measure in paired rounds, report on stdout and gate; banners go to stderr.
 
     ``asv_config_option`` is how the user spelled the option (errors name what they typed).
     ``time_limit`` is in seconds, None for the default and infinity for none.
+    ``metric``: ``--metric`` as given; None: the configuration's ``metric``, else time.
     """
     if asv_config is not None and asv_config.suffix == ".toml":
         raise ConfigError(
@@ -97,6 +100,13 @@ def run_paired(
         start=config_path.resolve().parent,
         threshold=threshold,
         fail_on=fail_on,
+    )
+    metrics = (
+        counting.parse_metrics(metric)
+        if metric is not None
+        else counting.parse_metrics(",".join(policy.metric), "configuration metric")
+        if policy.metric
+        else (counting.Metric.TIME,)
     )
     settings = RunSettings(
         config=config_path,
@@ -115,6 +125,8 @@ def run_paired(
         pairs=pairs,
         shard=shard,
         shard_costs=shard_costs,
+        metrics=metrics,
+        counter=counter,
     )
     display = make_display(sys.stderr, effort.max_rounds, tty=sys.stderr.isatty())
     try:
@@ -144,6 +156,8 @@ Examples:
   perfguard run main main --quick        # A/A: one commit on both sides (this machine's noise)
   perfguard run main HEAD -a sample_time=0.01 --format json --json-file report.json
   perfguard run main HEAD --shard 2/3 --output shard-2.rounds.json   # one of 3 CI jobs
+  perfguard run main HEAD --metric instructions --quick   # instructions per call, not time
+  perfguard run main HEAD --metric time,instructions --counter valgrind
 \b
 Writes only perfguard's own files: the rounds file and a copy of the samples in asv's layout,
 in <results_dir>/../perfguard/ (asv's own results are never changed).
@@ -223,6 +237,21 @@ Exit codes: 0 no regression, 1 regression, 2 usage, input or build error.""",
     " same for every shard [default: asv's durations of BASE in its results, else a count].",
 )
 @click.option(
+    "--metric",
+    callback=checked(lambda text, option: counting.parse_metrics(text, option) and text),
+    help="What a time_ benchmark is measured by: time, instructions (instructions executed per"
+    " call, counted, see --counter) or time,instructions (two rows each); other benchmarks keep"
+    " their own [default: the configuration's metric, else time].",
+)
+@click.option(
+    "--counter",
+    type=click.Choice(list(instructions.CHOICES)),
+    default=instructions.AUTO,
+    show_default=True,
+    help="How instructions are counted: perf (hardware counters, perf_event_open), valgrind"
+    " (callgrind), or auto (hardware counters where the kernel allows them, else valgrind).",
+)
+@click.option(
     "--correction",
     type=click.Choice([c.value for c in paired.Correction]),
     default=paired.Correction.HOLM.value,
@@ -251,6 +280,8 @@ def command(
     output: Path | None,
     shard: ShardSpec | None,
     shard_costs: Path | None,
+    metric: str | None,
+    counter: str,
     correction: str,
     perfguard_config: Path | None,
     threshold: str | None,
@@ -292,6 +323,8 @@ def command(
         output=output,
         shard=shard,
         shard_costs=shard_costs,
+        metric=metric,
+        counter=counter,
         correction=paired.Correction(correction),
         perfguard_config=perfguard_config,
         threshold=threshold,

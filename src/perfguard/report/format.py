@@ -10,10 +10,12 @@ import math
 from collections.abc import Iterable
 
 from perfguard.models import (
+    UNSUITED,
     VERDICT_ORDER,
     BudgetCheck,
     Comparison,
     Direction,
+    Kind,
     Measurement,
     Params,
     Row,
@@ -163,10 +165,17 @@ def values_change(row: Row) -> float | None:
     return h.value / b.value - 1.0
 
 
-def footnotes(rows: Iterable[Row]) -> list[str]:
-    """What a table must say when its change column is not head/base of its value columns."""
+def footnotes(rows: Iterable[Row], counted_by: str = "") -> list[str]:
+    """What a table must say when its change column is not head/base of its value columns,
+    and what counted its ``instructions`` rows."""
     rows = list(rows)
     notes = []
+    if any(r.kind is Kind.INSTRUCTIONS for r in rows):
+        notes.append(
+            "NAME:instructions rows: instructions executed per call of the benchmark (base,"
+            " head: each side's median over the rounds)"
+            + (f", counted by {counted_by}." if counted_by else ".")
+        )
     if any(shift_removed(r) for r in rows):
         notes.append(
             f"{SHIFT_MARK} change and interval with the shift the whole suite shares removed"
@@ -220,7 +229,9 @@ def verdict_note(row: Row) -> str:
     if row.verdict in _REASON_SHOWN:
         reason = row.reason
         est = row.estimate
-        if row.verdict is Verdict.INCONCLUSIVE and est is not None and est.mde is not None:
+        if row.reason.startswith(UNSUITED):
+            pass  # the reason says it: not noise too large, a count that is not repeatable
+        elif row.verdict is Verdict.INCONCLUSIVE and est is not None and est.mde is not None:
             reason = f"{_inconclusive_because(row)}: could detect {format_magnitude(est.mde)}"
         elif (
             row.verdict is Verdict.INCONCLUSIVE

@@ -115,6 +115,8 @@ def render_json(
         "budgets": [_budget(b) for b in comparison.budgets],
         "shards": [_shard(p) for p in comparison.shards],
     }
+    if comparison.counted_by:
+        document["counted_by"] = comparison.counted_by
     # msgspec writes NaN and infinities as null (JSON has no such numbers), enums as their
     # values, and is several times faster than the json module on 10 000 rows.
     try:

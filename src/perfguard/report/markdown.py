@@ -194,7 +194,9 @@ def _head(comparison: Comparison, marker_key: str, room: int) -> str:
         lines.append(block)
         used += _size(block)
     # What the change column means when it is not head/base (short, ours: never dropped).
-    lines.extend(f"\n{_cell(note)}\n" for note in fmt.footnotes(comparison.rows))
+    lines.extend(
+        f"\n{_cell(note)}\n" for note in fmt.footnotes(comparison.rows, comparison.counted_by)
+    )
     lines.append(_shards(comparison, room // 4))
     return "".join(lines)
 

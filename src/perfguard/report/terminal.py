@@ -115,7 +115,9 @@ def render_terminal(
         parts.append(
             _table(_ROW_COLUMNS, [_row_cells(r) for r in rows], _row_styles(rows), color, width)
         )
-        parts.extend(_paragraph(note, width) + "\n" for note in fmt.footnotes(rows))
+        parts.extend(
+            _paragraph(note, width) + "\n" for note in fmt.footnotes(rows, comparison.counted_by)
+        )
     else:
         parts.append("No benchmarks to show.\n" if only_changed else "No benchmarks compared.\n")
     if comparison.budgets:

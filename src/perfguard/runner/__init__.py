@@ -28,10 +28,10 @@ import msgspec
 
 from perfguard import __version__, asvproject, fingerprint, paired, rounds
 from perfguard.errors import AsvError
-from perfguard.models import Key, Params, format_label
+from perfguard.models import Key, Kind, Params, format_label
 from perfguard.models import Status as ValueStatus
 from perfguard.policy import Policy
-from perfguard.runner import asvenv, estimate, files, pairs, refs, shard
+from perfguard.runner import asvenv, counting, estimate, files, instructions, pairs, refs, shard
 from perfguard.runner.progress import Display
 from perfguard.runner.schedule import Effort, run_rounds
 from perfguard.shards.partition import ShardSpec
@@ -47,6 +47,12 @@ PAIR_ATTRIBUTES: Mapping[str, Any] = {"sample_time": 0.001, "warmup_time": 0.02}
 a short sample is rarely hit by another process, and many short pairs beat a few long ones on
 a shared machine (measured: per-round spread 1.4 % with 16 pairs of 1 ms, 4.5 % with 8 pairs
 of 10 ms); the median over the pairs makes a slow first sample harmless."""
+COUNT_PAIRS = 3
+"""Sample pairs per counted benchmark and round: a count repeats within a process (the round's
+hash seed and layout are fixed), so a few pairs only guard against a one-off."""
+VALGRIND_TIMEOUT_FACTOR = 30.0
+"""A benchmark's asv ``timeout`` is stretched this much under valgrind (about 50x slower when
+counting, less with collection off for imports and setup)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +78,10 @@ class RunSettings:
     shard: ShardSpec | None = None
     """``--shard K/N``: measure share K of N of the selected benchmarks."""
     shard_costs: Path | None = None
+    metrics: tuple[counting.Metric, ...] = (counting.Metric.TIME,)
+    """``--metric``: what a ``time_`` benchmark gives rows for (other kinds: their own)."""
+    counter: str = instructions.AUTO
+    """``--counter``: how instructions are counted (auto: hardware counters, else valgrind)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,20 +99,35 @@ def worker_attributes(given: Mapping[str, Any], *, quick: bool) -> dict[str, Any
     return {**PAIR_ATTRIBUTES, **(QUICK_ATTRIBUTES if quick else {}), **given}
 
 
-def _series(benchmarks: Any) -> list[rounds.Series]:
-    """One series per selected combination: what the header, the progress and the report
-    count."""
-    return [
-        rounds.Series(
-            benchmark=meta.name,
-            params=combo,
-            kind=meta.kind,
-            unit=meta.unit,
-            version=meta.version,
-        )
-        for meta in asvenv.describe(benchmarks).values()
-        for _, combo in asvenv.selected_combinations(benchmarks, meta.name)
-    ]
+def _series(
+    benchmarks: Any, metrics: tuple[counting.Metric, ...] = (counting.Metric.TIME,)
+) -> list[rounds.Series]:
+    """One series per selected combination and metric: what the header, the progress and the
+    report count. A ``time_`` benchmark has a time series, an instructions series or both."""
+    out = []
+    for meta in asvenv.describe(benchmarks).values():
+        for _, combo in asvenv.selected_combinations(benchmarks, meta.name):
+            if meta.kind is not Kind.TIME or counting.Metric.TIME in metrics:
+                out.append(
+                    rounds.Series(
+                        benchmark=meta.name,
+                        params=combo,
+                        kind=meta.kind,
+                        unit=meta.unit,
+                        version=meta.version,
+                    )
+                )
+            if meta.kind is Kind.TIME and counting.Metric.INSTRUCTIONS in metrics:
+                out.append(
+                    rounds.Series(
+                        benchmark=counting.counted_name(meta.name),
+                        params=combo,
+                        kind=Kind.INSTRUCTIONS,
+                        unit=counting.UNIT,
+                        version=meta.version,
+                    )
+                )
+    return out
 
 
 def undecided_series(
@@ -132,11 +157,25 @@ def _mark_status(data: rounds.RoundsFile, last: Mapping[Key, asvenv.PairOutcome]
         )
 
 
+def _metric_settings(
+    metrics: tuple[counting.Metric, ...], counter: pairs.Counting | None
+) -> dict[str, str]:
+    """What the rounds file says about the metrics (nothing for the default, time alone)."""
+    if counter is None:
+        return {}
+    return {
+        "metric": ",".join(m.value for m in metrics),
+        "counter": counter.counter,
+        "counted_by": counting.describe(counter),
+    }
+
+
 def execute(settings: RunSettings, display: Display) -> RunOutcome:
     """Build both commits, run the rounds, keep the rounds file and perfguard's asv copy.
 
     asv's own results directory is never written (see :mod:`.files`).
     """
+    counter = counting.choose(settings.counter, settings.metrics)  # before any build
     project = asvproject.load(settings.config)
     conf = project.conf
     # A remote ``repo`` (asv clones it): the refs name commits of the checkout perfguard runs
@@ -164,7 +203,7 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
         )
     share = None
     if settings.shard is not None:
-        total = len(_series(benchmarks))
+        total = len(_series(benchmarks, settings.metrics))
         benchmarks, share = shard.select(
             benchmarks,
             settings.shard,
@@ -172,7 +211,10 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
             results_dir=Path(conf.results_dir),
             explicit=settings.shard_costs,
         )
-        display.message(shard.describe(share, len(_series(benchmarks)), total))
+        # The family a shard is corrected in counts every row: a second (instructions) row of
+        # a time_ benchmark too.
+        share = msgspec.structs.replace(share, suite_rows=total)
+        display.message(shard.describe(share, len(_series(benchmarks, settings.metrics)), total))
     written = files.claim(conf.results_dir, base, head, settings.output)
     if written.note:
         display.message(f"note: {written.note}")
@@ -212,8 +254,9 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
             "pairs": pair_count,
             "correction": settings.correction.value,
             "threshold": settings.policy.threshold,
+            **_metric_settings(settings.metrics, counter),
         },
-        series=_series(benchmarks),
+        series=_series(benchmarks, settings.metrics),
         shard=share,
     )
     path = written.rounds
@@ -221,38 +264,55 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
     last: dict[Key, asvenv.PairOutcome] = {}
     launches = {side: asvenv.launch(envs[side]) for side in ("base", "head")}
 
-    current: list[pairs.Round] = []
+    current: list[tuple[pairs.Round, pairs.Round | None]] = []
 
     @contextlib.contextmanager
     def round_scope(rng: random.Random) -> Iterator[pairs.Round]:
-        """One worker per side for the whole round, with the round's shared layout."""
+        """One worker per side for the whole round, with the round's shared layout (and, when
+        instructions are counted, one counting worker per side, started on first use)."""
         layout = pairs.draw_layout(rng)
-        with pairs.open_round(
-            launches, benchmarks.benchmark_dir, attributes, layout, caches
-        ) as session:
-            current.append(session)
+        with contextlib.ExitStack() as stack:
+            session = stack.enter_context(
+                pairs.open_round(launches, benchmarks.benchmark_dir, attributes, layout, caches)
+            )
+            counted = None
+            if counter is not None:
+                counted = stack.enter_context(
+                    pairs.open_round(
+                        launches, benchmarks.benchmark_dir, attributes, layout, caches, counter
+                    )
+                )
+            current.append((session, counted))
             try:
                 yield session
             finally:
-                current.remove(session)
+                current.pop()
 
     def measure(
-        name: str, combos: tuple[Params, ...], order: tuple[str, str], rng: random.Random
+        series_name: str, combos: tuple[Params, ...], order: tuple[str, str], rng: random.Random
     ) -> dict[Key, asvenv.PairOutcome]:
+        name, counted = counting.measured_name(series_name)
         info = benchmarks[name]
         every = asvenv.combinations(info)
         timeout = float(info.get("timeout") or 60.0)
+        if counted and counter is not None and counter.counter == instructions.VALGRIND:
+            timeout *= VALGRIND_TIMEOUT_FACTOR
         start_timeout = timeout
         if info.get("setup_cache_key") is not None:
             start_timeout += float(info.get("setup_cache_timeout") or timeout)
+        session, counting_session = current[-1]
+        if counted:
+            assert counting_session is not None
+            session = counting_session
+        sample_pairs = COUNT_PAIRS if counted else pair_count
         measured: dict[Key, asvenv.PairOutcome] = {}
         per_side: dict[str, dict[int, pairs.SideSamples]] = {"base": {}, "head": {}}
         for combo in combos:
             index = every.index(combo)
-            paired_round = current[-1].measure(
+            paired_round = session.measure(
                 f"{name}-{index}" if info["params"] else name,
-                pairs=pair_count,
-                orders=pairs.draw_orders(rng, pair_count, base_first=order[0] == "base"),
+                pairs=sample_pairs,
+                orders=pairs.draw_orders(rng, sample_pairs, base_first=order[0] == "base"),
                 timeout=timeout,
                 start_timeout=start_timeout,
                 once=info["type"] == "track"
@@ -260,13 +320,15 @@ def execute(settings: RunSettings, display: Display) -> RunOutcome:
             )
             per_side["base"][index] = paired_round.base
             per_side["head"][index] = paired_round.head
-            measured[(name, combo)] = asvenv.PairOutcome(
-                base=asvenv.outcome(paired_round.base, info["type"]),
-                head=asvenv.outcome(paired_round.head, info["type"]),
+            kind = Kind.INSTRUCTIONS.value if counted else info["type"]
+            measured[(series_name, combo)] = asvenv.PairOutcome(
+                base=asvenv.outcome(paired_round.base, kind),
+                head=asvenv.outcome(paired_round.head, kind),
                 log_ratio=paired_round.log_ratio,
             )
-        for side, samples in per_side.items():
-            sides[side].record(info, samples)
+        if not counted:  # asv's result files hold what asv measures: times
+            for side, samples in per_side.items():
+                sides[side].record(info, samples)
         last.update(measured)
         return measured
 

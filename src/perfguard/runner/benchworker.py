@@ -21,15 +21,18 @@ Protocol: strictly one JSON line answers one request line (requests are read unb
 by byte, so a forked child never inherits read-ahead of the parent's or the reverse). The
 benchmark's own output goes to standard error.
 
-- argv: ``BENCHMARK_DIR EXTRA_PARAMS_JSON CPU CACHE_ROOT`` (``CPU`` empty: no pinning;
-  ``CACHE_ROOT``: where ``setup_cache`` directories live, one per cache key, for the run);
+- argv: ``BENCHMARK_DIR EXTRA_PARAMS_JSON CPU CACHE_ROOT [COUNTER]`` (``CPU`` empty: no
+  pinning; ``CACHE_ROOT``: where ``setup_cache`` directories live, one per cache key, for the
+  run; ``COUNTER``: ``perf`` or ``valgrind:OUT_DIR`` to count the instructions of ``time_``
+  benchmarks instead of timing them, see :func:`count_sampler`);
 - ``bench ID`` -> ``{"ready": KIND, "number": N, "paired": BOOL}``, ``{"skip": true}``,
   ``{"error": TEXT}``, ``{"ended": CODE}`` (the child died first) or ``{"error": TEXT,
   "ended": null}`` (the benchmark could not be loaded, no child); ``paired``: it answers every
   ``sample`` with a new value (``time_``, and ``track_`` unless ``once_per_process``), else
   only one ``sample`` is asked for;
-- ``sample`` -> ``{"value": X}`` (seconds per call for ``time`` benchmarks, else asv's
-  value), ``{"skip": true}``, ``{"error": TEXT}`` or ``{"ended": CODE}``;
+- ``sample`` -> ``{"value": X}`` (seconds per call for ``time`` benchmarks, instructions per
+  call when counting, else asv's value), ``{"skip": true}``, ``{"error": TEXT}`` or
+  ``{"ended": CODE}``;
 - ``end`` -> the child tears down and exits; the worker answers ``{"ended": CODE}``;
 - ``quit`` (or end of input) -> the worker exits.
 
@@ -57,6 +60,8 @@ from typing import Any, TextIO
 if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]  # this file's directory (perfguard's package) must not shadow anything
 
+import importlib.util
+
 from asv_runner.benchmarks._base import _get_first_attr
 from asv_runner.benchmarks.mark import SkipNotImplemented
 from asv_runner.discovery import disc_benchmarks, get_benchmark_from_name
@@ -67,6 +72,21 @@ ONCE_ATTRIBUTE = "once_per_process"
 """A ``track_`` benchmark with this attribute true gives one value per process (as asv does),
 not one per paired sample."""
 PR_SET_PDEATHSIG = 1
+COUNT_NUMBER = 1
+"""Calls per counted sample when asv would calibrate ``number``: a count needs no averaging
+over many calls (it does not jitter as a clock does), and under valgrind every call costs
+about 50 times its native time."""
+
+
+def _instructions() -> Any:
+    """perfguard's counting module (``instructions.py`` beside this file), loaded by path:
+    this worker never imports perfguard."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "instructions.py")
+    spec = importlib.util.spec_from_file_location("_perfguard_instructions", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def read_line(fd: int = 0) -> str:
@@ -112,6 +132,37 @@ def time_sampler(bench: Any) -> tuple[Callable[[], float], int]:
     return sample, number
 
 
+def count_sampler(bench: Any, counter: str) -> tuple[Callable[[], float], int]:
+    """Instructions per call of this ``time_`` benchmark; returns (one sample, number).
+
+    asv's own ``number`` and setup rule where it sets ``number`` (setup before every sample,
+    and between the calls of one when there are setup hooks, asv#966); else
+    :data:`COUNT_NUMBER` calls after one uncounted warm-up call (setup ran once, in the
+    child). Only the calls are counted: each call is its own counted region, the setups run
+    between regions.
+    """
+    if type(bench).__name__ == "TimerawBenchmark":
+        raise ValueError("timeraw_ benchmarks run in a subprocess of their own: not counted")
+    params = bench._build_params()
+    func = functools.partial(bench.func, *params) if params else bench.func
+    region = _instructions().Region(counter)
+    asv_number = int(bench.number)
+    number = asv_number or COUNT_NUMBER
+    between = bool(asv_number > 1 and bench._setups)
+    if not asv_number:
+        func()  # warm-up: first-call costs (caches, lazy imports) are not the benchmark's
+
+    def sample() -> float:
+        total = 0
+        for call in range(number):
+            if asv_number and (call == 0 or between):
+                bench.redo_setup()
+            total += region.count(func)
+        return total / number
+
+    return sample, number
+
+
 class Channel:
     """The protocol's output: one JSON object per line, flushed."""
 
@@ -132,7 +183,7 @@ def _exit_code(status: int) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def child(bench: Any, where: str | None, cpu: str, channel: Channel) -> int:
+def child(bench: Any, where: str | None, cpu: str, channel: Channel, counter: str = "") -> int:
     """The forked child's life: setup, calibration, samples on request, teardown at ``end``.
 
     Returns the exit code: 0, or 1 if teardown failed (its traceback goes to stderr).
@@ -150,7 +201,9 @@ def child(bench: Any, where: str | None, cpu: str, channel: Channel) -> int:
             return 0
         once = bool(_get_first_attr(bench._attr_sources, ONCE_ATTRIBUTE, False))
         paired = bench.type == "time" or (bench.type == "track" and not once)
-        if bench.type == "time":
+        if bench.type == "time" and counter:
+            sample, number = count_sampler(bench, counter)
+        elif bench.type == "time":
             sample, number = time_sampler(bench)
         else:
             number = 1
@@ -267,7 +320,12 @@ def import_suite(benchmark_dir: str) -> None:
 
 
 def serve(
-    benchmark_dir: str, extra: dict[str, Any], cpu: str, cache_root: str, out: TextIO
+    benchmark_dir: str,
+    extra: dict[str, Any],
+    cpu: str,
+    cache_root: str,
+    out: TextIO,
+    counter: str = "",
 ) -> None:
     """The worker's loop: one benchmark at a time, each in a forked child."""
     channel = Channel(out)
@@ -298,7 +356,7 @@ def serve(
             code = 1
             try:
                 _die_with_parent()
-                code = child(bench, where, cpu, channel)
+                code = child(bench, where, cpu, channel, counter)
             except BaseException:
                 traceback.print_exc()
             finally:
@@ -312,12 +370,13 @@ def serve(
 
 
 def main(argv: list[str]) -> int:
-    benchmark_dir, params_json, cpu, cache_root = argv
+    benchmark_dir, params_json, cpu, cache_root, *rest = argv
+    counter = rest[0] if rest else ""
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # the benchmark's prints must not corrupt the protocol
     try:
         extra = json.loads(params_json)
-        serve(benchmark_dir, extra, cpu, cache_root, out)
+        serve(benchmark_dir, extra, cpu, cache_root, out, counter)
     except BaseException:
         out.write(json.dumps({"error": traceback.format_exc()}) + "\n")
         out.flush()

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from perfguard.runner import instructions
+
 WORKER = Path(__file__).with_name("benchworker.py")
 PAD_VARIABLE = "PERFGUARD_LAYOUT_PAD"
 ADDR_NO_RANDOMIZE = 0x0040000
@@ -79,6 +81,24 @@ after its first pair: ``pairs`` short samples of a fast body take milliseconds, 
 seconds (a heavy ``time_`` with ``number = 1``, a ``track_`` that runs a whole workload) would
 cost ``2 x pairs`` calls a round. asv caps a process's samples by time the same way
 (``repeat``'s ``max_time``). The round's value is the median over the pairs it took."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Counting:
+    """How a round's workers count instructions: ``perf`` (hardware counters) or
+    ``valgrind`` (the worker runs under callgrind, ``valgrind`` is its executable)."""
+
+    counter: str
+    valgrind: str = ""
+
+    def spec(self, dumps: str) -> str:
+        """The worker's ``COUNTER`` argument; ``dumps``: where callgrind writes."""
+        return f"valgrind:{dumps}" if self.counter == "valgrind" else self.counter
+
+    def wrapper(self, dumps: str) -> tuple[str, ...]:
+        if self.counter != "valgrind":
+            return ()
+        return tuple(instructions.valgrind_command(self.valgrind, dumps))
 
 
 class WorkerError(Exception):
@@ -191,10 +211,13 @@ def worker_commands(
 class Worker:
     """One running :mod:`.benchworker` process (with its launcher) and its line protocol."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: str) -> None:
+    def __init__(
+        self, argv: list[str], env: dict[str, str], cwd: str, wrapper: tuple[str, ...] = ()
+    ) -> None:
+        """``wrapper``: a command the launcher runs the worker under (valgrind's)."""
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         self.process = subprocess.Popen(
-            [argv[0], "-S", "-c", LAUNCHER, *argv],
+            [argv[0], "-S", "-c", LAUNCHER, *wrapper, *argv],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -285,6 +308,7 @@ class Round:
 
     ``cache_root``: per side, where ``setup_cache`` directories live for the whole run (one
     ``setup_cache`` per side and run, as asv does). The workers start on first use.
+    ``counting``: the workers count instructions instead of timing (:class:`Counting`).
     """
 
     def __init__(
@@ -294,9 +318,17 @@ class Round:
         extra_params: Mapping[str, Any],
         layout: Layout,
         cache_root: Path,
+        counting: Counting | None = None,
     ) -> None:
         self.layout = layout
         self._workdir = tempfile.TemporaryDirectory(prefix="perfguard-round-")
+        self._wrapper: tuple[str, ...] = ()
+        counter: list[str] = []
+        if counting is not None:
+            dumps = os.path.join(self._workdir.name, "counts")
+            os.mkdir(dumps)
+            counter = [counting.spec(dumps)]
+            self._wrapper = counting.wrapper(dumps)
         cpu = "" if layout.cpu is None else str(layout.cpu)
         args = {}
         for side in SIDES:
@@ -308,6 +340,7 @@ class Round:
                 json.dumps(dict(extra_params)),
                 cpu,
                 str(cache_root / side),
+                *counter,
             ]
         self._commands = worker_commands(launches, args, layout)
         self._workers: dict[str, Worker] = {}
@@ -321,7 +354,9 @@ class Round:
             gone.close()
         if side not in self._workers:
             argv, env = self._commands[side]
-            self._workers[side] = Worker(argv, env, cwd=os.path.join(self._workdir.name, side))
+            self._workers[side] = Worker(
+                argv, env, cwd=os.path.join(self._workdir.name, side), wrapper=self._wrapper
+            )
             self.started[side] += 1
         return self._workers[side]
 
@@ -463,9 +498,10 @@ def open_round(
     extra_params: Mapping[str, Any],
     layout: Layout,
     cache_root: Path,
+    counting: Counting | None = None,
 ) -> Iterator[Round]:
     """A :class:`Round` whose workers are stopped at the end, whatever happened."""
-    session = Round(launches, benchmark_dir, extra_params, layout, cache_root)
+    session = Round(launches, benchmark_dir, extra_params, layout, cache_root, counting)
     try:
         yield session
     finally:
@@ -495,6 +531,7 @@ def measure(
 
 
 __all__ = [
+    "Counting",
     "Launch",
     "Layout",
     "PairedRound",
