@@ -51,6 +51,10 @@ def estimate(
     return estimate_from(log_ratios(base, head), confidence=confidence)
 
 
+def _spread_percent(sd: float) -> str:
+    return f"{sd * 100:.2f}%" if sd >= 1e-4 else f"{sd * 100:.2g}%"
+
+
 def estimate_from(ratios: Sequence[float], *, confidence: float = CONFIDENCE) -> Estimate:
     """Mean paired log-ratio with a Student-t interval, p-value and minimum detectable effect.
 
@@ -100,7 +104,8 @@ def estimate_from(ratios: Sequence[float], *, confidence: float = CONFIDENCE) ->
         mde=math.expm1((t_crit + t_power) * se),
         method="paired",
         p_value=float(2 * special.stdtr(df, -abs(mean) / se)),
-        note=f"paired t over {n} rounds, per-round spread {sd * 100:.2f}%",
+        # two significant digits below 0.01 %: an instruction count's spread is not shown as 0
+        note=f"paired t over {n} rounds, per-round spread {_spread_percent(sd)}",
     )
 
 
