@@ -115,12 +115,14 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def check_loop_regressed(rows: dict[str, dict[str, Any]], low: float, high: float) -> None:
+def check_loop_regressed(
+    rows: dict[str, dict[str, Any]], low: float, high: float, *, with_time: bool = False
+) -> None:
     assert rows[LOOP]["verdict"] == "regressed", rows[LOOP]
     assert low < rows[LOOP]["ratio"] < high, rows[LOOP]
     assert rows[LOOP]["threshold"] == 0.005  # the rule matching *:instructions
     assert rows[LOOP]["unit"] == "instructions" and rows[LOOP]["kind"] == "instructions"
-    assert "bench_tiny.time_loop" not in rows  # instructions only: no time row
+    assert ("bench_tiny.time_loop" in rows) == with_time  # instructions only: no time row
     assert rows["bench_tiny.track_steps"]["kind"] == "track"  # other kinds keep theirs
     # The walk follows the round's hash seed: called unsuited, not decided.
     assert rows[WALK]["verdict"] == "inconclusive"
@@ -130,26 +132,28 @@ def check_loop_regressed(rows: dict[str, dict[str, Any]], low: float, high: floa
 def test_one_percent_more_work_is_regressed(
     project: dict[str, Path | str], home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The configuration's ``metric`` key, no --metric."""
+    """The configuration's ``metric`` key, no --metric; as one shard of one (the family a
+    shard's p-values are corrected in counts both rows of a time_ benchmark)."""
     config = home / "perfguard.toml"
-    config.write_text('metric = ["instructions"]\n' + RULE)
+    config.write_text('metric = ["time", "instructions"]\n' + RULE)
     out = home / "one.rounds.json"
     code = perfguard(
         "run", str(project["base"]), str(project["one"]),
         "--asv-config", str(Path(project["repo"]) / "asv.conf.json"),
         *QUICK, "--seed", "5", "--output", str(out), "--format", "json",
         "--json-file", str(home / "one.json"), "--machine", "tester",
-        "--perfguard-config", str(config),
+        "--perfguard-config", str(config), "--shard", "1/1",
     )  # fmt: skip
     err = capsys.readouterr().err
     report = json.loads((home / "one.json").read_text())
     rows = {row["benchmark"]: row for row in report["rows"]}
-    check_loop_regressed(rows, 1.006, 1.013)
+    check_loop_regressed(rows, 1.006, 1.013, with_time=True)
     assert code == EXIT_REGRESSION, err
     assert report["counted_by"].startswith("valgrind")
     data = rounds.read(out)
     assert data.settings["counter"] == "valgrind"
-    assert data.settings["metric"] == "instructions"
+    assert data.settings["metric"] == "time,instructions"
+    assert data.shard is not None and data.shard.suite_rows == len(data.series) == 5
     loop = next(s for s in data.series if s.benchmark == LOOP)
     assert rounds.unsuited(loop) is None
     assert max(loop.base) / min(loop.base) < 1.001  # near-exact across rounds
