@@ -332,3 +332,59 @@ def test_a_bad_metric_option_is_one_line_and_exit_2(capsys: pytest.CaptureFixtur
     assert capsys.readouterr().err.strip().splitlines() == [
         "error: --metric 'cycles': use time, instructions or time,instructions"
     ]
+
+
+REGIONS = """
+import ctypes, importlib.util, json, os, signal, sys
+
+spec = importlib.util.spec_from_file_location("counting", sys.argv[2])
+counting = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(counting)
+
+
+def work(steps=20000):
+    total = 0
+    for i in range(steps):
+        total += i * i % 7
+    return total
+
+
+pid = os.fork()
+if pid == 0:
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # a ctypes call of the worker's own: a dump too
+    region = counting.Region("valgrind:" + sys.argv[1])
+    work()
+    counts = [region.count(work) for _ in range(3)]
+    half = region.count(lambda: work(10000))
+    print(json.dumps({"overhead": region.overhead, "counts": counts, "half": half}))
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+def test_valgrind_counts_each_region_in_a_forked_child(tmp_path: Path) -> None:
+    """What the worker's child does, under the worker's valgrind command: every count is its
+    own region's, whatever other ctypes calls dumped before it."""
+    valgrind = instructions.valgrind_path()
+    assert valgrind is not None, "valgrind is needed: scripts/install-system-deps installs it"
+    script = tmp_path / "regions.py"
+    script.write_text(REGIONS)
+    done = subprocess.run(
+        [
+            *instructions.valgrind_command(valgrind, str(tmp_path)),
+            sys.executable,
+            "-S",
+            str(script),
+            str(tmp_path),
+            instructions.__file__,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    counts = result["counts"]
+    assert min(counts) > 1000 * result["overhead"] > 0, result
+    assert max(counts) / min(counts) < 1.001, result  # the same work, the same count
+    assert 0.49 < result["half"] / counts[0] < 0.51, result  # half the steps, half the count

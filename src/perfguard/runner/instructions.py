@@ -15,7 +15,8 @@ counted:
   libffi's ``ffi_call``: collection is on only inside ``ffi_call`` and every exit from it
   dumps a file (``cg.PID.N``, N counting up per process) whose ``totals:`` line is the
   instructions (Ir) of that one region (callgrind zeroes its counters at each dump). A forked
-  child writes its own ``cg.CHILDPID.N`` files (checked with valgrind 3.19).
+  child writes its own ``cg.CHILDPID.N`` files (checked with valgrind 3.19). Every other
+  ``ffi_call`` dumps too (see :class:`ValgrindCounter`).
 
 Both include a constant cost of their own (the ioctl calls, or the thunk's entry and exit):
 :class:`Region` measures it with an empty region and subtracts it.
@@ -139,36 +140,49 @@ def valgrind_command(valgrind: str, out_dir: str) -> list[str]:
 
 
 class ValgrindCounter:
-    """Reads back the dump callgrind writes when a thunk call (one region) returns."""
+    """Reads back the dumps callgrind writes when a thunk call (one region) returns.
+
+    Any other ``ffi_call`` also dumps (the worker's own ctypes calls, e.g. ``prctl`` after a
+    fork), so the dumps are not counted by number: the ones made before a region are removed,
+    and the region's count is the sum of the ones made during it (more than one when the
+    benchmark itself calls through ctypes; measured: the sum includes those calls).
+    """
 
     def __init__(self, out_dir: str) -> None:
         self.out_dir = out_dir
-        self._dumps = 0
-        self._pid = -1
+
+    def _dumps(self) -> list[str]:
+        prefix = f"cg.{os.getpid()}."
+        return [
+            os.path.join(self.out_dir, name)
+            for name in os.listdir(self.out_dir)
+            if name.startswith(prefix) and name[len(prefix) :].isdigit()
+        ]
 
     def count(self, region: Callable[[], object]) -> int:
-        if os.getpid() != self._pid:  # a forked child numbers its own dumps from 1
-            self._pid, self._dumps = os.getpid(), 0
+        for stale in self._dumps():
+            os.unlink(stale)
 
         def body() -> int:
             region()
             return 0
 
         THUNK(body)()
-        self._dumps += 1
-        path = os.path.join(self.out_dir, f"cg.{self._pid}.{self._dumps}")
-        try:
+        dumps = self._dumps()
+        if not dumps:
+            raise CounterError(
+                f"no callgrind dump in {self.out_dir}: is this process running under callgrind,"
+                f" with collection toggled by {TOGGLE_SYMBOL}?"
+            )
+        total = 0
+        for path in dumps:
             with open(path, encoding="utf-8") as fd:
                 lines = [line for line in fd if line.startswith(("totals:", "summary:"))]
             os.unlink(path)
-        except OSError as exc:
-            raise CounterError(
-                f"no callgrind dump {path}: is this process running under callgrind, with"
-                f" collection toggled by {TOGGLE_SYMBOL}?"
-            ) from exc
-        if not lines:
-            raise CounterError(f"callgrind dump {path} has no totals line")
-        return int(lines[-1].split()[1])
+            if not lines:
+                raise CounterError(f"callgrind dump {path} has no totals line")
+            total += int(lines[-1].split()[1])
+        return total
 
     def close(self) -> None:
         pass
