@@ -45,6 +45,7 @@ import contextlib
 import ctypes
 import functools
 import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -59,8 +60,6 @@ from typing import Any, TextIO
 
 if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]  # this file's directory (perfguard's package) must not shadow anything
-
-import importlib.util
 
 from asv_runner.benchmarks._base import _get_first_attr
 from asv_runner.benchmarks.mark import SkipNotImplemented
