@@ -85,7 +85,7 @@ def tool_env(work: Path) -> dict[str, str]:
 
 def _spread(values: list[float]) -> float | None:
     logs = [math.log(v) for v in values if v is not None and v > 0]
-    return round(statistics.stdev(logs), 6) if len(logs) > 1 else None
+    return statistics.stdev(logs) if len(logs) > 1 else None
 
 
 def run_perfguard(
@@ -148,7 +148,7 @@ def run_perfguard(
         "reason": row["reason"],
         "change": row["change"],
         "rounds": len(data.get("rounds", [])),
-        "d_spread": round(statistics.stdev(d), 6) if len(d) > 1 else None,
+        "d_spread": statistics.stdev(d) if len(d) > 1 else None,
         "base_spread": _spread(series["base"]),
         "head_spread": _spread(series["head"]),
     }
@@ -199,7 +199,7 @@ def measure(args: argparse.Namespace) -> None:
 
 def _median_pct(values: list[float | None]) -> str:
     known = [v for v in values if v is not None]
-    return f"{100 * statistics.median(known):.3f} %" if known else "-"
+    return f"{100 * statistics.median(known):.2g} %" if known else "-"
 
 
 def summarize(path: Path) -> str:

@@ -251,7 +251,7 @@ UNSUITED_SPREAD = 0.005
 at) above which an ``instructions`` row is called unsuited for counting instead of decided
 (:func:`unsuited`). Measured (tests/perfguard/test_run_instructions.py,
 scripts/instruction_trials.py):
-deterministic bodies spread 0.003-0.01 % across rounds (the round's hash seed and layout move
+deterministic bodies spread 0.0001-0.004 % across rounds (the round's hash seed and layout move
 a count by a few dozen instructions); one that walks a set of strings, whose order follows the
 hash seed, spread 80 % (5 944 to 34 081 instructions per call over 4 rounds)."""
 
