@@ -1,8 +1,11 @@
 """``perfguard run --metric instructions`` on real counts: real asv, git, valgrind.
 
-The tiny suite's ``time_loop`` does ``STEPS`` loop iterations per call; heads with 1 % and 3 %
-more iterations must be regressed, an A/A pair unchanged, and a benchmark whose work follows
-the hash seed (it walks a set of strings) called unsuited. No hardware counters on this
+The tiny suite's ``time_loop`` and ``time_loop_b`` do ``STEPS`` and ``STEPS_B`` loop iterations
+per call; a head with 1 % more iterations in the first and 3 % more in the second must have both
+regressed, an A/A pair unchanged, and a benchmark whose work follows the hash seed (it walks a set
+of strings) called unsuited. Every valgrind run costs seconds per worker start, so the file makes
+two runs, one per README command (the A/A one in test_run_instructions_aa.py, so that pytest's
+``--dist loadfile`` gives the two runs to two workers). No hardware counters on this
 project's CI machines (a VM without a PMU): these rows are counted by valgrind, which
 ``scripts/install-system-deps`` installs.
 """
@@ -14,14 +17,15 @@ import math
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 import pytest
 
 from perfguard import rounds
-from perfguard.errors import EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, ConfigError
+from perfguard.errors import EXIT_REGRESSION, EXIT_USAGE, ConfigError
 from perfguard.models import Kind
 from perfguard.policy import dump_policy, policy_from_mapping
+from perfguard.runner import _series as runner_series
 from perfguard.runner import counting, instructions
 from tests.helpers import readme
 from tests.helpers.asvenvs import share_envs
@@ -36,6 +40,7 @@ pytestmark = pytest.mark.integration
 
 PACKAGE = """
 STEPS = 3000
+STEPS_B = 3000
 
 
 def work(steps):
@@ -67,6 +72,10 @@ def time_loop():
     tiny.work(tiny.STEPS)
 
 
+def time_loop_b():
+    tiny.work(tiny.STEPS_B)
+
+
 def time_walk():
     tiny.walk()
 
@@ -76,13 +85,15 @@ def track_steps():
 """
 
 LOOP = "bench_tiny.time_loop:instructions"
+LOOP_B = "bench_tiny.time_loop_b:instructions"
 WALK = "bench_tiny.time_walk:instructions"
 QUICK = ["--min-rounds", "3", "--max-rounds", "3", "--pairs", "2", "-a", "warmup_time=0"]
 RULE = '[[rules]]\nmatch = "*:instructions"\nthreshold = "0.5%"\n'
 
 
-def commit_steps(repo: Path, steps: int, message: str) -> str:
+def commit_steps(repo: Path, steps: int, steps_b: int, message: str) -> str:
     text = PACKAGE.replace("STEPS = 3000", f"STEPS = {steps}")
+    text = text.replace("STEPS_B = 3000", f"STEPS_B = {steps_b}")
     (repo / "src" / "tiny" / "__init__.py").write_text(text + f"\n# {message}\n")
     git(repo, "commit", "-q", "-am", message)
     return git(repo, "rev-parse", "HEAD")
@@ -90,8 +101,9 @@ def commit_steps(repo: Path, steps: int, message: str) -> str:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, asv_envs: Path) -> dict[str, Path | str]:
-    """main: base, then an A/A commit (same code); branch ``slower``: +1 %, then +3 % loop
-    steps. The project's perfguard.toml gives the instructions rows a 0.5 % threshold."""
+    """main: base, then an A/A commit (same code); branch ``slower``: +1 % loop steps in
+    ``time_loop``, +3 % in ``time_loop_b``. The project's perfguard.toml gives the
+    instructions rows a 0.5 % threshold."""
     repo = tmp_path_factory.mktemp("counted")
     base = init_tiny(repo, benchmarks=BENCHMARKS, package=PACKAGE)
     (repo / "perfguard.toml").write_text(RULE)
@@ -100,11 +112,10 @@ def project(tmp_path_factory: pytest.TempPathFactory, asv_envs: Path) -> dict[st
     base = git(repo, "rev-parse", "HEAD")
     share_envs(repo, asv_envs)
     git(repo, "checkout", "-q", "-b", "slower")
-    one = commit_steps(repo, 3030, "one percent")
-    three = commit_steps(repo, 3090, "three percent")
+    slower = commit_steps(repo, 3030, 3090, "one and three percent")
     git(repo, "checkout", "-q", "main")
-    same = commit_steps(repo, 3000, "a/a")
-    return {"repo": repo, "base": base, "one": one, "three": three, "same": same}
+    same = commit_steps(repo, 3000, 3000, "a/a")
+    return {"repo": repo, "base": base, "slower": slower, "same": same}
 
 
 @pytest.fixture
@@ -115,59 +126,16 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def check_loop_regressed(
-    rows: dict[str, dict[str, Any]], low: float, high: float, *, with_time: bool = False
-) -> None:
-    assert rows[LOOP]["verdict"] == "regressed", rows[LOOP]
-    assert low < rows[LOOP]["ratio"] < high, rows[LOOP]
-    assert rows[LOOP]["threshold"] == 0.005  # the rule matching *:instructions
-    assert rows[LOOP]["unit"] == "instructions" and rows[LOOP]["kind"] == "instructions"
-    assert ("bench_tiny.time_loop" in rows) == with_time  # instructions only: no time row
-    assert rows["bench_tiny.track_steps"]["kind"] == "track"  # other kinds keep theirs
-    # The walk follows the round's hash seed: called unsuited, not decided.
-    assert rows[WALK]["verdict"] == "inconclusive"
-    assert rows[WALK]["reason"].startswith("unsuited for instruction counting"), rows[WALK]
-
-
-def test_one_percent_more_work_is_regressed(
-    project: dict[str, Path | str], home: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The configuration's ``metric`` key, no --metric; as one shard of one (the family a
-    shard's p-values are corrected in counts both rows of a time_ benchmark)."""
-    config = home / "perfguard.toml"
-    config.write_text('metric = ["time", "instructions"]\n' + RULE)
-    out = home / "one.rounds.json"
-    code = perfguard(
-        "run", str(project["base"]), str(project["one"]),
-        "--asv-config", str(Path(project["repo"]) / "asv.conf.json"),
-        *QUICK, "--seed", "5", "--output", str(out), "--format", "json",
-        "--json-file", str(home / "one.json"), "--machine", "tester",
-        "--perfguard-config", str(config), "--shard", "1/1",
-    )  # fmt: skip
-    err = capsys.readouterr().err
-    report = json.loads((home / "one.json").read_text())
-    rows = {row["benchmark"]: row for row in report["rows"]}
-    check_loop_regressed(rows, 1.006, 1.013, with_time=True)
-    assert code == EXIT_REGRESSION, err
-    assert report["counted_by"].startswith("valgrind")
-    data = rounds.read(out)
-    assert data.settings["counter"] == "valgrind"
-    assert data.settings["metric"] == "time,instructions"
-    assert data.shard is not None and data.shard.suite_rows == len(data.series) == 5
-    loop = next(s for s in data.series if s.benchmark == LOOP)
-    assert rounds.unsuited(loop) is None
-    assert max(loop.base) / min(loop.base) < 1.001  # near-exact across rounds
-
-
 def rounds_path(stderr: str) -> Path:
     line = next(x for x in stderr.splitlines() if x.startswith("rounds file: "))
     return Path(line.removeprefix("rounds file: "))
 
 
-def test_three_percent_more_work_is_regressed(
+def test_one_and_three_percent_more_work_are_regressed(
     project: dict[str, Path | str], home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The README's command, on the branch three percent slower than main."""
+    """The README's command, on the branch with 1 % and 3 % more loop steps than main; the
+    rounds file re-reported by ``perfguard compare``."""
     repo = Path(project["repo"])
     git(repo, "checkout", "-q", "slower")
     try:
@@ -175,49 +143,32 @@ def test_three_percent_more_work_is_regressed(
     finally:
         git(repo, "checkout", "-q", "main")
     assert done.returncode == EXIT_REGRESSION, done.stderr
-    assert "bench_tiny.time_loop:instructions" in done.stdout
+    assert LOOP in done.stdout and LOOP_B in done.stdout
     assert "counted by valgrind" in done.stdout
-    code = perfguard(
-        "compare", str(rounds_path(done.stderr)), "--config", str(repo / "perfguard.toml"),
-        "--format", "json",
-    )  # fmt: skip
-    rows = {row["benchmark"]: row for row in json.loads(capsys.readouterr().out)["rows"]}
-    assert code == EXIT_REGRESSION
-    check_loop_regressed(rows, 1.025, 1.04)
-
-
-def test_aa_is_unchanged_and_both_metrics_share_one_report(
-    project: dict[str, Path | str], home: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The README's combined command, main against itself (HEAD is main)."""
-    repo = Path(project["repo"])
-    done = readme.run(
-        "perfguard run main HEAD --metric time,instructions --counter valgrind --quick", cwd=repo
-    )
-    assert done.returncode in (EXIT_OK, EXIT_REGRESSION), done.stderr
-    # The rounds file round-trips and compare re-reports it, both rows of each time_ benchmark.
     path = rounds_path(done.stderr)
-    data = rounds.read(path)
-    rounds.write(home / "again.rounds.json", data)
-    assert rounds.read(home / "again.rounds.json") == data
     code = perfguard(
-        "compare", str(path), "--config", str(repo / "perfguard.toml"), "--format", "json"
-    )
+        "compare", str(path), "--config", str(repo / "perfguard.toml"), "--format", "json",
+    )  # fmt: skip
     report = json.loads(capsys.readouterr().out)
     rows = {row["benchmark"]: row for row in report["rows"]}
-    assert rows[LOOP]["verdict"] == "unchanged", rows[LOOP]
-    assert abs(rows[LOOP]["ratio"] - 1) < 0.001
-    assert rows[LOOP]["threshold"] == 0.005
-    assert rows["bench_tiny.time_loop"]["unit"] == "seconds"
-    assert rows["bench_tiny.time_loop"]["kind"] == "time"
-    assert {WALK, "bench_tiny.time_walk", "bench_tiny.track_steps"} <= set(rows)
-    # A time row of the A/A may be a false alarm in --quick; the instructions rows are not.
-    assert code == (EXIT_REGRESSION if report["summary"]["failed"] else EXIT_OK)
-    assert not any(
-        r["verdict"] in ("regressed", "improved")
-        for r in rows.values()
-        if r["kind"] == "instructions"
-    )
+    assert code == EXIT_REGRESSION
+    for name, low, high in ((LOOP, 1.006, 1.013), (LOOP_B, 1.025, 1.04)):
+        assert rows[name]["verdict"] == "regressed", rows[name]
+        assert low < rows[name]["ratio"] < high, rows[name]
+        assert rows[name]["threshold"] == 0.005  # the rule matching *:instructions
+        assert rows[name]["unit"] == "instructions" and rows[name]["kind"] == "instructions"
+    assert "bench_tiny.time_loop" not in rows  # instructions only: no time row
+    assert rows["bench_tiny.track_steps"]["kind"] == "track"  # other kinds keep theirs
+    # The walk follows the round's hash seed: called unsuited, not decided.
+    assert rows[WALK]["verdict"] == "inconclusive"
+    assert rows[WALK]["reason"].startswith("unsuited for instruction counting"), rows[WALK]
+    assert report["counted_by"].startswith("valgrind")
+    data = rounds.read(path)
+    assert data.settings["counter"] == "valgrind"
+    assert data.settings["metric"] == "instructions"
+    loop = next(s for s in data.series if s.benchmark == LOOP)
+    assert rounds.unsuited(loop) is None
+    assert max(loop.base) / min(loop.base) < 1.001  # near-exact across rounds
 
 
 def test_no_valgrind_is_one_line_and_exit_2(
@@ -262,11 +213,14 @@ def test_counter_perf_without_hardware_counters_is_one_line_and_exit_2(
     project: dict[str, Path | str], home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """This project's machines have no PMU (perf stat: <not supported>): exit 2, one line.
-    Where counters work, the same command measures instead."""
+    Where counters work, the same command measures instead. The metric comes from the
+    configuration's ``metric`` key (no --metric): ignored, the run would measure time."""
+    config = home / "perfguard.toml"
+    config.write_text('metric = ["instructions"]\n' + RULE)
     code = main_exit(
-        "run", str(project["base"]), str(project["one"]),
+        "run", str(project["base"]), str(project["slower"]),
         "--asv-config", str(Path(project["repo"]) / "asv.conf.json"), *QUICK,
-        "--metric", "instructions", "--counter", "perf", "--output", str(home / "p.json"),
+        "--perfguard-config", str(config), "--counter", "perf", "--output", str(home / "p.json"),
     )  # fmt: skip
     err = capsys.readouterr().err
     if perf_stat_counts():
@@ -308,6 +262,30 @@ def test_a_count_that_follows_the_hash_seed_is_unsuited_though_its_ratio_is_exac
     assert spread is not None and spread > 0.5
     loop = counted_series([1882254.0, *[1882188.0] * 3], [1942734.0, *[1942668.0] * 3])
     assert rounds.unsuited(loop) is None
+
+
+class Discovered(dict):  # type: ignore[type-arg]
+    """asv's discovered benchmarks as perfguard gets them: a mapping with a -b selection."""
+
+    benchmark_selection: ClassVar[dict[str, list[int]]] = {}
+
+
+def test_a_time_benchmark_is_a_row_per_metric_in_the_suite() -> None:
+    """What a shard's family (``suite_rows``), the header and the progress count: a counted
+    ``time_`` benchmark is two rows with time,instructions, one with either alone; other
+    kinds are one row whatever the metric."""
+    info = {"version": "1", "params": [], "param_names": [], "unit": "seconds"}
+    benchmarks = Discovered(
+        {
+            "b.time_x": {"name": "b.time_x", "type": "time", **info},
+            "b.track_y": {"name": "b.track_y", "type": "track", **info},
+        }
+    )
+    both = runner_series(benchmarks, (counting.Metric.TIME, counting.Metric.INSTRUCTIONS))
+    assert [s.benchmark for s in both] == ["b.time_x", "b.time_x:instructions", "b.track_y"]
+    assert [s.kind for s in both] == [Kind.TIME, Kind.INSTRUCTIONS, Kind.TRACK]
+    counted = runner_series(benchmarks, (counting.Metric.INSTRUCTIONS,))
+    assert [s.benchmark for s in counted] == ["b.time_x:instructions", "b.track_y"]
 
 
 def test_metric_key_and_option_are_checked() -> None:
