@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from eventbus import EventBus, JsonlFileHandler, Trace, TraceOverflow
-from tests.eventbus.support import Ping, run
+from eventbus.jsonl import encode_trace
+from tests.eventbus.support import Ping, Pong, run
 
 
 def trace(n: int) -> Trace:
@@ -168,3 +169,50 @@ def test_overflow_settings_are_validated(tmp_path: Path) -> None:
         JsonlFileHandler(tmp_path / "x", overflow="drop-sideways")
     with pytest.raises(ValueError, match="block_timeout must be positive"):
         JsonlFileHandler(tmp_path / "x", overflow="block", block_timeout=0)
+
+
+def write_syscalls() -> int:
+    """write/writev syscalls this process made so far, as the kernel counts them."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("syscw:"):
+            return int(line.split()[1])
+    raise AssertionError("no syscw in /proc/self/io")
+
+
+def test_a_writer_held_up_catches_up_in_one_write_per_file(tmp_path: Path) -> None:
+    """Batches encoded while the writer is busy go out together: one syscall per file they
+    land in, rotation still between batches, never a file past max_bytes."""
+    path = tmp_path / "bus.jsonl"
+
+    def numbered(n: int) -> Trace:  # every line the same length
+        text = f"{n:04d}" + "x" * 96
+        return Trace(kind="published", message=Pong(id="fixed", timestamp=1.5, text=text), at=1.5)
+
+    batch_bytes = 10 * (len(encode_trace(numbered(0))) + 1)
+
+    async def scenario() -> tuple[JsonlFileHandler, int]:
+        log = JsonlFileHandler(  # a full batch wakes the flusher; the interval never does
+            path, flush_interval=60.0, batch_size=10, max_bytes=3 * batch_bytes, backups=5
+        )
+        await log.start()
+        log._thread_lock.acquire()
+        try:
+            for first in range(0, 100, 10):  # batch 0 goes to the held writer, 1-9 wait
+                for n in range(first, first + 10):
+                    log(numbered(n))
+                await wait_until(lambda: not log._buffer)  # the flusher encoded it
+            before = write_syscalls()
+        finally:
+            log._thread_lock.release()
+        await log.aclose()
+        return log, write_syscalls() - before
+
+    log, syscalls = run(scenario())
+    # batch 0 alone; then 2 batches fill its file, 3 + 3 go to two new files, 1 to a last one
+    assert syscalls == 5  # one write per batch would be 10
+    files = [path.with_name(f"bus.jsonl.{i}") for i in (3, 2, 1)] + [path]
+    assert [p.stat().st_size for p in files] == [3 * batch_bytes] * 3 + [batch_bytes]
+    lines = [json.loads(line) for p in files for line in p.read_bytes().splitlines()]
+    assert [int(line["message"]["text"][:4]) for line in lines] == list(range(100))
+    stats = log.stats
+    assert stats.written == stats.traced == 100 and stats.lost == 0 and stats.rotations == 3
