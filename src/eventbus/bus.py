@@ -32,11 +32,13 @@ from eventbus.session import Session
 from eventbus.stats import BusStats
 from eventbus.tasks import bounded as _bounded
 from eventbus.tasks import spawn_worker as _spawn_worker
+from eventbus.trace import Trace
 
 R = TypeVar("R")
 
 log = logging.getLogger("eventbus")
 _perf_ns = time.perf_counter_ns
+_now = time.time
 
 
 class StopReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,20 +111,27 @@ class EventBus(Dispatcher):
             raise TypeError(f"publish() takes an Event, got {type(event).__name__}")
         if self._pacers:
             for pacer in self._pacers:
-                await pacer.room()
+                if pacer.behind:  # no coroutine per event while the observer keeps up
+                    await pacer.room()
         self._counters.published += 1
         if self._closing:
             self._refuse(event, BusClosedError(f"bus is stopped; {describe(event)} not accepted"))
         queue = self._queue
         if len(queue) + self._reserved < self.max_queue and not self._space_waiters:
-            queue.append((_perf_ns(), event))
+            self._queued_at.append(_perf_ns())
+            queue.append(event)
             wakeup = self._wakeup
             if wakeup is not None:
                 self._wakeup = None
                 if not wakeup.done():
                     wakeup.set_result(None)
-            if self._observers:
-                self._emit("published", event)
+            if self._observer_calls:  # _emit's body, inlined: the hot path's trace
+                trace = Trace(kind="published", message=event, at=_now())
+                for call in self._observer_calls:
+                    try:
+                        call(trace)
+                    except Exception:
+                        self._counters.observer_errors += 1
             return
         if self.policy is not Backpressure.WAIT:
             self._overflow(event)
@@ -235,8 +244,9 @@ class EventBus(Dispatcher):
                     await self._task
             elif not self._task.cancelled() and self._task.exception() is not None:
                 log.error("eventbus worker died", exc_info=self._task.exception())
-        left: list[Event] = [event for _, event in self._queue]
+        left: list[Event] = list(self._queue)
         self._queue.clear()
+        self._queued_at.clear()
         if self._current is not None:
             left.insert(0, self._current)
             self._current = None
@@ -289,7 +299,8 @@ class EventBus(Dispatcher):
     # ------------------------------------------------------------------ backpressure
 
     def _enqueue(self, event: Event) -> None:
-        self._queue.append((_perf_ns(), event))
+        self._queued_at.append(_perf_ns())
+        self._queue.append(event)
         self._wake_worker()
         if self._observers:
             self._emit("published", event)
@@ -300,7 +311,8 @@ class EventBus(Dispatcher):
         elif self.policy is Backpressure.DROP_NEWEST:
             self._drop(event)
         else:  # DROP_OLDEST
-            _, oldest = self._queue.popleft()
+            oldest = self._queue.popleft()
+            self._queued_at.popleft()
             self._drop(oldest)
             self._enqueue(event)
 

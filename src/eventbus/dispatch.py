@@ -32,6 +32,7 @@ class Pacer(Protocol):
     """An observer that makes publish() wait while it is behind (its room() bounds the wait)."""
 
     paces_publishers: bool
+    behind: bool  # publish() awaits room() only while this is true
 
     async def room(self) -> None: ...
 
@@ -51,7 +52,11 @@ class Dispatcher(Routing):
         self._counters = Counters()
         self._event_latency = LatencyHistogram()
         self._command_latency = LatencyHistogram()
-        self._queue: deque[tuple[int, Event]] = deque()
+        # The queue, and beside it when each event entered it (perf_counter_ns), in step: two
+        # deques instead of one of (time, event) tuples, whose allocation made the cycle
+        # collector run and walk the whole queue once traces kept messages alive for longer.
+        self._queue: deque[Event] = deque()
+        self._queued_at: deque[int] = deque()
         self._middlewares: list[Middleware] = []
         self._event_chain: Next | None = None
         self._command_chain: Next | None = None
@@ -119,6 +124,7 @@ class Dispatcher(Routing):
 
     async def _work(self) -> None:
         queue = self._queue
+        queued_at = self._queued_at
         counters = self._counters
         routes = self._global.routes
         buckets = self._event_latency.counts
@@ -133,7 +139,8 @@ class Dispatcher(Routing):
                     self._wakeup = wakeup
                     await wakeup
                     continue
-                queued_at, event = queue.popleft()
+                event = queue.popleft()
+                entered = queued_at.popleft()
                 self._current = event
                 if self._space_waiters:
                     self._grant_space()
@@ -164,10 +171,17 @@ class Dispatcher(Routing):
                     await self._through_middleware(event)
                 self._current = None
                 counters.delivered += 1
-                elapsed = _perf_ns() - queued_at
+                elapsed = _perf_ns() - entered
                 buckets[elapsed.bit_length()] += 1
-                if self._observers:
-                    self._emit("delivered", event, latency_s=elapsed / 1e9)
+                if self._observer_calls:  # _emit's body, inlined (as in publish())
+                    trace = Trace(
+                        kind="delivered", message=event, at=_now(), latency_s=elapsed / 1e9
+                    )
+                    for call in self._observer_calls:
+                        try:
+                            call(trace)
+                        except Exception:
+                            counters.observer_errors += 1
                 budget -= 1
                 if not budget:
                     budget = self.yield_every

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 from typing import Any
 
 import pytest
@@ -228,6 +229,29 @@ def test_publish_nowait_enqueues() -> None:
 
     run(scenario())
     assert seen == [1, 2]
+
+
+def test_queued_events_allocate_nothing_the_cycle_collector_tracks() -> None:
+    """A queued event costs no GC-tracked object (no (time, event) tuple): with traces keeping
+    messages alive, each one counted towards a collection that walked the whole queue."""
+
+    async def scenario() -> int:
+        events = [Ping(n=n) for n in range(2000)]
+        async with EventBus(max_queue=5000) as bus:
+            gc.collect()
+            gc.disable()
+            try:
+                before = gc.get_count()[0]
+                for event in events:  # the worker gets no turn: all 2000 stay queued
+                    bus.publish_nowait(event)
+                allocated = gc.get_count()[0] - before
+            finally:
+                gc.enable()
+            assert bus.stats().queue_depth == 2000
+            await bus.join()
+        return allocated
+
+    assert run(scenario()) < 100  # one tuple per event was 2000
 
 
 def test_observers_see_published_and_delivered_and_can_be_removed() -> None:

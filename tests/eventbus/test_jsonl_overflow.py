@@ -216,3 +216,36 @@ def test_a_writer_held_up_catches_up_in_one_write_per_file(tmp_path: Path) -> No
     assert [int(line["message"]["text"][:4]) for line in lines] == list(range(100))
     stats = log.stats
     assert stats.written == stats.traced == 100 and stats.lost == 0 and stats.rotations == 3
+
+
+class CountingPacer:
+    """An observer that paces publishers, and counts how often publish() waited on it."""
+
+    paces_publishers = True
+
+    def __init__(self) -> None:
+        self.behind = False
+        self.waits = 0
+
+    def __call__(self, trace: Trace) -> None:
+        pass
+
+    async def room(self) -> None:
+        self.waits += 1
+
+
+def test_publish_waits_on_a_pacer_only_while_it_is_behind() -> None:
+    async def scenario() -> CountingPacer:
+        pacer = CountingPacer()
+        async with EventBus() as bus:
+            bus.observe(pacer)
+            for n in range(5):
+                await bus.publish(Ping(n=n))
+            assert pacer.waits == 0  # keeping up: no room() coroutine per event
+            pacer.behind = True
+            for n in range(3):
+                await bus.publish(Ping(n=n))
+            await bus.join()
+        return pacer
+
+    assert run(scenario()).waits == 3
