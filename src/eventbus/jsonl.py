@@ -1,10 +1,13 @@
 """The JSONL file handler: every trace as one JSON line, written in batches off the event loop.
 
 It is a bus observer (`bus.observe(handler)`), called synchronously for every trace, so its
-call does as little as it can: a count and a deque append. A background task takes batches,
-encodes each with one msgspec call and writes it in a worker thread. Write failures (full
-disk, unwritable path) are counted in `stats` and logged; they never reach the bus. What a
-full buffer does is the handler's `overflow` policy (see TraceOverflow).
+call does as little as it can: a count and a deque append; the call that fills a batch also
+encodes it (one msgspec call), while its traces are still in the CPU's cache. Encoded batches
+wait for a worker thread, which writes all that wait in one hand-off (eventbus.jsonl_file);
+a background task writes partial batches every `flush_interval` and takes up what piled up
+while the writer was busy. Write failures (full disk, unwritable path) are counted in
+`stats` and logged; they never reach the bus. What a full buffer does is the handler's
+`overflow` policy (see TraceOverflow).
 """
 
 from __future__ import annotations
@@ -87,9 +90,10 @@ class JsonlFileHandler:
     """Appends one JSON object per line to `path`, in batches, off the event loop.
 
     Use as `async with JsonlFileHandler(path) as log: bus.observe(log)`. Traces are buffered
-    and flushed every `flush_interval` seconds or when `batch_size` are waiting; the write runs
-    in a thread. The file rotates when it would pass `max_bytes` (path.1 ... path.N, N =
-    `backups`). At most `max_buffer` traces wait in the buffer; beyond that `overflow` decides:
+    and encoded `batch_size` at a time (the rest every `flush_interval` seconds); the write
+    runs in a thread. The file rotates when it would pass `max_bytes` (path.1 ... path.N, N =
+    `backups`). At most `max_buffer` encoded traces wait for the writer; then the buffer fills,
+    and at most `max_buffer` traces wait in it; beyond that `overflow` decides:
     drop the oldest (default), drop the newest, or `block`: slow the bus's publishers down,
     each waiting trace for at most `block_timeout` seconds before it is dropped. Every outcome
     is counted in `stats` (`written + lost == traced` once closed).
@@ -103,7 +107,7 @@ class JsonlFileHandler:
         max_bytes: int = 10_000_000,
         backups: int = 3,
         flush_interval: float = 0.05,
-        batch_size: int = 1000,
+        batch_size: int = 500,
         max_buffer: int = 100_000,
         overflow: TraceOverflow | str = TraceOverflow.DROP_OLDEST,
         block_timeout: float = 1.0,
@@ -171,7 +175,7 @@ class JsonlFileHandler:
             return
         buffer.append(trace)
         if len(buffer) == self.batch_size and self._wake is not None:
-            self._wake.set()  # once per batch; the flusher drains the whole buffer
+            self._encode_batch()  # once per batch, while the flusher runs
 
     @property
     def stats(self) -> HandlerStats:
@@ -307,11 +311,8 @@ class JsonlFileHandler:
         await self.aclose()
 
     async def _flush_loop(self) -> None:
-        """Encode each batch as soon as it is full, write whenever the writer is free.
-
-        Encoding right away touches traces while they are still in the CPU's cache and frees
-        them (and their messages) early; encoded batches wait for the worker thread, which
-        takes all of them in one hand-off (see _start_write)."""
+        """Encode what the observer call left (partial batches every flush_interval, what
+        piled up while the writer was behind), collect finished writes, start the next."""
         assert self._wake is not None
         while not self._stopping:
             with contextlib.suppress(asyncio.TimeoutError):
@@ -319,32 +320,57 @@ class JsonlFileHandler:
             timed_out = not self._wake.is_set()
             self._wake.clear()
             async with self._encode_lock:
+                if self._pending:  # their deadlines run even while the writer is stuck
+                    self._admit_pending()
                 await self._encode(everything=timed_out)
                 if self._writing is not None and self._writing.done():
                     self._collect_write()
                 if self._writing is None:
                     self._start_write()
 
+    def _encode_batch(self) -> None:
+        """The buffer just reached batch_size: encode it now, in the observer call.
+
+        Its traces are still in the CPU's cache, and they (and their messages) are freed at
+        once; encoding them later, after thousands of others, cost several times as much.
+        While max_buffer encoded traces wait for the writer, the buffer fills instead and its
+        overflow policy applies; the flusher takes it up when the writer is done."""
+        if self._backlog >= self.max_buffer:
+            return
+        batch = self._buffer
+        self._buffer = deque(maxlen=batch.maxlen)
+        self._taken += len(batch)
+        self._admit_pending(everything=self._stopping)
+        self._encoded.append((encode_traces(batch), len(batch)))
+        self._backlog += len(batch)
+        if self._writing is None:
+            self._start_write()
+
     async def _encode(self, everything: bool) -> None:
-        """Move full batches (every waiting trace if `everything`) from the buffer to
-        `_encoded`, while fewer than max_buffer encoded traces wait for the writer."""
-        buffer, size = self._buffer, self.batch_size
-        while buffer and self._backlog < self.max_buffer and (everything or len(buffer) >= size):
-            batch: Iterable[Trace]
-            if len(buffer) <= 4 * size:  # the usual case: take the whole deque, a new one
-                batch, self._buffer = buffer, deque(maxlen=buffer.maxlen)
-                buffer = self._buffer
-                taken = len(batch)
-            else:  # far behind: a batch at a time, the loop runs between them
-                popleft = buffer.popleft
-                batch = [popleft() for _ in range(size)]
-                taken = size
-            self._taken += taken
+        """Encode what the buffer holds (full batches only, unless `everything`) while fewer
+        than max_buffer encoded traces wait for the writer: the buffer is taken whole (a new
+        deque replaces it) and encoded batch_size at a time, the loop running in between."""
+        size = self.batch_size
+        while (
+            self._buffer
+            and self._backlog < self.max_buffer
+            and (everything or len(self._buffer) >= size)
+        ):
+            taken = self._buffer
+            self._buffer = deque(maxlen=taken.maxlen)
+            self._taken += len(taken)
             self._admit_pending(everything=self._stopping)
-            self._encoded.append((encode_traces(batch), taken))
-            self._backlog += taken
-            if buffer:
-                await asyncio.sleep(0)  # encoding holds the loop: let the bus run between
+            while taken:
+                batch: Iterable[Trace] = taken
+                count = len(taken)
+                if count > size:
+                    batch, count = [taken.popleft() for _ in range(size)], size
+                else:
+                    taken = deque()
+                self._encoded.append((encode_traces(batch), count))
+                self._backlog += count
+                if taken:
+                    await asyncio.sleep(0)  # encoding holds the loop: let the bus run between
 
     def _start_write(self) -> None:
         """Hand the encoded batches (up to MAX_CHUNKS) to one write in the worker thread.

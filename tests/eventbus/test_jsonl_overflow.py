@@ -36,7 +36,8 @@ async def wait_until(condition: object, timeout: float = 20.0) -> None:
 
 
 def drop_scenario(path: Path, overflow: str) -> JsonlFileHandler:
-    """One batch in flight behind a held writer, then 200 traces into a buffer of 50."""
+    """One batch in flight behind a held writer, four more encoded and waiting for it (the
+    50 encoded traces max_buffer allows), then 160 traces into a buffer of 50."""
 
     async def scenario() -> JsonlFileHandler:
         log = JsonlFileHandler(
@@ -50,6 +51,7 @@ def drop_scenario(path: Path, overflow: str) -> JsonlFileHandler:
             await wait_until(lambda: not log._buffer)  # the flusher took the batch: it waits
             for n in range(10, 210):
                 log(trace(n))
+            assert log._backlog == 50  # 0-9 in flight, 10-49 encoded (each full batch at once)
             assert len(log._buffer) == 50
         finally:
             log._thread_lock.release()
@@ -63,10 +65,10 @@ def test_drop_oldest_keeps_the_newest_and_counts_the_rest(tmp_path: Path) -> Non
     path = tmp_path / "bus.jsonl"
     log = drop_scenario(path, "drop-oldest")
     assert log.overflow is TraceOverflow.DROP_OLDEST
-    assert written_numbers(path) == [*range(10), *range(160, 210)]
+    assert written_numbers(path) == [*range(50), *range(160, 210)]
     stats = log.stats
-    assert stats.traced == 210 and stats.written == 60
-    assert stats.dropped_oldest == 150 and stats.dropped_newest == stats.dropped_deadline == 0
+    assert stats.traced == 210 and stats.written == 100
+    assert stats.dropped_oldest == 110 and stats.dropped_newest == stats.dropped_deadline == 0
     assert stats.written + stats.dropped == stats.traced
     assert stats.lost == stats.dropped and stats.errors == 0
 
@@ -74,10 +76,10 @@ def test_drop_oldest_keeps_the_newest_and_counts_the_rest(tmp_path: Path) -> Non
 def test_drop_newest_keeps_the_oldest_and_counts_the_rest(tmp_path: Path) -> None:
     path = tmp_path / "bus.jsonl"
     log = drop_scenario(path, "drop-newest")
-    assert written_numbers(path) == list(range(60))
+    assert written_numbers(path) == list(range(100))
     stats = log.stats
-    assert stats.traced == 210 and stats.written == 60
-    assert stats.dropped_newest == 150 and stats.dropped_oldest == stats.dropped_deadline == 0
+    assert stats.traced == 210 and stats.written == 100
+    assert stats.dropped_newest == 110 and stats.dropped_oldest == stats.dropped_deadline == 0
     assert stats.written + stats.dropped == stats.traced
     assert stats.lost == stats.dropped
 
@@ -146,7 +148,7 @@ def test_block_drops_a_trace_that_waits_past_its_deadline(tmp_path: Path) -> Non
             bus.observe(log)
             log._thread_lock.acquire()
             try:
-                for n in range(40):  # the writer never moves: the waits run out
+                for n in range(60):  # the writer never moves: the waits run out
                     await bus.publish(Ping(n=n))
                 await bus.join()
             finally:
@@ -155,8 +157,8 @@ def test_block_drops_a_trace_that_waits_past_its_deadline(tmp_path: Path) -> Non
 
     bus, log = run(scenario())
     stats = log.stats
-    assert bus.stats().published == bus.stats().delivered == 40
-    assert stats.traced == 80
+    assert bus.stats().published == bus.stats().delivered == 60
+    assert stats.traced == 120
     assert stats.dropped_deadline > 0 and stats.dropped_oldest == stats.dropped_newest == 0
     assert stats.written + stats.dropped == stats.traced
     assert stats.lost == stats.dropped and stats.errors == 0
@@ -249,3 +251,24 @@ def test_publish_waits_on_a_pacer_only_while_it_is_behind() -> None:
         return pacer
 
     assert run(scenario()).waits == 3
+
+
+def test_the_call_that_fills_a_batch_encodes_it(tmp_path: Path) -> None:
+    """Encoded in the observer call, not later by the flusher: the traces are freed while
+    they are still in the CPU's cache (encoding them after thousands of others cost more)."""
+    path = tmp_path / "bus.jsonl"
+
+    async def scenario() -> JsonlFileHandler:
+        log = JsonlFileHandler(path, flush_interval=60.0, batch_size=10)
+        await log.start()
+        for n in range(9):
+            log(trace(n))
+        assert len(log._buffer) == 9 and not log._encoded and log._writing is None
+        log(trace(9))  # no await in between: the flusher had no turn
+        assert not log._buffer and log._backlog == 10 and log._writing is not None
+        await log.aclose()
+        return log
+
+    log = run(scenario())
+    assert written_numbers(path) == list(range(10))
+    assert log.stats.written == log.stats.traced == 10
