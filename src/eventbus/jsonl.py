@@ -159,6 +159,7 @@ class JsonlFileHandler:
         self._writing: asyncio.Future[None] | None = None
         self._writing_count = 0
         self._encode_lock = asyncio.Lock()
+        self._catching_up = False  # the flusher is encoding older traces (see _encode)
         self._stopping = False
 
     def __call__(self, trace: Trace) -> None:
@@ -335,8 +336,8 @@ class JsonlFileHandler:
         once; encoding them later, after thousands of others, cost several times as much.
         While max_buffer encoded traces wait for the writer, the buffer fills instead and its
         overflow policy applies; the flusher takes it up when the writer is done."""
-        if self._backlog >= self.max_buffer:
-            return
+        if self._backlog >= self.max_buffer or self._catching_up:
+            return  # (while the flusher encodes older traces, these wait: lines stay in order)
         batch = self._buffer
         self._buffer = deque(maxlen=batch.maxlen)
         self._taken += len(batch)
@@ -350,6 +351,13 @@ class JsonlFileHandler:
         """Encode what the buffer holds (full batches only, unless `everything`) while fewer
         than max_buffer encoded traces wait for the writer: the buffer is taken whole (a new
         deque replaces it) and encoded batch_size at a time, the loop running in between."""
+        self._catching_up = True
+        try:
+            await self._encode_waiting(everything)
+        finally:
+            self._catching_up = False
+
+    async def _encode_waiting(self, everything: bool) -> None:
         size = self.batch_size
         while (
             self._buffer

@@ -272,3 +272,26 @@ def test_the_call_that_fills_a_batch_encodes_it(tmp_path: Path) -> None:
     log = run(scenario())
     assert written_numbers(path) == list(range(10))
     assert log.stats.written == log.stats.traced == 10
+
+
+def test_lines_stay_in_order_while_the_flusher_catches_up(tmp_path: Path) -> None:
+    """A batch filled while the flusher encodes older traces (a slice at a time, the loop
+    running in between) waits for them instead of jumping the queue."""
+    path = tmp_path / "bus.jsonl"
+
+    async def scenario() -> JsonlFileHandler:
+        log = JsonlFileHandler(path, flush_interval=60.0, batch_size=10)
+        for n in range(200):  # not started yet: nothing is encoded, 200 wait
+            log(trace(n))
+        await log.start()
+        catching_up = asyncio.get_running_loop().create_task(log._encode(everything=False))
+        for n in range(200, 300):  # runs between the flusher's slices of 10
+            log(trace(n))
+            await asyncio.sleep(0)
+        await catching_up
+        await log.aclose()
+        return log
+
+    log = run(scenario())
+    assert written_numbers(path) == list(range(300))
+    assert log.stats.written == log.stats.traced == 300
