@@ -13,9 +13,11 @@ and the process's peak RSS (VmHWM). The log goes to a temporary directory (10 MB
 The ratio depends on what the bus does per event besides tracing: with a no-op subscriber the
 bus delivers an event in 1.5-2.5 us here, and two traces per event (published, delivered) cost
 about as much. `--work-us N` gives the subscriber N microseconds of busy work per event, so the
-handler's cost can be read at a realistic rate too (`--work-us 8` is about the ~100k events/s
+handler's cost can be read at a realistic rate too (`--work-us 5` is about the ~100k events/s
 the issue started from). Each policy also reports the handler's cost per event in microseconds
-of loop time (the difference of the medians' inverse rates), which does not depend on it.
+of loop time (the difference of the medians' inverse rates), which does not depend on it, and
+the process's CPU time per event (all threads: the writer's too) with and without the
+handler, which depends less on what else runs on the machine than events/s does.
 
 Usage: ``python scripts/jsonl_sustained.py [--seconds 60] [--slice 5] [--policy NAME ...]
 [--work-us N]``
@@ -96,9 +98,10 @@ async def run_policy(
         for index in range(count):
             attached = index % 2 == 0
             remove = bus.observe(log) if attached else None
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             events = await publish_for(bus, slice_s, n)
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
             if remove is not None:
                 remove()
             n += events
@@ -107,6 +110,7 @@ async def run_policy(
                     "slice": index,
                     "handler": attached,
                     "events_per_s": events / elapsed,
+                    "cpu_us_per_event": cpu / events * 1e6,
                     "rss_mib": rss_kib() / 1024,
                 }
             )
@@ -132,10 +136,15 @@ def report(result: dict[str, Any]) -> str:
     without = [s["events_per_s"] for s in result["slices"] if not s["handler"]]
     ratio = statistics.median(with_handler) / statistics.median(without)
     cost_us = 1e6 / statistics.median(with_handler) - 1e6 / statistics.median(without)
+    cpu_with = statistics.median(s["cpu_us_per_event"] for s in result["slices"] if s["handler"])
+    cpu_without = statistics.median(
+        s["cpu_us_per_event"] for s in result["slices"] if not s["handler"]
+    )
     lines = [f"policy {result['policy']}, subscriber work {result['work_us']:g} us/event"]
     lines += [
         f"  slice {s['slice']:>2}  {'with   ' if s['handler'] else 'without'}"
-        f"  {s['events_per_s']:>9,.0f} events/s  rss {s['rss_mib']:.0f} MiB"
+        f"  {s['events_per_s']:>9,.0f} events/s  cpu {s['cpu_us_per_event']:.2f} us/event"
+        f"  rss {s['rss_mib']:.0f} MiB"
         for s in result["slices"]
     ]
     balanced = result["written"] + result["lost"] == result["traced"]
@@ -144,6 +153,8 @@ def report(result: dict[str, Any]) -> str:
         f"{statistics.median(without):,.0f} events/s: ratio {ratio:.2f}"
         f" ({'within' if ratio >= 0.8 else 'NOT within'} 20 %); the handler costs"
         f" {cost_us:.2f} us of loop time per event",
+        f"  CPU (all threads) per event: with {cpu_with:.2f} / without {cpu_without:.2f} us:"
+        f" ratio {cpu_without / cpu_with:.2f}, the handler costs {cpu_with - cpu_without:.2f} us",
         f"  traces: traced {result['traced']:,}, written {result['written']:,}, dropped oldest "
         f"{result['dropped_oldest']:,} newest {result['dropped_newest']:,} deadline "
         f"{result['dropped_deadline']:,}, write errors {result['errors']}, rotations "
