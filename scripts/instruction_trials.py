@@ -32,12 +32,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from trialkit import BIN, git
+from trialkit import BIN, git, paired_run
 
 FIXTURE = Path(__file__).resolve().parent / "detector_fixture"
 BENCHMARK = "bench_work.time_arithmetic"
@@ -98,47 +97,12 @@ def run_perfguard(
     keep: Path,
     args: argparse.Namespace,
 ) -> dict[str, Any]:
-    report = repo.parent / "perfguard-report.json"
-    report.unlink(missing_ok=True)
-    keep.parent.mkdir(parents=True, exist_ok=True)
-    keep.unlink(missing_ok=True)
     rounds = ["--min-rounds", str(args.rounds), "--max-rounds", str(args.rounds)]
-    started = time.monotonic()
-    done = subprocess.run(
-        [
-            str(BIN / "perfguard"),
-            "run",
-            base,
-            head,
-            "-b",
-            "time_arithmetic$",
-            "--metric",
-            metric,
-            "--threshold",
-            args.threshold,
-            "--seed",
-            str(seed),
-            "--output",
-            str(keep),
-            "--fail-on",
-            "never",
-            "--format",
-            "json",
-            "--json-file",
-            str(report),
-            *(rounds if args.rounds else []),
-        ],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    seconds = time.monotonic() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"perfguard run failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    options = ["-b", "time_arithmetic$", "--metric", metric, "--threshold", args.threshold,
+               "--seed", str(seed), *(rounds if args.rounds else [])]  # fmt: skip
+    report, seconds = paired_run(repo, base, head, options, env, keep)
     name = BENCHMARK + (":instructions" if metric == "instructions" else "")
-    row = next(r for r in json.loads(report.read_text())["rows"] if r["benchmark"] == name)
+    row = next(r for r in report["rows"] if r["benchmark"] == name)
     data = json.loads(keep.read_text())
     series = next(s for s in data["series"] if s["benchmark"] == name)
     d = [x for x in series["d"] if x is not None]

@@ -32,12 +32,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from trialkit import BIN, git
+from trialkit import BIN, git, paired_run
 
 FIXTURE = Path(__file__).resolve().parent / "detector_fixture"
 BENCHMARK = "bench_work.track_rate"
@@ -86,39 +85,9 @@ def tool_env(work: Path, src: str) -> dict[str, str]:
 def run_perfguard(
     repo: Path, base: str, head: str, env: dict[str, str], seed: int, keep: Path
 ) -> dict[str, Any]:
-    report = repo.parent / "perfguard-report.json"
-    report.unlink(missing_ok=True)
-    keep.unlink(missing_ok=True)
-    started = time.monotonic()
-    done = subprocess.run(
-        [
-            str(BIN / "perfguard"),
-            "run",
-            base,
-            head,
-            "-b",
-            "track_rate",
-            "--seed",
-            str(seed),
-            "--output",
-            str(keep),
-            "--fail-on",
-            "never",
-            "--format",
-            "json",
-            "--json-file",
-            str(report),
-        ],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    seconds = time.monotonic() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"perfguard run failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    row = next(r for r in json.loads(report.read_text())["rows"] if r["benchmark"] == BENCHMARK)
+    options = ["-b", "track_rate", "--seed", str(seed)]
+    report, seconds = paired_run(repo, base, head, options, env, keep)
+    row = next(r for r in report["rows"] if r["benchmark"] == BENCHMARK)
     data = json.loads(keep.read_text())
     series = next(s for s in data["series"] if s["benchmark"] == BENCHMARK)
     d = [x for x in series["d"] if x is not None]
