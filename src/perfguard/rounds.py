@@ -246,14 +246,16 @@ def result_set(data: RoundsFile, side: str, source: str) -> ResultSet:
     )
 
 
-UNSUITED_SPREAD = 0.005
-"""Spread across rounds (standard deviation of the log counts; 0.5 %, half the 1 % one gates
-at) above which an ``instructions`` row is called unsuited for counting instead of decided
-(:func:`unsuited`). Measured (tests/perfguard/test_run_instructions.py,
-scripts/instruction_trials.py):
-deterministic bodies spread 0.0001-0.004 % across rounds (the round's hash seed and layout move
-a count by a few dozen instructions); one that walks a set of strings, whose order follows the
-hash seed, spread 80 % (5 944 to 34 081 instructions per call over 4 rounds)."""
+UNSUITED_SPREAD = 0.01
+"""Spread across rounds (standard deviation of the log counts; 1 %) above which an
+``instructions`` row is called unsuited for counting instead of decided (:func:`unsuited`).
+Measured (tests/perfguard/test_run_instructions.py, scripts/instruction_trials.py, and
+docs/run.md): deterministic bodies spread 0.0001-0.004 % across rounds on CPython 3.11 (the
+round's hash seed and layout move a count by a few dozen instructions), but a loop that
+allocates ints took 2 375 370 to 2 401 261 instructions per call on CPython 3.13 as the
+allocator's state differed (a spread of up to 0.55 %): above that, and far below what a body
+whose work follows the hash seed spreads (80 %: 5 944 to 34 081 instructions per call over 4
+rounds)."""
 
 
 def unsuited(series: Series) -> float | None:

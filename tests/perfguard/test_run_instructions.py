@@ -1,7 +1,7 @@
 """``perfguard run --metric instructions`` on real counts: real asv, git, valgrind.
 
 The tiny suite's ``time_loop`` and ``time_loop_b`` do ``STEPS`` and ``STEPS_B`` loop iterations
-per call; a head with 1 % more iterations in the first and 3 % more in the second must have both
+per call; a head with 2 % more iterations in the first and 4 % more in the second must have both
 regressed, an A/A pair unchanged, and a benchmark whose work follows the hash seed (it walks a set
 of strings) called unsuited. Every valgrind run costs seconds per worker start, so the file makes
 two runs, one per README command (the A/A one in test_run_instructions_aa.py, so that pytest's
@@ -88,7 +88,7 @@ LOOP = "bench_tiny.time_loop:instructions"
 LOOP_B = "bench_tiny.time_loop_b:instructions"
 WALK = "bench_tiny.time_walk:instructions"
 QUICK = ["--min-rounds", "3", "--max-rounds", "3", "--pairs", "2", "-a", "warmup_time=0"]
-RULE = '[[rules]]\nmatch = "*:instructions"\nthreshold = "0.5%"\n'
+RULE = '[[rules]]\nmatch = "*:instructions"\nthreshold = "1%"\n'
 
 
 def commit_steps(repo: Path, steps: int, steps_b: int, message: str) -> str:
@@ -101,9 +101,10 @@ def commit_steps(repo: Path, steps: int, steps_b: int, message: str) -> str:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, asv_envs: Path) -> dict[str, Path | str]:
-    """main: base, then an A/A commit (same code); branch ``slower``: +1 % loop steps in
-    ``time_loop``, +3 % in ``time_loop_b``. The project's perfguard.toml gives the
-    instructions rows a 0.5 % threshold."""
+    """main: base, then an A/A commit (same code); branch ``slower``: +2 % loop steps in
+    ``time_loop``, +4 % in ``time_loop_b``. The project's perfguard.toml gives the
+    instructions rows a 1 % threshold: the count of this allocating loop moves by up to 0.55 %
+    with the allocator's state on CPython 3.13 (docs/run.md), so 0.5 % is too tight."""
     repo = tmp_path_factory.mktemp("counted")
     base = init_tiny(repo, benchmarks=BENCHMARKS, package=PACKAGE)
     (repo / "perfguard.toml").write_text(RULE)
@@ -112,7 +113,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, asv_envs: Path) -> dict[st
     base = git(repo, "rev-parse", "HEAD")
     share_envs(repo, asv_envs)
     git(repo, "checkout", "-q", "-b", "slower")
-    slower = commit_steps(repo, 3030, 3090, "one and three percent")
+    slower = commit_steps(repo, 3060, 3120, "two and four percent")
     git(repo, "checkout", "-q", "main")
     same = commit_steps(repo, 3000, 3000, "a/a")
     return {"repo": repo, "base": base, "slower": slower, "same": same}
@@ -131,10 +132,10 @@ def rounds_path(stderr: str) -> Path:
     return Path(line.removeprefix("rounds file: "))
 
 
-def test_one_and_three_percent_more_work_are_regressed(
+def test_two_and_four_percent_more_work_are_regressed(
     project: dict[str, Path | str], home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The README's command, on the branch with 1 % and 3 % more loop steps than main; the
+    """The README's command, on the branch with 2 % and 4 % more loop steps than main; the
     rounds file re-reported by ``perfguard compare``."""
     repo = Path(project["repo"])
     git(repo, "checkout", "-q", "slower")
@@ -153,10 +154,10 @@ def test_one_and_three_percent_more_work_are_regressed(
     report = json.loads(capsys.readouterr().out)
     rows = {row["benchmark"]: row for row in report["rows"]}
     assert code == EXIT_REGRESSION
-    for name, low, high in ((LOOP, 1.006, 1.013), (LOOP_B, 1.025, 1.04)):
+    for name, low, high in ((LOOP, 1.014, 1.026), (LOOP_B, 1.034, 1.046)):
         assert rows[name]["verdict"] == "regressed", rows[name]
         assert low < rows[name]["ratio"] < high, rows[name]
-        assert rows[name]["threshold"] == 0.005  # the rule matching *:instructions
+        assert rows[name]["threshold"] == 0.01  # the rule matching *:instructions
         assert rows[name]["unit"] == "instructions" and rows[name]["kind"] == "instructions"
     assert "bench_tiny.time_loop" not in rows  # instructions only: no time row
     assert rows["bench_tiny.track_steps"]["kind"] == "track"  # other kinds keep theirs
@@ -169,7 +170,8 @@ def test_one_and_three_percent_more_work_are_regressed(
     assert data.settings["metric"] == "instructions"
     loop = next(s for s in data.series if s.benchmark == LOOP)
     assert rounds.unsuited(loop) is None
-    assert max(loop.base) / min(loop.base) < 1.001  # near-exact across rounds
+    # Near-exact across rounds: within the allocator's levels (2 375 370 to 2 398 234 on 3.13)
+    assert max(loop.base) / min(loop.base) < 1.011
 
 
 def test_no_valgrind_is_one_line_and_exit_2(

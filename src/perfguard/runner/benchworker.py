@@ -71,10 +71,17 @@ ONCE_ATTRIBUTE = "once_per_process"
 """A ``track_`` benchmark with this attribute true gives one value per process (as asv does),
 not one per paired sample."""
 PR_SET_PDEATHSIG = 1
-COUNT_NUMBER = 1
-"""Calls per counted sample when asv would calibrate ``number``: a count needs no averaging
-over many calls (it does not jitter as a clock does), and under valgrind every call costs
-about 50 times its native time."""
+COUNT_CALLS = 5
+"""Counted calls per sample when asv would calibrate ``number``; the sample is their least
+count. A count needs no averaging (it does not jitter as a clock does), but the count of a body
+that allocates follows the allocator's state, which each call leaves different: measured on
+CPython 3.13 (tests/perfguard/test_run_instructions_aa.py's 3 000-step loop), consecutive calls
+alternate between 2 375 370 and 2 388 324 instructions (+0.55 %), and a process can sit on the
+higher count for several calls. One call per sample made 2 of 3 A/A runs inconclusive at a
+0.5 % threshold; the least of 5 calls gave the lower count in 71 of 72 samples."""
+COUNT_SECONDS = 0.5
+"""No further calls in a sample once its calls took this long (under valgrind a call costs
+about 50 times its native time): a body of a second is counted once per sample."""
 
 
 def _instructions() -> Any:
@@ -135,10 +142,10 @@ def count_sampler(bench: Any, counter: str) -> tuple[Callable[[], float], int]:
     """Instructions per call of this ``time_`` benchmark; returns (one sample, number).
 
     asv's own ``number`` and setup rule where it sets ``number`` (setup before every sample,
-    and between the calls of one when there are setup hooks, asv#966); else
-    :data:`COUNT_NUMBER` calls after one uncounted warm-up call (setup ran once, in the
-    child). Only the calls are counted: each call is its own counted region, the setups run
-    between regions.
+    and between the calls of one when there are setup hooks, asv#966; the sample is their
+    mean); else the least count of up to :data:`COUNT_CALLS` calls (:data:`COUNT_SECONDS`)
+    after one uncounted warm-up call (setup ran once, in the child). Only the calls are
+    counted: each call is its own counted region, the setups run between regions.
     """
     if type(bench).__name__ == "TimerawBenchmark":
         raise ValueError("timeraw_ benchmarks run in a subprocess of their own: not counted")
@@ -146,20 +153,29 @@ def count_sampler(bench: Any, counter: str) -> tuple[Callable[[], float], int]:
     func = functools.partial(bench.func, *params) if params else bench.func
     region = _instructions().Region(counter)
     asv_number = int(bench.number)
-    number = asv_number or COUNT_NUMBER
     between = bool(asv_number > 1 and bench._setups)
-    if not asv_number:
-        func()  # warm-up: first-call costs (caches, lazy imports) are not the benchmark's
 
-    def sample() -> float:
+    def mean_of_number() -> float:
         total = 0
-        for call in range(number):
-            if asv_number and (call == 0 or between):
+        for call in range(asv_number):
+            if call == 0 or between:
                 bench.redo_setup()
             total += region.count(func)
-        return total / number
+        return total / asv_number
 
-    return sample, number
+    def least_of_calls() -> float:
+        start = time.perf_counter()
+        least = region.count(func)
+        for _ in range(COUNT_CALLS - 1):
+            if time.perf_counter() - start >= COUNT_SECONDS:
+                break
+            least = min(least, region.count(func))
+        return float(least)
+
+    if asv_number:
+        return mean_of_number, asv_number
+    func()  # warm-up: first-call costs (caches, lazy imports) are not the benchmark's
+    return least_of_calls, 1
 
 
 class Channel:
