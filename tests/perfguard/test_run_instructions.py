@@ -1,7 +1,7 @@
 """``perfguard run --metric instructions`` on real counts: real asv, git, valgrind.
 
 The tiny suite's ``time_loop`` and ``time_loop_b`` do ``STEPS`` and ``STEPS_B`` loop iterations
-per call; a head with 2 % more iterations in the first and 4 % more in the second must have both
+per call; a head with 3 % more iterations in the first and 5 % more in the second must have both
 regressed, an A/A pair unchanged, and a benchmark whose work follows the hash seed (it walks a set
 of strings) called unsuited. Every valgrind run costs seconds per worker start, so the file makes
 two runs, one per README command (the A/A one in test_run_instructions_aa.py, so that pytest's
@@ -101,8 +101,8 @@ def commit_steps(repo: Path, steps: int, steps_b: int, message: str) -> str:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, asv_envs: Path) -> dict[str, Path | str]:
-    """main: base, then an A/A commit (same code); branch ``slower``: +2 % loop steps in
-    ``time_loop``, +4 % in ``time_loop_b``. The project's perfguard.toml gives the
+    """main: base, then an A/A commit (same code); branch ``slower``: +3 % loop steps in
+    ``time_loop``, +5 % in ``time_loop_b``. The project's perfguard.toml gives the
     instructions rows a 1 % threshold: the count of this allocating loop moves by up to 0.55 %
     with the allocator's state on CPython 3.13 (docs/run.md), so 0.5 % is too tight."""
     repo = tmp_path_factory.mktemp("counted")
@@ -113,7 +113,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, asv_envs: Path) -> dict[st
     base = git(repo, "rev-parse", "HEAD")
     share_envs(repo, asv_envs)
     git(repo, "checkout", "-q", "-b", "slower")
-    slower = commit_steps(repo, 3060, 3120, "two and four percent")
+    slower = commit_steps(repo, 3090, 3150, "three and five percent")
     git(repo, "checkout", "-q", "main")
     same = commit_steps(repo, 3000, 3000, "a/a")
     return {"repo": repo, "base": base, "slower": slower, "same": same}
@@ -132,10 +132,10 @@ def rounds_path(stderr: str) -> Path:
     return Path(line.removeprefix("rounds file: "))
 
 
-def test_two_and_four_percent_more_work_are_regressed(
+def test_three_and_five_percent_more_work_are_regressed(
     project: dict[str, Path | str], home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The README's command, on the branch with 2 % and 4 % more loop steps than main; the
+    """The README's command, on the branch with 3 % and 5 % more loop steps than main; the
     rounds file re-reported by ``perfguard compare``."""
     repo = Path(project["repo"])
     git(repo, "checkout", "-q", "slower")
@@ -154,7 +154,8 @@ def test_two_and_four_percent_more_work_are_regressed(
     report = json.loads(capsys.readouterr().out)
     rows = {row["benchmark"]: row for row in report["rows"]}
     assert code == EXIT_REGRESSION
-    for name, low, high in ((LOOP, 1.014, 1.026), (LOOP_B, 1.034, 1.046)):
+    # Measured: +2.9 to +3.1 % and +5.2 to +5.9 % (the added steps' ints are the largest).
+    for name, low, high in ((LOOP, 1.022, 1.04), (LOOP_B, 1.042, 1.065)):
         assert rows[name]["verdict"] == "regressed", rows[name]
         assert low < rows[name]["ratio"] < high, rows[name]
         assert rows[name]["threshold"] == 0.01  # the rule matching *:instructions
@@ -369,3 +370,16 @@ def test_valgrind_counts_each_region_in_a_forked_child(tmp_path: Path) -> None:
     assert min(counts) > 1000 * result["overhead"] > 0, result
     assert max(counts) / min(counts) < 1.001, result  # the same work, the same count
     assert 0.49 < result["half"] / counts[0] < 0.51, result  # half the steps, half the count
+
+
+def test_outside_valgrind_the_instrumentation_request_is_a_no_op_and_counting_refuses(
+    tmp_path: Path,
+) -> None:
+    """The client request's machine code runs natively as a no-op (it answers "not under
+    valgrind"), and a valgrind region outside valgrind is one clear error, not zero counts."""
+    assert instructions.start_instrumentation() is False
+    with pytest.raises(instructions.CounterError, match=r"not running under valgrind|no callgrind"):
+        instructions.Region(f"valgrind:{tmp_path}")
+    assert ("--instr-atstart=no" in instructions.valgrind_command("valgrind", "d")) == (
+        instructions.instrumentation_toggle()
+    )

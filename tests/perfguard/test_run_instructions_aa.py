@@ -7,6 +7,7 @@ loadfile`` runs this valgrind run beside that file's, on another worker.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,10 @@ from tests.perfguard.test_run_integration import perfguard
 
 pytestmark = pytest.mark.integration
 
+ALLOCATOR_MOVES_COUNTS = sys.version_info >= (3, 12)
+"""Measured on 3.13 (docs/run.md, "Counting instructions"): 2 375 370 to 2 398 234 instructions
+per call of the same loop in different processes; on 3.10 and 3.11 under 0.02 %."""
+
 project = counted.project  # the same project, built once for this file's worker
 home = counted.home
 
@@ -30,8 +35,7 @@ def test_aa_is_unchanged_and_both_metrics_share_one_report(
     """The README's combined command, main against itself (HEAD is main)."""
     repo = Path(project["repo"])
     done = readme.run(
-        "perfguard run main HEAD --metric time,instructions --counter valgrind --max-rounds 5",
-        cwd=repo,
+        "perfguard run main HEAD --metric time,instructions --counter valgrind --quick", cwd=repo
     )
     assert done.returncode in (EXIT_OK, EXIT_REGRESSION), done.stderr
     # The rounds file round-trips and compare re-reports it, both rows of each time_ benchmark.
@@ -45,8 +49,17 @@ def test_aa_is_unchanged_and_both_metrics_share_one_report(
     report = json.loads(capsys.readouterr().out)
     rows = {row["benchmark"]: row for row in report["rows"]}
     for name in (LOOP, LOOP_B):
-        assert rows[name]["verdict"] == "unchanged", rows[name]
-        assert abs(rows[name]["ratio"] - 1) < 0.005  # the allocator moves a count 0.55 %
+        # Unchanged; on CPython 3.13 (and 3.12, not measured), where the allocator's state moves
+        # this loop's count by up to 0.55 % from one process to the next, possibly too few of
+        # --quick's 3 rounds to say so. Never a change, never "unsuited", and the same count
+        # within that 0.55 % in every round.
+        allowed = ("unchanged", "inconclusive") if ALLOCATOR_MOVES_COUNTS else ("unchanged",)
+        assert rows[name]["verdict"] in allowed, rows[name]
+        if rows[name]["verdict"] == "inconclusive":
+            assert rows[name]["reason"].startswith("noise too large to decide at 1%"), rows[name]
+        assert abs(rows[name]["ratio"] - 1) < 0.0056, rows[name]
+        series = next(s for s in data.series if s.benchmark == name)
+        assert max(abs(d) for d in series.log_ratios()) < 0.0056, series
         assert rows[name]["threshold"] == 0.01
     assert rows["bench_tiny.time_loop"]["unit"] == "seconds"
     assert rows["bench_tiny.time_loop"]["kind"] == "time"
