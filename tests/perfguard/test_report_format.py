@@ -31,6 +31,7 @@ from tests.helpers.comparisons import budget, comparison, every_verdict, measure
         (999.0, "events/s", "999 events/s"),
         (4.2e6, "events/s", "4.20M events/s"),
         (7e9, "ops", "7.00G ops"),
+        (11_234_567.0, "instructions", "11.2M instr"),
         (8e12, "ops", "8.00T ops"),
         (0.00123, "ratio", "0.00123 ratio"),
         (-12_300.0, "delta", "-12.3k delta"),

@@ -61,6 +61,9 @@ _SUMMARY_ORDER = (
 _SECONDS = ((1e-6, 1e9, "ns"), (1e-3, 1e6, "us"), (1.0, 1e3, "ms"))
 _BYTES = ((1e3, 1.0, "B"), (1e6, 1e-3, "KB"), (1e9, 1e-6, "MB"), (1e12, 1e-9, "GB"))
 _SI = ((1e3, 1.0, ""), (1e6, 1e-3, "k"), (1e9, 1e-6, "M"), (1e12, 1e-9, "G"))
+_SHORT_UNITS = {"instructions": "instr"}
+"""Units shown shorter than their name: ``11.2M instructions`` made the table's value
+columns wrap onto a second line at a terminal's width (the footnote names the unit)."""
 
 
 def _digits(value: float) -> str:
@@ -97,7 +100,7 @@ def format_value(value: float | None, unit: str) -> str:
         if size < below:
             shown = f"{_digits(value * scale)}{prefix}"
             break
-    return shown if unit in ("", "unit") else f"{shown} {unit}"
+    return shown if unit in ("", "unit") else f"{shown} {_SHORT_UNITS.get(unit, unit)}"
 
 
 def format_limit(value: float, unit: str) -> str:
@@ -172,8 +175,8 @@ def footnotes(rows: Iterable[Row], counted_by: str = "") -> list[str]:
     notes = []
     if any(r.kind is Kind.INSTRUCTIONS for r in rows):
         notes.append(
-            "NAME:instructions rows: instructions executed per call of the benchmark (base,"
-            " head: each side's median over the rounds)"
+            "NAME:instructions rows: instructions (instr) executed per call of the benchmark"
+            " (base, head: each side's median over the rounds)"
             + (f", counted by {counted_by}." if counted_by else ".")
         )
     if any(shift_removed(r) for r in rows):
