@@ -78,7 +78,9 @@ that allocates follows the allocator's state, which each call leaves different: 
 CPython 3.13 (tests/perfguard/test_run_instructions_aa.py's 3 000-step loop), consecutive calls
 alternate between 2 375 370 and 2 388 324 instructions (+0.55 %), and a process can sit on the
 higher count for several calls. One call per sample made 2 of 3 A/A runs inconclusive at a
-0.5 % threshold; the least of 5 calls gave the lower count in 71 of 72 samples."""
+0.5 % threshold; the least of 5 calls gave the lower count in 71 of 72 samples. It cannot help
+a process whose every call sits higher (whole processes had floors of 2 385 272 to 2 398 213):
+that noise is left to the rounds (docs/run.md, "Counting instructions")."""
 COUNT_SECONDS = 0.5
 """No further calls in a sample once its calls took this long (under valgrind a call costs
 about 50 times its native time): a body of a second is counted once per sample."""

@@ -137,10 +137,7 @@ tool base ``('C' << 24) | ('T' << 16)``, the fifth request; it answers 0)."""
 _CLIENT_REQUEST_X86_64 = bytes.fromhex(
     "4889f8"  # mov rax, rdi        (the request's argument block)
     "31d2"  # xor edx, edx          (the default result: 0, not under valgrind)
-    "48c1c703"
-    "48c1c70d"
-    "48c1c73d"
-    "48c1c733"  # rol rdi by 3, 13, 61, 51: valgrind's preamble
+    "48c1c70348c1c70d48c1c73d48c1c733"  # rol rdi by 3, 13, 61, 51: valgrind's preamble
     "4887db"  # xchg rbx, rbx       (the request itself; a no-op natively)
     "4889d0"  # mov rax, rdx        (the result)
     "c3"  # ret
