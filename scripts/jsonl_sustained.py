@@ -13,11 +13,12 @@ and the process's peak RSS (VmHWM). The log goes to a temporary directory (10 MB
 The ratio depends on what the bus does per event besides tracing: with a no-op subscriber the
 bus delivers an event in 1.5-2.5 us here, and two traces per event (published, delivered) cost
 about as much. `--work-us N` gives the subscriber N microseconds of busy work per event, so the
-handler's cost can be read at a realistic rate too (`--work-us 5` is about the ~100k events/s
-the issue started from). Each policy also reports the handler's cost per event in microseconds
-of loop time (the difference of the medians' inverse rates), which does not depend on it, and
-the process's CPU time per event (all threads: the writer's too) with and without the
-handler, which depends less on what else runs on the machine than events/s does.
+handler's cost can be read at a realistic rate too (`--work-us 5`: 120-150k events/s here;
+`--work-us 8`: about the ~100k events/s the issue started from). Each policy also reports the
+handler's cost per event in microseconds of loop time (the difference of the medians' inverse
+rates), which does not depend on it, and the process's CPU time per event (all threads: the
+writer's too) with and without the handler, which depends less on what else runs on the
+machine than events/s does.
 
 Usage: ``python scripts/jsonl_sustained.py [--seconds 60] [--slice 5] [--policy NAME ...]
 [--work-us N]``

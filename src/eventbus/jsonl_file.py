@@ -1,9 +1,9 @@
-"""The JSONL handler's file: encoded batches written in a worker thread, rotated by size.
+"""The JSONL handler's file: encoded batches written with one writev each, rotated by size.
 
-Everything here runs in the handler's worker thread, one call at a time (`lock`), so its
-counters need no other lock. A write failure (full disk, unwritable path) is counted and
-logged once per failure streak; a batch cut off part-way is truncated away, so every line in
-the file stays valid JSON, and the file is reopened on the next batch.
+Writes run on the loop thread or, while the file is slow, in a worker thread, one call at a
+time (`lock`), so the counters need no other lock. A write failure (full disk, unwritable
+path) is counted and logged once per failure streak; a batch cut off part-way is truncated
+away, so every line in the file stays valid JSON, and the file is reopened on the next batch.
 """
 
 from __future__ import annotations
@@ -42,10 +42,15 @@ class RotatingFile:
         self._size = 0
         self._failing = False
 
-    def write(self, chunks: list[tuple[bytes, int]]) -> None:
+    def write(self, chunks: list[tuple[bytes, int]], wait: bool = True) -> bool:
         """Write chunks (encoded data, trace count), one syscall per group: a group ends
-        where the next chunk would pass max_bytes, so rotation falls between chunks."""
-        with self.lock:
+        where the next chunk would pass max_bytes, so rotation falls between chunks.
+
+        With `wait` false, returns False at once (nothing written) if another write holds
+        the file."""
+        if not self.lock.acquire(blocking=wait):
+            return False
+        try:
             group: list[tuple[bytes, int]] = []
             size = self._size
             for data, count in chunks:
@@ -56,6 +61,9 @@ class RotatingFile:
                 size += len(data)
             if group:
                 self._write_group(group)
+        finally:
+            self.lock.release()
+        return True
 
     def close(self) -> None:
         if self._fd is not None:
@@ -114,9 +122,12 @@ class RotatingFile:
         assert self._fd is not None
         os.close(self._fd)
         self._fd = None
+        # Each rename lands on a free name: ext4 writes back a file renamed over another
+        # before the rename returns (auto_da_alloc), tens of milliseconds on the loop.
         if self.backups == 0:
             self.path.unlink()
         else:
+            self.path.with_name(f"{self.path.name}.{self.backups}").unlink(missing_ok=True)
             for index in range(self.backups - 1, 0, -1):
                 older = self.path.with_name(f"{self.path.name}.{index}")
                 if older.exists():

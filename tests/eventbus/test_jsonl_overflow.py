@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
+import threading
+import time
 from collections import deque
 from pathlib import Path
 
 import pytest
 
 from eventbus import EventBus, JsonlFileHandler, Trace, TraceOverflow
-from eventbus.jsonl import encode_trace
+from eventbus.trace import encode_trace
 from tests.eventbus.support import Ping, Pong, run
 
 
@@ -37,7 +41,7 @@ async def wait_until(condition: object, timeout: float = 20.0) -> None:
 
 def drop_scenario(path: Path, overflow: str) -> JsonlFileHandler:
     """One batch in flight behind a held writer, four more encoded and waiting for it (the
-    50 encoded traces max_buffer allows), then 160 traces into a buffer of 50."""
+    50 traces max_buffer allows), then 160 traces more."""
 
     async def scenario() -> JsonlFileHandler:
         log = JsonlFileHandler(
@@ -46,13 +50,12 @@ def drop_scenario(path: Path, overflow: str) -> JsonlFileHandler:
         await log.start()
         log._thread_lock.acquire()
         try:
-            for n in range(10):
+            for n in range(10):  # the file is busy: this batch goes to the thread, and waits
                 log(trace(n))
-            await wait_until(lambda: not log._buffer)  # the flusher took the batch: it waits
+            assert log._writing is not None and log._backlog == 10
             for n in range(10, 210):
                 log(trace(n))
-            assert log._backlog == 50  # 0-9 in flight, 10-49 encoded (each full batch at once)
-            assert len(log._buffer) == 50
+            assert log._backlog == 50  # 0-9 in flight, 4 batches waiting
         finally:
             log._thread_lock.release()
         await log.aclose()
@@ -65,29 +68,33 @@ def test_drop_oldest_keeps_the_newest_and_counts_the_rest(tmp_path: Path) -> Non
     path = tmp_path / "bus.jsonl"
     log = drop_scenario(path, "drop-oldest")
     assert log.overflow is TraceOverflow.DROP_OLDEST
-    assert written_numbers(path) == [*range(50), *range(160, 210)]
+    # each full batch past the 50 discarded the oldest waiting one
+    assert written_numbers(path) == [*range(10), *range(170, 210)]
     stats = log.stats
-    assert stats.traced == 210 and stats.written == 100
-    assert stats.dropped_oldest == 110 and stats.dropped_newest == stats.dropped_deadline == 0
+    assert stats.traced == 210 and stats.written == 50
+    assert stats.dropped_oldest == 160 and stats.dropped_newest == stats.dropped_deadline == 0
     assert stats.written + stats.dropped == stats.traced
     assert stats.lost == stats.dropped and stats.errors == 0
+    assert stats.last_error == "writer behind: oldest waiting traces discarded"
 
 
 def test_drop_newest_keeps_the_oldest_and_counts_the_rest(tmp_path: Path) -> None:
     path = tmp_path / "bus.jsonl"
     log = drop_scenario(path, "drop-newest")
-    assert written_numbers(path) == list(range(100))
+    # 50-59 filled a batch with no room: it waited, and 60-209 were discarded
+    assert written_numbers(path) == list(range(60))
     stats = log.stats
-    assert stats.traced == 210 and stats.written == 100
-    assert stats.dropped_newest == 110 and stats.dropped_oldest == stats.dropped_deadline == 0
+    assert stats.traced == 210 and stats.written == 60
+    assert stats.dropped_newest == 150 and stats.dropped_oldest == stats.dropped_deadline == 0
     assert stats.written + stats.dropped == stats.traced
     assert stats.lost == stats.dropped
+    assert not log.behind  # the writer made room: traces are taken again
 
 
 def test_drop_oldest_is_the_default_and_discards_from_a_deque(tmp_path: Path) -> None:
     log = JsonlFileHandler(tmp_path / "x.jsonl")
     assert log.overflow is TraceOverflow.DROP_OLDEST and not log.paces_publishers
-    assert isinstance(log._buffer, deque)  # O(1) popleft, not del list[0]
+    assert isinstance(log._encoded, deque)  # O(1) popleft, not del list[0]
 
 
 def test_block_slows_the_publisher_down_and_loses_nothing(tmp_path: Path) -> None:
@@ -202,7 +209,8 @@ def test_a_writer_held_up_catches_up_in_one_write_per_file(tmp_path: Path) -> No
             for first in range(0, 100, 10):  # batch 0 goes to the held writer, 1-9 wait
                 for n in range(first, first + 10):
                     log(numbered(n))
-                await wait_until(lambda: not log._buffer)  # the flusher encoded it
+                assert not log._batch  # the call that filled it encoded it
+            assert log._writing is not None and len(log._encoded) == 9
             before = write_syscalls()
         finally:
             log._thread_lock.release()
@@ -253,9 +261,10 @@ def test_publish_waits_on_a_pacer_only_while_it_is_behind() -> None:
     assert run(scenario()).waits == 3
 
 
-def test_the_call_that_fills_a_batch_encodes_it(tmp_path: Path) -> None:
-    """Encoded in the observer call, not later by the flusher: the traces are freed while
-    they are still in the CPU's cache (encoding them after thousands of others cost more)."""
+def test_the_call_that_fills_a_batch_encodes_and_writes_it(tmp_path: Path) -> None:
+    """Encoded in the observer call, while the traces are in the CPU's cache (encoding them
+    after thousands of others cost more), and written there: into the page cache a batch
+    takes tens of microseconds, less than handing it to a thread."""
     path = tmp_path / "bus.jsonl"
 
     async def scenario() -> JsonlFileHandler:
@@ -263,9 +272,10 @@ def test_the_call_that_fills_a_batch_encodes_it(tmp_path: Path) -> None:
         await log.start()
         for n in range(9):
             log(trace(n))
-        assert len(log._buffer) == 9 and not log._encoded and log._writing is None
-        log(trace(9))  # no await in between: the flusher had no turn
-        assert not log._buffer and log._backlog == 10 and log._writing is not None
+        assert len(log._batch) == 9 and not log._encoded and log.stats.written == 0
+        log(trace(9))  # no await in between: no task had a turn
+        assert not log._batch and log._backlog == 0 and log._writing is None
+        assert log.stats.written == 10
         await log.aclose()
         return log
 
@@ -274,24 +284,73 @@ def test_the_call_that_fills_a_batch_encodes_it(tmp_path: Path) -> None:
     assert log.stats.written == log.stats.traced == 10
 
 
-def test_lines_stay_in_order_while_the_flusher_catches_up(tmp_path: Path) -> None:
-    """A batch filled while the flusher encodes older traces (a slice at a time, the loop
-    running in between) waits for them instead of jumping the queue."""
+def test_lines_stay_in_order_while_waiting_traces_catch_up(tmp_path: Path) -> None:
+    """Under block, a full batch and the traces beside it wait for room; as writes finish
+    they move into the backlog ahead of anything newer, so the file keeps their order."""
     path = tmp_path / "bus.jsonl"
 
     async def scenario() -> JsonlFileHandler:
-        log = JsonlFileHandler(path, flush_interval=60.0, batch_size=10)
-        for n in range(200):  # not started yet: nothing is encoded, 200 wait
-            log(trace(n))
+        log = JsonlFileHandler(
+            path,
+            flush_interval=60.0,
+            batch_size=10,
+            max_buffer=20,
+            overflow="block",
+            block_timeout=30.0,
+        )
         await log.start()
-        catching_up = asyncio.get_running_loop().create_task(log._encode(everything=False))
-        for n in range(200, 300):  # runs between the flusher's slices of 10
-            log(trace(n))
-            await asyncio.sleep(0)
-        await catching_up
+        log._thread_lock.acquire()
+        try:
+            for n in range(100):  # 0-9 held in the thread, 10-19 wait, 20-29 full, 30-99 beside
+                log(trace(n))
+            assert log.behind and len(log._pending) == 70
+        finally:
+            log._thread_lock.release()
         await log.aclose()
         return log
 
     log = run(scenario())
-    assert written_numbers(path) == list(range(300))
-    assert log.stats.written == log.stats.traced == 300
+    assert written_numbers(path) == list(range(100))
+    assert log.stats.written == log.stats.traced == 100 and log.stats.dropped == 0
+
+
+def test_a_slow_write_sends_the_next_writes_to_a_thread(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file that stalls (here a FIFO whose reader waits before reading: the batch is
+    larger than the pipe's 64 KiB) holds the loop once; the next writes go to a thread."""
+    fifo = tmp_path / "slow.jsonl"
+    os.mkfifo(fifo)
+    received = bytearray()
+
+    def reader() -> None:
+        fd = os.open(fifo, os.O_RDONLY)
+        time.sleep(0.05)
+        while chunk := os.read(fd, 1 << 16):
+            received.extend(chunk)
+        os.close(fd)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+
+    async def scenario() -> JsonlFileHandler:
+        log = JsonlFileHandler(fifo, flush_interval=60.0, batch_size=1000, max_buffer=10_000)
+        await log.start()
+        started = time.perf_counter()
+        for n in range(1000):  # about 120 kB: the write waits for the reader
+            log(trace(n))
+        assert time.perf_counter() - started >= 0.04  # the loop was held, once
+        assert log._writing is None and log._loop_writes_from > time.monotonic()
+        for n in range(1000, 2000):
+            log(trace(n))
+        assert log._writing is not None  # this one went to the thread
+        await log.aclose()
+        return log
+
+    with caplog.at_level(logging.INFO, logger="eventbus.observability"):
+        log = run(scenario())
+    thread.join(10)
+    numbers = [json.loads(line)["message"].get("n", 0) for line in received.splitlines()]
+    assert numbers == list(range(2000))
+    assert log.stats.written == log.stats.traced == 2000
+    assert any("writing in a thread for 1 s" in r.getMessage() for r in caplog.records)

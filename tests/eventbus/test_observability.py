@@ -22,7 +22,7 @@ from eventbus import (
     TraceFilter,
     format_trace,
 )
-from eventbus.jsonl import encode_trace
+from eventbus.trace import encode_trace
 from tests.eventbus.support import Add, Ping, Pong, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -272,21 +272,21 @@ def test_jsonl_appends_to_an_existing_file(tmp_path: Path) -> None:
 
 def test_jsonl_buffer_is_bounded_and_counts_losses(tmp_path: Path) -> None:
     async def scenario() -> JsonlFileHandler:
-        log = JsonlFileHandler(tmp_path / "x.jsonl", batch_size=2, max_buffer=3)
-        for n in range(6):
+        log = JsonlFileHandler(tmp_path / "x.jsonl", batch_size=2, max_buffer=4)
+        for n in range(10):  # not started: batches wait, the oldest make room for the newest
             log(trace(message=Ping(n=n)))
         await log.aclose()
         return log
 
     log = run(scenario())
-    assert log.stats.lost == 3
-    assert log.stats.written == 3
-    assert [line["message"]["n"] for line in read_lines(tmp_path / "x.jsonl")] == [3, 4, 5]  # type: ignore[index]
+    assert log.stats.lost == log.stats.dropped_oldest == 6
+    assert log.stats.written == 4
+    assert [line["message"]["n"] for line in read_lines(tmp_path / "x.jsonl")] == [6, 7, 8, 9]  # type: ignore[index]
 
 
 def test_jsonl_settings_are_validated(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="max_buffer >= batch_size"):
-        JsonlFileHandler(tmp_path / "x", batch_size=10, max_buffer=5)
+    with pytest.raises(ValueError, match=r"max_buffer >= 2 \* batch_size"):
+        JsonlFileHandler(tmp_path / "x", batch_size=10, max_buffer=15)
 
 
 def run_bus_with_log(path: Path | str, events: int) -> tuple[EventBus, JsonlFileHandler]:
