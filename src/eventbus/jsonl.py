@@ -114,16 +114,18 @@ class JsonlFileHandler:
         self._writing_here = False  # _start_write is writing on the loop
         self._loop_writes_from = 0.0  # monotonic time; until then writes go to the thread
         self._cool_down = COOL_DOWN_S
-        # Counters. Changed on the loop thread only: traced and the drops. Changed in the
-        # writer thread only (one at a time, the thread lock): the file's written, lost,
-        # errors, rotations. So no counter needs a lock; `stats` assembles them.
+        # Counters. Changed on the loop thread only: traced and the drops. Changed by the
+        # write running (on the loop or in the thread, one at a time: the file's lock): the
+        # file's written, lost, errors, rotations. So no counter needs a lock of its own;
+        # `stats` assembles them.
         self._traced = 0
         self._dropped_oldest = 0
         self._dropped_newest = 0
         self._dropped_deadline = 0
         self._last_error: str | None = None
         self._file = RotatingFile(self.path, max_bytes, backups, self._set_last_error)
-        # Serialises the writer threads even if a flush is cancelled while its write runs.
+        # One write at a time, on the loop or in the thread, even if a flush is cancelled
+        # while its write runs in the thread.
         self._thread_lock = self._file.lock
         self._started = False
         self._wake: asyncio.Event | None = None
@@ -349,9 +351,7 @@ class JsonlFileHandler:
     async def flush(self) -> None:
         """Write everything buffered so far (errors are recorded in `stats`, never raised)."""
         while True:
-            self._catch_up(everything=self._stopping)
-            if self._batch and not self.behind:
-                self._queue_batch_if_room()
+            self._take_up(everything=self._stopping)
             if self._writing is not None:
                 writing = self._writing
                 await asyncio.wait((writing,))  # never cancels the write itself
@@ -384,9 +384,14 @@ class JsonlFileHandler:
     ) -> None:
         await self.aclose()
 
-    def _queue_batch_if_room(self) -> None:
-        """A partial batch goes out when the backlog has room for it (else it waits)."""
-        if self._backlog + len(self._batch) <= self.max_buffer:
+    def _take_up(self, everything: bool = False) -> None:
+        """What waits for room moves into the backlog, then the partial batch if it fits."""
+        self._catch_up(everything)
+        if (
+            self._batch
+            and not self.behind
+            and (everything or self._backlog + len(self._batch) <= self.max_buffer)
+        ):
             self._queue_batch()
 
     async def _flush_loop(self) -> None:
@@ -396,7 +401,5 @@ class JsonlFileHandler:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.flush_interval)
             self._wake.clear()
-            self._catch_up()
-            if self._batch and not self.behind:
-                self._queue_batch_if_room()
+            self._take_up()
             self._start_write()
