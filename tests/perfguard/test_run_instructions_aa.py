@@ -63,7 +63,7 @@ def test_aa_is_unchanged_and_both_metrics_share_one_report(
         assert rows[name]["threshold"] == 0.01
     assert rows["bench_tiny.time_loop"]["unit"] == "seconds"
     assert rows["bench_tiny.time_loop"]["kind"] == "time"
-    assert {WALK, "bench_tiny.time_walk", "bench_tiny.track_steps"} <= set(rows)
+    assert {WALK, "bench_tiny.time_walk", "bench_tiny.track_words"} <= set(rows)
     # A time row of the A/A may be a false alarm in --quick; the instructions rows are not.
     assert code == (EXIT_REGRESSION if report["summary"]["failed"] else EXIT_OK)
     assert not any(
