@@ -126,7 +126,7 @@ class JsonlFileHandler:
         self._file = RotatingFile(self.path, max_bytes, backups, self._set_last_error)
         # One write at a time, on the loop or in the thread, even if a flush is cancelled
         # while its write runs in the thread.
-        self._thread_lock = self._file.lock
+        self._file_lock = self._file.lock
         self._started = False
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None

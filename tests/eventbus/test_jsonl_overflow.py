@@ -1,7 +1,8 @@
 """The JSONL handler's overflow policies against a real file and a writer held up for real.
 
-The writer is slowed by holding the handler's thread lock from the test: the flusher's write
-thread blocks on it exactly as it would behind a slow disk. Every policy must account for
+The writer is slowed by holding the file's lock from the test: the loop finds the file busy and
+hands the write to the worker thread, which blocks on the lock exactly as it would behind a slow
+disk. Every policy must account for
 every trace: written + dropped == traced, and the file holds exactly the written lines.
 """
 
@@ -48,7 +49,7 @@ def drop_scenario(path: Path, overflow: str) -> JsonlFileHandler:
             path, flush_interval=0.002, batch_size=10, max_buffer=50, overflow=overflow
         )
         await log.start()
-        log._thread_lock.acquire()
+        log._file_lock.acquire()
         try:
             for n in range(10):  # the file is busy: this batch goes to the thread, and waits
                 log(trace(n))
@@ -57,7 +58,7 @@ def drop_scenario(path: Path, overflow: str) -> JsonlFileHandler:
                 log(trace(n))
             assert log._backlog == 50  # 0-9 in flight, 4 batches waiting
         finally:
-            log._thread_lock.release()
+            log._file_lock.release()
         await log.aclose()
         return log
 
@@ -111,7 +112,7 @@ def test_block_slows_the_publisher_down_and_loses_nothing(tmp_path: Path) -> Non
         )
         async with log, EventBus() as bus:
             bus.observe(log)
-            log._thread_lock.acquire()
+            log._file_lock.acquire()
             try:
 
                 async def publisher() -> None:
@@ -125,7 +126,7 @@ def test_block_slows_the_publisher_down_and_loses_nothing(tmp_path: Path) -> Non
                 assert not task.done()
                 assert held_at < 300
             finally:
-                log._thread_lock.release()
+                log._file_lock.release()
             await asyncio.wait_for(task, 30)
             await bus.join()
         return bus, log
@@ -153,13 +154,13 @@ def test_block_drops_a_trace_that_waits_past_its_deadline(tmp_path: Path) -> Non
         )
         async with log, EventBus() as bus:
             bus.observe(log)
-            log._thread_lock.acquire()
+            log._file_lock.acquire()
             try:
                 for n in range(60):  # the writer never moves: the waits run out
                     await bus.publish(Ping(n=n))
                 await bus.join()
             finally:
-                log._thread_lock.release()
+                log._file_lock.release()
         return bus, log
 
     bus, log = run(scenario())
@@ -204,7 +205,7 @@ def test_a_writer_held_up_catches_up_in_one_write_per_file(tmp_path: Path) -> No
             path, flush_interval=60.0, batch_size=10, max_bytes=3 * batch_bytes, backups=5
         )
         await log.start()
-        log._thread_lock.acquire()
+        log._file_lock.acquire()
         try:
             for first in range(0, 100, 10):  # batch 0 goes to the held writer, 1-9 wait
                 for n in range(first, first + 10):
@@ -213,7 +214,7 @@ def test_a_writer_held_up_catches_up_in_one_write_per_file(tmp_path: Path) -> No
             assert log._writing is not None and len(log._encoded) == 9
             before = write_syscalls()
         finally:
-            log._thread_lock.release()
+            log._file_lock.release()
         await log.aclose()
         return log, write_syscalls() - before
 
@@ -299,13 +300,13 @@ def test_lines_stay_in_order_while_waiting_traces_catch_up(tmp_path: Path) -> No
             block_timeout=30.0,
         )
         await log.start()
-        log._thread_lock.acquire()
+        log._file_lock.acquire()
         try:
             for n in range(100):  # 0-9 held in the thread, 10-19 wait, 20-29 full, 30-99 beside
                 log(trace(n))
             assert log.behind and len(log._pending) == 70
         finally:
-            log._thread_lock.release()
+            log._file_lock.release()
         await log.aclose()
         return log
 
